@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Idempotent installer behind `make install`: Debian packages trunkline and its tests use, and the
+# virtualenv .venv with trunkline (editable) and its test tools. Safe to run again: it only adds
+# what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(python3-venv postgresql iproute2 curl)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "[install] apt: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "[install] creating .venv"
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.trunkline-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "[install] pip: trunkline and test tools into .venv"
+  .venv/bin/pip install -q --upgrade pip 2>&1 | grep -v 'is ignored' || true
+  .venv/bin/pip install -q -e '.[test]' 2>&1 | grep -v 'is ignored' || true
+  .venv/bin/python -c 'import trunkline, sqlalchemy, alembic, uvicorn, orjson, psycopg, openstack'
+  touch "$stamp"
+fi
+echo "[install] ready: .venv/bin/trunkline"

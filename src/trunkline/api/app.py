@@ -1,0 +1,338 @@
+"""The HTTP side of the Neutron v2.0 API as a small ASGI application: routing, bodies, list
+parameters, tags, If-Match, request ids, and the NeutronError body for every failure.
+
+Database work is short and synchronous, so it runs on the event loop directly; the loop stays
+free for long polls because those never hold a connection while they wait.
+"""
+import logging
+import re
+import uuid
+from urllib.parse import parse_qsl
+
+import orjson
+
+from trunkline import exceptions as exc
+from trunkline.api import body as body_mod
+from trunkline.api import extensions, listing
+from trunkline.definitions import validators
+from trunkline.plugins import common
+from trunkline.plugins.common import DEFAULT_PROJECT, Context
+
+LOG = logging.getLogger(__name__)
+MAX_BODY = 10 * 1024 * 1024
+MAX_TAGS = 50
+JSON = [(b"content-type", b"application/json")]
+
+_ID_PATH = re.compile(r"^/v2\.0/([a-z_-]+)(?:/([^/]+)(?:/([a-z_]+)(?:/(.+))?)?)?$")
+
+
+class Request:
+    def __init__(self, scope, body):
+        self.method = scope["method"]
+        self.path = scope["path"]
+        self.params = parse_qsl(scope.get("query_string", b"").decode("latin-1"),
+                                keep_blank_values=True)
+        self.headers = {k.decode("latin-1").lower(): v.decode("latin-1")
+                        for k, v in scope.get("headers", [])}
+        self.body = body
+        host = self.headers.get("host") or "%s:%s" % tuple(scope.get("server") or ("localhost", 80))
+        self.base_url = "%s://%s" % (scope.get("scheme", "http"), host)
+        self.request_id = "req-" + str(uuid.uuid4())
+        self.context = Context(project_id=self.headers.get("x-project-id") or DEFAULT_PROJECT,
+                               is_admin=True, request_id=self.request_id)
+
+    def json(self):
+        if not self.body:
+            return None
+        try:
+            return orjson.loads(self.body)
+        except orjson.JSONDecodeError:
+            raise exc.HTTPBadRequest("Body contains invalid data")
+
+    def if_match(self):
+        value = self.headers.get("if-match")
+        if not value:
+            return None
+        for part in value.split(","):
+            key, _, rev = part.strip().partition("=")
+            if key == "revision_number":
+                try:
+                    return int(rev)
+                except ValueError:
+                    raise exc.HTTPBadRequest("Revision number must be an integer, got '%s'"
+                                             % rev)
+        return None
+
+
+class Response:
+    __slots__ = ("status", "payload")
+
+    def __init__(self, status, payload=None):
+        self.status = status
+        self.payload = payload
+
+
+class Api:
+    """Routes Neutron's URLs to the core plugins and the trunk service."""
+
+    def __init__(self, db, core, trunks):
+        self.db = db
+        self.plugins = {"networks": core.networks, "subnets": core.subnets,
+                        "ports": core.ports, "trunks": trunks}
+        self.trunks = trunks
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "lifespan":
+            return await _lifespan(receive, send)
+        if scope["type"] != "http":
+            return
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size <= MAX_BODY:
+                chunks.append(chunk)
+            if not message.get("more_body"):
+                break
+        req = Request(scope, b"".join(chunks))
+        try:
+            if size > MAX_BODY:
+                raise exc.RequestTooLarge("Request is too large.")
+            resp = self.dispatch(req)
+        except exc.NeutronError as e:
+            resp = Response(e.code, {"NeutronError": {"type": e.type, "message": e.msg,
+                                                      "detail": ""}})
+        except Exception:  # a bug: log it, answer like Neutron, never leak a traceback
+            LOG.exception("unexpected error handling %s %s", req.method, req.path)
+            resp = Response(500, {"NeutronError": {
+                "type": "HTTPInternalServerError",
+                "message": "Request Failed: internal server error while processing your request.",
+                "detail": ""}})
+        headers = [(b"x-openstack-request-id", req.request_id.encode())]
+        if resp.payload is None:
+            await send({"type": "http.response.start", "status": resp.status,
+                        "headers": headers + [(b"content-length", b"0")]})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        data = orjson.dumps(resp.payload)
+        await send({"type": "http.response.start", "status": resp.status,
+                    "headers": headers + JSON + [(b"content-length", str(len(data)).encode())]})
+        await send({"type": "http.response.body", "body": data})
+
+    # -- routing
+
+    def dispatch(self, req):
+        path = req.path.rstrip("/") or "/"
+        if path.endswith(".json"):
+            path = path[:-5]
+        if path == "/":
+            return self._only(req, "GET", lambda: Response(200, self.versions(req)))
+        if path == "/v2.0":
+            return self._only(req, "GET", lambda: Response(200, self.resources(req)))
+        m = _ID_PATH.match(path)
+        if not m:
+            raise exc.HTTPNotFound()
+        collection, item, sub, rest = m.groups()
+        if collection == "extensions":
+            return self._only(req, "GET", lambda: self.extension(item) if item and not sub
+                              else Response(200, {"extensions": extensions.all_extensions()}))
+        plugin = self.plugins.get(collection)
+        if plugin is None:
+            raise exc.HTTPNotFound()
+        if item is None:
+            if req.method == "GET":
+                return self.list(req, plugin)
+            if req.method == "POST":
+                return self.create(req, plugin)
+            raise exc.HTTPMethodNotAllowed()
+        if sub is None:
+            if req.method == "GET":
+                return self.show(req, plugin, item)
+            if req.method == "PUT":
+                return self.update(req, plugin, item)
+            if req.method == "DELETE":
+                return self.delete(req, plugin, item)
+            raise exc.HTTPMethodNotAllowed()
+        if sub == "tags":
+            return self.tags(req, plugin, item, rest)
+        if collection == "trunks" and rest is None:
+            return self.trunk_action(req, item, sub)
+        raise exc.HTTPNotFound()
+
+    @staticmethod
+    def _only(req, method, fn):
+        if req.method != method:
+            raise exc.HTTPMethodNotAllowed()
+        return fn()
+
+    def versions(self, req):
+        return {"versions": [{"id": "v2.0", "status": "CURRENT", "links": [
+            {"href": req.base_url + "/v2.0/", "rel": "self"}]}]}
+
+    def resources(self, req):
+        return {"resources": [
+            {"name": p.resource.member, "collection": name,
+             "links": [{"href": "%s/v2.0/%s" % (req.base_url, name), "rel": "self"}]}
+            for name, p in self.plugins.items()]}
+
+    @staticmethod
+    def extension(alias):
+        ext = extensions.find(alias)
+        if ext is None:
+            raise exc.HTTPNotFound("Extension with alias %s does not exist" % alias)
+        return Response(200, {"extension": ext})
+
+    # -- collections
+
+    def list(self, req, plugin):
+        resource = plugin.resource
+        q = listing.parse(resource, req.params)
+        with self.db.read() as conn:
+            items = plugin.list(conn, req.context, q)
+        body = {resource.collection: _fields(items, q.fields)}
+        links = listing.links(req.base_url + "/v2.0", resource.collection, req.params, items, q)
+        if links is not None:
+            body[resource.collection + "_links"] = links
+        return Response(200, body)
+
+    def show(self, req, plugin, item_id):
+        fields = listing.parse_fields(req.params)
+        with self.db.read() as conn:
+            item = plugin.get(conn, req.context, item_id)
+        return Response(200, {plugin.resource.member: _fields([item], fields)[0]})
+
+    def create(self, req, plugin):
+        resource = plugin.resource
+        body = req.json()
+        items = body_mod.parse_body(resource, body, is_create=True)
+        bulk = isinstance(body, dict) and resource.collection in body
+
+        def create_all(txn):
+            return [plugin.create(txn, req.context, res) for res in items]
+
+        ids = self.db.write(create_all)
+        with self.db.read() as conn:
+            rows = [plugin.get(conn, req.context, i) for i in ids]
+        if bulk:
+            return Response(201, {resource.collection: rows})
+        return Response(201, {resource.member: rows[0]})
+
+    def update(self, req, plugin, item_id):
+        resource = plugin.resource
+        res = body_mod.parse_body(resource, req.json(), is_create=False, allow_bulk=False)[0]
+        self.db.write(plugin.update, req.context, item_id, res, req.if_match())
+        with self.db.read() as conn:
+            return Response(200, {resource.member: plugin.get(conn, req.context, item_id)})
+
+    def delete(self, req, plugin, item_id):
+        self.db.write(plugin.delete, req.context, item_id, req.if_match())
+        return Response(204)
+
+    # -- trunk actions
+
+    def trunk_action(self, req, trunk_id, action):
+        if action == "get_subports":
+            if req.method != "GET":
+                raise exc.HTTPMethodNotAllowed()
+            with self.db.read() as conn:
+                return Response(200, self.trunks.get_subports(conn, req.context, trunk_id))
+        if action not in ("add_subports", "remove_subports"):
+            raise exc.HTTPNotFound()
+        if req.method != "PUT":
+            raise exc.HTTPMethodNotAllowed()
+        body = req.json()
+        self.db.write(getattr(self.trunks, action), req.context, trunk_id, body)
+        with self.db.read() as conn:
+            return Response(200, self.trunks.get(conn, req.context, trunk_id))
+
+    # -- tags
+
+    def tags(self, req, plugin, item_id, tag):
+        resource = plugin.resource
+        if tag is None:
+            if req.method == "GET":
+                with self.db.read() as conn:
+                    return Response(200, {"tags": plugin.get(conn, req.context, item_id)["tags"]})
+            if req.method == "PUT":
+                body = req.json()
+                if not isinstance(body, dict) or not isinstance(body.get("tags"), list):
+                    raise exc.HTTPBadRequest("Invalid tags body")
+                new = _valid_tags(body["tags"])
+                self.db.write(self._replace_tags, plugin, item_id, new)
+                return Response(200, {"tags": sorted(new)})
+            if req.method == "DELETE":
+                self.db.write(self._replace_tags, plugin, item_id, [])
+                return Response(204)
+            raise exc.HTTPMethodNotAllowed()
+        if req.method == "GET":
+            with self.db.read() as conn:
+                if tag not in plugin.get(conn, req.context, item_id)["tags"]:
+                    raise exc.TagNotFound(tag=tag, resource=resource.member, resource_id=item_id)
+            return Response(204)
+        if req.method == "PUT":
+            _valid_tags([tag])
+            self.db.write(self._add_tag, plugin, item_id, tag)
+            return Response(201)
+        if req.method == "DELETE":
+            self.db.write(self._remove_tag, plugin, item_id, tag)
+            return Response(204)
+        raise exc.HTTPMethodNotAllowed()
+
+    @staticmethod
+    def _replace_tags(txn, plugin, item_id, new):
+        plugin.get_row(txn.conn, item_id)
+        common.set_tags(txn, item_id, sorted(set(new)))
+        common.bump(txn, plugin.table, item_id)
+        txn.record(plugin.resource.member, item_id, "update")
+
+    @staticmethod
+    def _add_tag(txn, plugin, item_id, tag):
+        plugin.get_row(txn.conn, item_id)
+        current = common.load_tags(txn.conn, [item_id]).get(item_id, [])
+        if tag in current:
+            return
+        if len(current) >= MAX_TAGS:
+            raise exc.HTTPBadRequest("The number of tags exceeds the limit of %d" % MAX_TAGS)
+        common.set_tags(txn, item_id, current + [tag])
+        common.bump(txn, plugin.table, item_id)
+        txn.record(plugin.resource.member, item_id, "update")
+
+    @staticmethod
+    def _remove_tag(txn, plugin, item_id, tag):
+        plugin.get_row(txn.conn, item_id)
+        current = common.load_tags(txn.conn, [item_id]).get(item_id, [])
+        if tag not in current:
+            raise exc.TagNotFound(tag=tag, resource=plugin.resource.member, resource_id=item_id)
+        common.set_tags(txn, item_id, [t for t in current if t != tag])
+        common.bump(txn, plugin.table, item_id)
+        txn.record(plugin.resource.member, item_id, "update")
+
+
+def _valid_tags(tags):
+    if len(tags) > MAX_TAGS:
+        raise exc.HTTPBadRequest("The number of tags exceeds the limit of %d" % MAX_TAGS)
+    for tag in tags:
+        reason = validators.string(255)(tag)
+        if reason is None and (not tag or "," in tag):
+            reason = "'%s' is not a valid tag" % tag
+        if reason:
+            raise exc.HTTPBadRequest("Invalid input for tags. Reason: %s." % reason)
+    return tags
+
+
+def _fields(items, fields):
+    if not fields:
+        return items
+    return [{k: v for k, v in item.items() if k in fields} for item in items]
+
+
+async def _lifespan(receive, send):
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+

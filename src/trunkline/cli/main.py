@@ -1,0 +1,113 @@
+"""The ``trunkline`` command: server, up, demo and db, each with complete --help."""
+import argparse
+import logging
+import sys
+
+from trunkline import server
+
+DESCRIPTION = """trunkline: a small, fast, Neutron-compatible network service built around
+VLAN-aware VMs (trunk ports). The real `openstack` CLI works against it:
+
+  export OS_AUTH_TYPE=none OS_ENDPOINT=http://127.0.0.1:9696
+  openstack network create net0
+"""
+
+
+def _add_server_options(p):
+    p.add_argument("--bind", default="127.0.0.1:9696", metavar="HOST:PORT",
+                   help="address to listen on (default: %(default)s; no-auth mode is meant for "
+                        "127.0.0.1 only)")
+    p.add_argument("--state-dir", default=server.DEFAULT_STATE_DIR, metavar="DIR",
+                   help="where the default SQLite database lives (default: %(default)s)")
+    p.add_argument("--db", metavar="URL",
+                   help="database URL: sqlite:////path/file.db or "
+                        "postgresql://user:pass@host:port/dbname "
+                        "(default: sqlite under --state-dir)")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="API worker processes (default: %(default)s)")
+    p.add_argument("--log-level", default="warning",
+                   choices=["debug", "info", "warning", "error"],
+                   help="log verbosity (default: %(default)s)")
+
+
+def _db_url(args):
+    return args.db or server.default_db_url(args.state_dir)
+
+
+def cmd_server(args):
+    server.run(args.bind, _db_url(args), workers=args.workers, log_level=args.log_level)
+
+
+def cmd_up(args):
+    print("trunkline up: API on http://%s (database %s); Ctrl-C stops it"
+          % (args.bind, _db_url(args)), flush=True)
+    server.run(args.bind, _db_url(args), workers=args.workers, log_level=args.log_level)
+
+
+def cmd_demo(args):
+    from trunkline.lab import demo
+    return demo.run(keep=args.keep)
+
+
+def cmd_db(args):
+    from trunkline.db import migrate
+    from trunkline.db.engine import Database
+    url = _db_url(args)
+    if args.action == "upgrade":
+        server.prepare_database(url)
+    db = Database(url)
+    try:
+        print("database %s at revision %s (head %s)" % (url, migrate.current(db.engine),
+                                                        migrate.head()))
+    finally:
+        db.dispose()
+
+
+def parser():
+    p = argparse.ArgumentParser(prog="trunkline", description=DESCRIPTION,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    s = sub.add_parser("server", help="run the Neutron-compatible API server",
+                       description="Run the Neutron v2.0 API (networks, subnets, ports, trunks). "
+                                   "The database is migrated to the newest schema at start.")
+    _add_server_options(s)
+    s.set_defaults(func=cmd_server)
+
+    s = sub.add_parser("up", help="run the all-in-one stack in the foreground",
+                       description="All-in-one: the API server with its SQLite database. "
+                                   "Ctrl-C or SIGTERM stops everything.")
+    _add_server_options(s)
+    s.set_defaults(func=cmd_up)
+
+    s = sub.add_parser("demo", help="run the seed walkthrough end to end",
+                       description="Start a private server on a free 127.0.0.1 port with a "
+                                   "temporary database and run the seed's trunk walkthrough "
+                                   "with the real openstack CLI, printing every command.")
+    s.add_argument("--keep", action="store_true",
+                   help="leave the temporary state directory in place for inspection")
+    s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("db", help="database schema: upgrade or show the current revision",
+                       description="Upgrade the database schema (Alembic) or show its revision.")
+    s.add_argument("action", choices=["upgrade", "current"])
+    s.add_argument("--state-dir", default=server.DEFAULT_STATE_DIR, metavar="DIR",
+                   help="where the default SQLite database lives (default: %(default)s)")
+    s.add_argument("--db", metavar="URL", help="database URL (default: sqlite under --state-dir)")
+    s.set_defaults(func=cmd_db)
+    return p
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=getattr(args, "log_level", "warning").upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args) or 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Persistence: schema, engine and transactions, migrations, the change log."""

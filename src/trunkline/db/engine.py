@@ -1,0 +1,134 @@
+"""Engine and transactions: SQLite (WAL, the embedded default) or PostgreSQL, one way to read and
+one way to write.
+
+``Database.write(fn)`` runs ``fn(txn)`` in one transaction that first takes the next global
+revision (which serialises writers on both back ends), records change-log rows through
+``txn.record`` and retries the whole function when the database reports a transient conflict.
+"""
+import datetime
+import logging
+import time
+from contextlib import contextmanager
+
+from sqlalchemy import create_engine, event, insert, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from trunkline import exceptions as exc
+from trunkline.db import schema
+
+LOG = logging.getLogger(__name__)
+RETRIES = 20
+
+
+def normalise_url(url):
+    """Accept the URLs operators write (postgresql://) and pick the drivers trunkline ships."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Txn:
+    """A write transaction: its connection, its revision, its timestamp and its change records."""
+
+    def __init__(self, conn, revision):
+        self.conn = conn
+        self.revision = revision
+        self.now = now()
+        self._changes = []
+
+    def execute(self, stmt, *args):
+        return self.conn.execute(stmt, *args)
+
+    def record(self, kind, resource_id, op, hosts=()):
+        self._changes.append({"revision": self.revision, "kind": kind, "resource_id": resource_id,
+                              "op": op, "hosts": sorted(set(h for h in hosts if h)), "at": self.now})
+
+    def flush_changes(self):
+        if self._changes:
+            self.conn.execute(insert(schema.changes), self._changes)
+
+
+class Database:
+    def __init__(self, url, pool_size=5):
+        self.url = normalise_url(url)
+        self.is_sqlite = self.url.startswith("sqlite")
+        if self.is_sqlite:
+            self.engine = create_engine(self.url, connect_args={"check_same_thread": False,
+                                                                "timeout": 30})
+            event.listen(self.engine, "connect", _sqlite_connect)
+            event.listen(self.engine, "begin", _sqlite_begin)
+        else:
+            self.engine = create_engine(self.url, pool_size=pool_size, max_overflow=20,
+                                        pool_pre_ping=True)
+
+    @contextmanager
+    def read(self):
+        """A consistent read-only snapshot."""
+        try:
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+        except OperationalError as e:
+            raise exc.ServiceUnavailable("The database is not available: %s" % _short(e))
+
+    def write(self, fn, *args, **kwargs):
+        for attempt in range(RETRIES):
+            try:
+                with self.engine.connect().execution_options(trunkline_write=True) as conn:
+                    with conn.begin():
+                        rev = conn.execute(
+                            update(schema.revision).where(schema.revision.c.id == 1)
+                            .values(value=schema.revision.c.value + 1)
+                            .returning(schema.revision.c.value)).scalar_one()
+                        txn = Txn(conn, rev)
+                        result = fn(txn, *args, **kwargs)
+                        txn.flush_changes()
+                    return result
+            except IntegrityError as e:
+                # Checks run inside the serialised transaction, so a constraint violation here
+                # is a genuine conflict the plugin chose to let the database detect.
+                raise _integrity_to_neutron(e)
+            except (OperationalError, DBAPIError) as e:
+                if not _is_retriable(e) or attempt == RETRIES - 1:
+                    LOG.warning("database error: %s", e)
+                    raise exc.ServiceUnavailable("The database is not available: %s" % _short(e))
+                time.sleep(min(0.01 * (2 ** attempt), 0.5))
+
+    def current_revision(self, conn):
+        return conn.execute(select(schema.revision.c.value)).scalar_one()
+
+    def dispose(self):
+        self.engine.dispose()
+
+
+def _short(e):
+    return str(getattr(e, "orig", e)).strip().splitlines()[0][:200]
+
+
+def _is_retriable(e):
+    text = str(getattr(e, "orig", e)).lower()
+    return any(s in text for s in ("database is locked", "deadlock", "could not serialize",
+                                   "busy"))
+
+
+def _integrity_to_neutron(e):
+    return exc.Conflict("The request conflicts with another change: %s" % _short(e))
+
+
+def _sqlite_connect(dbapi_conn, _record):
+    dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _sqlite_begin)
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def _sqlite_begin(conn):
+    # Writers take the write lock up front: no deadlocking lock upgrades under concurrency.
+    write = conn.get_execution_options().get("trunkline_write")
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")

@@ -1,0 +1,158 @@
+"""The API's resources as data (like neutron-lib's api/definitions): each attribute says whether it
+may be POSTed or PUT, its default, converter and validator, whether it is a list filter or a sort
+key, and which column stores it. The API layer validates and serialises with these; the plugins
+read defaults and columns from them. Nothing here touches the database or HTTP.
+"""
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from trunkline.definitions import validators as v
+
+NOTSET = object()       # no default: the attribute is required on POST
+UNSPECIFIED = object()  # optional, and "not given" differs from null (gateway_ip)
+
+
+@dataclass(frozen=True)
+class Attr:
+    post: bool = False
+    put: bool = False
+    default: Any = NOTSET          # NOTSET + post = required on create
+    convert: Optional[Callable] = None
+    validate: Optional[Callable] = None
+    filter: bool = False
+    sort: bool = False
+    column: Optional[str] = None   # column for filter/sort, when it is not the attribute's name
+    convert_filter: Optional[Callable] = None  # how query-string values are converted
+
+    @property
+    def required(self):
+        return self.post and self.default is NOTSET
+
+
+@dataclass(frozen=True)
+class Resource:
+    member: str
+    collection: str
+    attrs: dict
+    tags: bool = True
+
+    def column_of(self, name):
+        attr = self.attrs[name]
+        return attr.column or name
+
+
+def _standard(extra):
+    """Attributes every resource has: id, project, description, revision, timestamps, tags."""
+    attrs = {
+        "id": Attr(filter=True, sort=True),
+        "project_id": Attr(post=True, default=None, validate=v.string_or_none(255), filter=True,
+                           sort=True),
+        "tenant_id": Attr(post=True, default=None, validate=v.string_or_none(255), filter=True,
+                          sort=True, column="project_id"),
+        "name": Attr(post=True, put=True, default="", validate=v.name_string, filter=True,
+                     sort=True),
+        "description": Attr(post=True, put=True, default="", validate=v.description_string,
+                            filter=True, sort=True),
+        "revision_number": Attr(filter=True, sort=True, convert_filter=v.to_int),
+        "created_at": Attr(sort=True),
+        "updated_at": Attr(sort=True),
+        "tags": Attr(),
+    }
+    attrs.update(extra)
+    return attrs
+
+
+_bool_filter = dict(filter=True, sort=True, convert_filter=v.to_boolean)
+
+NETWORK_TYPES = ("vxlan", "gre", "vlan", "flat")
+
+network = Resource("network", "networks", _standard({
+    "admin_state_up": Attr(post=True, put=True, default=True, convert=v.to_boolean, **_bool_filter),
+    "status": Attr(filter=True, sort=True),
+    "subnets": Attr(),
+    "shared": Attr(post=True, put=True, default=False, convert=v.to_boolean, **_bool_filter),
+    "router:external": Attr(post=True, put=True, default=False, convert=v.to_boolean,
+                            column="router_external", **_bool_filter),
+    "port_security_enabled": Attr(post=True, put=True, default=True, convert=v.to_boolean,
+                                  **_bool_filter),
+    "mtu": Attr(post=True, put=True, default=None, convert=v.to_int_or_none,
+                validate=v.range_or_none(68, 65535), filter=True, sort=True,
+                convert_filter=v.to_int),
+    "provider:network_type": Attr(post=True, default=None,
+                                  validate=v.string_or_none(32), filter=True, sort=True,
+                                  column="network_type"),
+    "provider:physical_network": Attr(post=True, default=None,
+                                      validate=v.string_or_none(64), filter=True, sort=True,
+                                      column="physical_network"),
+    "provider:segmentation_id": Attr(post=True, default=None, convert=v.to_int_or_none,
+                                     filter=True, sort=True, column="segmentation_id",
+                                     convert_filter=v.to_int),
+}))
+
+subnet = Resource("subnet", "subnets", _standard({
+    "network_id": Attr(post=True, validate=v.uuid_, filter=True, sort=True),
+    "ip_version": Attr(post=True, convert=v.to_int, validate=v.values((4, 6)), filter=True,
+                       sort=True, convert_filter=v.to_int),
+    "cidr": Attr(post=True, default=None, validate=v.subnet_cidr_or_none, filter=True, sort=True),
+    "gateway_ip": Attr(post=True, put=True, default=UNSPECIFIED, validate=v.ip_address_or_none,
+                       filter=True, sort=True),
+    "allocation_pools": Attr(post=True, put=True, default=None,
+                             validate=lambda x: None if x is None else v.allocation_pools(x)),
+    "dns_nameservers": Attr(post=True, put=True, default=None, convert=v.to_list,
+                            validate=v.nameservers),
+    "host_routes": Attr(post=True, put=True, default=None, convert=v.to_list,
+                        validate=v.hostroutes),
+    "enable_dhcp": Attr(post=True, put=True, default=True, convert=v.to_boolean, **_bool_filter),
+    "ipv6_ra_mode": Attr(post=True, default=None, validate=v.values_or_none(
+        ("dhcpv6-stateful", "dhcpv6-stateless", "slaac")), filter=True, sort=True),
+    "ipv6_address_mode": Attr(post=True, default=None, validate=v.values_or_none(
+        ("dhcpv6-stateful", "dhcpv6-stateless", "slaac")), filter=True, sort=True),
+    "subnetpool_id": Attr(post=True, default=None, validate=v.values_or_none((None,)),
+                          filter=True),
+    "prefixlen": Attr(post=True, default=None, validate=v.values_or_none((None,))),
+    "use_default_subnetpool": Attr(post=True, default=False, convert=v.to_boolean,
+                                   validate=v.values((False,))),
+}))
+
+VNIC_TYPES = ("normal", "direct", "macvtap", "baremetal", "direct-physical", "virtio-forwarder",
+              "smart-nic", "remote-managed", "vdpa", "accelerator-direct",
+              "accelerator-direct-physical")
+
+port = Resource("port", "ports", _standard({
+    "network_id": Attr(post=True, validate=v.uuid_, filter=True, sort=True),
+    "admin_state_up": Attr(post=True, put=True, default=True, convert=v.to_boolean, **_bool_filter),
+    "mac_address": Attr(post=True, put=True, default=None, convert=v.to_lower_mac,
+                        validate=lambda x: None if x is None else v.mac_address(x),
+                        filter=True, sort=True),
+    "fixed_ips": Attr(post=True, put=True, default=None, convert=v.to_list,
+                      validate=v.fixed_ips, filter=True),
+    "device_id": Attr(post=True, put=True, default="", validate=v.string(255), filter=True,
+                      sort=True),
+    "device_owner": Attr(post=True, put=True, default="", validate=v.string(255), filter=True,
+                         sort=True),
+    "status": Attr(filter=True, sort=True),
+    "binding:host_id": Attr(post=True, put=True, default="", validate=v.string(255),
+                            filter=True, column="host"),
+    "binding:vif_type": Attr(filter=True, column="vif_type"),
+    "binding:vif_details": Attr(),
+    "binding:vnic_type": Attr(post=True, put=True, default="normal",
+                              validate=v.values(VNIC_TYPES), filter=True, column="vnic_type"),
+    "binding:profile": Attr(post=True, put=True, default=None, validate=v.dict_or_empty),
+    "allowed_address_pairs": Attr(post=True, put=True, default=None,
+                                  convert=v.to_list, validate=v.address_pairs),
+    "port_security_enabled": Attr(post=True, put=True, default=None,
+                                  convert=lambda x: None if x is None else v.to_boolean(x),
+                                  **_bool_filter),
+    "trunk_details": Attr(),
+}))
+
+SEGMENTATION_TYPES = ("vlan", "inherit")
+
+trunk = Resource("trunk", "trunks", _standard({
+    "admin_state_up": Attr(post=True, put=True, default=True, convert=v.to_boolean, **_bool_filter),
+    "status": Attr(filter=True, sort=True),
+    "port_id": Attr(post=True, validate=v.uuid_, filter=True, sort=True),
+    "sub_ports": Attr(post=True, default=[], validate=v.subports),
+}))
+
+RESOURCES = {r.collection: r for r in (network, subnet, port, trunk)}

@@ -1,0 +1,337 @@
+"""Converters and validators for request attributes, with neutron-lib's messages.
+
+A converter turns the wire value into the stored type or raises InvalidInput; a validator
+returns None when the value is fine, else the reason text the API wraps as
+``Invalid input for <attr>. Reason: <reason>.``
+"""
+import ipaddress
+import re
+import uuid
+
+from trunkline import exceptions as exc
+
+MAC_RE = re.compile(r"^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$")
+UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
+                     r"[0-9a-fA-F]{12}$")
+NAME_MAX = 255
+DESCRIPTION_MAX = 255
+
+
+# -- converters
+
+def to_boolean(value):
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        if value.lower() in ("true", "1"):
+            return True
+        if value.lower() in ("false", "0"):
+            return False
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise exc.InvalidInput(error_message="'%s' cannot be converted to boolean" % (value,))
+
+
+def to_int(value):
+    if isinstance(value, bool):
+        raise exc.InvalidInput(error_message="'%s' is not an integer" % (value,))
+    try:
+        return int(value)
+    except (ValueError, TypeError):
+        raise exc.InvalidInput(error_message="'%s' is not an integer" % (value,))
+
+
+def to_int_or_none(value):
+    return None if value is None else to_int(value)
+
+
+def to_list(value):
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [value]
+
+
+def to_lower_mac(value):
+    return value.lower() if isinstance(value, str) else value
+
+
+# -- validators (return a reason string or None)
+
+def _string(value, max_len):
+    if not isinstance(value, str):
+        return "'%s' is not a valid string" % (value,)
+    if len(value) > max_len:
+        return "'%s' exceeds maximum length of %s" % (value, max_len)
+    return None
+
+
+def string(max_len=NAME_MAX):
+    return lambda v: _string(v, max_len)
+
+
+def string_or_none(max_len=NAME_MAX):
+    return lambda v: None if v is None else _string(v, max_len)
+
+
+def name_string(value):
+    return _string(value, NAME_MAX)
+
+
+def description_string(value):
+    return _string(value, DESCRIPTION_MAX)
+
+
+def is_uuid(value):
+    return isinstance(value, str) and bool(UUID_RE.match(value)) and _uuid_ok(value)
+
+
+def _uuid_ok(value):
+    try:
+        uuid.UUID(value)
+        return True
+    except ValueError:
+        return False
+
+
+def uuid_(value):
+    if not is_uuid(value):
+        return "'%s' is not a valid UUID" % (value,)
+    return None
+
+
+def uuid_or_none(value):
+    return None if value is None else uuid_(value)
+
+
+def boolean(value):
+    return None if isinstance(value, bool) else "'%s' is not boolean" % (value,)
+
+
+def values(allowed):
+    def check(value):
+        if value not in allowed:
+            return "%s is not in %s" % (value, list(allowed))
+        return None
+    return check
+
+
+def values_or_none(allowed):
+    check = values(allowed)
+    return lambda v: None if v is None else check(v)
+
+
+def range_(low, high):
+    def check(value):
+        if not isinstance(value, int) or isinstance(value, bool):
+            return "'%s' is not an integer" % (value,)
+        if value < low:
+            return "'%s' is too small - must be at least '%d'" % (value, low)
+        if value > high:
+            return "'%s' is too large - must be no larger than '%d'" % (value, high)
+        return None
+    return check
+
+
+def range_or_none(low, high):
+    check = range_(low, high)
+    return lambda v: None if v is None else check(v)
+
+
+def mac_address(value):
+    if not isinstance(value, str) or not MAC_RE.match(value):
+        return "'%s' is not a valid MAC address" % (value,)
+    octets = [int(x, 16) for x in re.split("[:-]", value)]
+    if octets[0] & 1:
+        return "'%s' is not a valid MAC address" % (value,)
+    if not any(octets):
+        return "'%s' is not a valid MAC address" % (value,)
+    return None
+
+
+def ip_address(value):
+    try:
+        if not isinstance(value, str) or "/" in value:
+            raise ValueError
+        ipaddress.ip_address(value)
+    except ValueError:
+        return "'%s' is not a valid IP address" % (value,)
+    return None
+
+
+def ip_address_or_none(value):
+    return None if value is None else ip_address(value)
+
+
+def subnet_cidr(value):
+    """A CIDR in canonical form (host bits clear), as Neutron's type:subnet."""
+    try:
+        net = ipaddress.ip_network(value, strict=False)
+    except (ValueError, TypeError):
+        return "'%s' is not a valid IP subnet" % (value,)
+    if "/" not in str(value):
+        return "'%s' isn't a recognized IP subnet cidr, '%s' is recommended" % (value, net)
+    if str(net) != value and str(net.with_prefixlen) != value:
+        return "'%s' isn't a recognized IP subnet cidr, '%s' is recommended" % (value, net)
+    return None
+
+
+def subnet_cidr_or_none(value):
+    return None if value is None else subnet_cidr(value)
+
+
+def dict_or_empty(value):
+    if value in (None, ""):
+        return None
+    if not isinstance(value, dict):
+        return "'%s' is not a dictionary" % (value,)
+    return None
+
+
+def list_of_unique_strings(max_len=NAME_MAX):
+    def check(value):
+        if not isinstance(value, list):
+            return "'%s' is not a list" % (value,)
+        for item in value:
+            reason = _string(item, max_len)
+            if reason:
+                return reason
+        if len(set(value)) != len(value):
+            return "Duplicate items in the list: '%s'" % ", ".join(sorted(
+                {v for v in value if value.count(v) > 1}))
+        return None
+    return check
+
+
+def nameservers(value):
+    if not isinstance(value, list):
+        return "Invalid data format for nameserver: '%s'" % (value,)
+    seen = []
+    for ns in value:
+        if ip_address(ns) is not None:
+            return "'%s' is not a valid nameserver. '%s' is not a valid IP address" % (ns, ns)
+        if ns in seen:
+            return "Duplicate nameserver '%s'" % ns
+        seen.append(ns)
+    return None
+
+
+def hostroutes(value):
+    if not isinstance(value, list):
+        return "Invalid data format for hostroute: '%s'" % (value,)
+    seen = []
+    for route in value:
+        if not isinstance(route, dict) or set(route) != {"destination", "nexthop"}:
+            return "Invalid data format for hostroute: '%s'" % (route,)
+        reason = subnet_cidr(route["destination"]) or ip_address(route["nexthop"])
+        if reason:
+            return reason
+        if route in seen:
+            return "Duplicate hostroute '%s'" % (route,)
+        seen.append(route)
+    return None
+
+
+def allocation_pools(value):
+    if not isinstance(value, list):
+        return "Invalid data format for IP pool: '%s'" % (value,)
+    for pool in value:
+        if not isinstance(pool, dict) or set(pool) != {"start", "end"}:
+            return "Invalid data format for IP pool: '%s'" % (pool,)
+        for key in ("start", "end"):
+            reason = ip_address(pool[key])
+            if reason:
+                return reason
+    return None
+
+
+def fixed_ips(value):
+    if not isinstance(value, list):
+        return "Invalid data format for fixed IP: '%s'" % (value,)
+    for fixed in value:
+        if not isinstance(fixed, dict):
+            return "Invalid data format for fixed IP: '%s'" % (fixed,)
+        unknown = set(fixed) - {"ip_address", "subnet_id"}
+        if unknown:
+            return "Invalid data format for fixed IP: '%s'" % (fixed,)
+        if "ip_address" in fixed:
+            reason = ip_address(fixed["ip_address"])
+            if reason:
+                return reason
+        if "subnet_id" in fixed:
+            reason = uuid_(fixed["subnet_id"])
+            if reason:
+                return reason
+    return None
+
+
+def address_pairs(value):
+    if not isinstance(value, list):
+        return "Allowed address pairs must be a list."
+    seen = set()
+    for pair in value:
+        if not isinstance(pair, dict):
+            return "Allowed address pairs must be a list."
+        if "ip_address" not in pair:
+            return "AllowedAddressPair must contain ip_address"
+        unknown = set(pair) - {"ip_address", "mac_address"}
+        if unknown:
+            return "Unrecognized attribute(s) '%s'" % ", ".join(sorted(unknown))
+        ip = pair["ip_address"]
+        if not isinstance(ip, str):
+            return "'%s' is not a valid IP address" % (ip,)
+        if "/" in ip:
+            reason = subnet_cidr(str(ipaddress.ip_network(ip, strict=False))) if _is_net(ip) \
+                else "'%s' is not a valid IP subnet" % (ip,)
+        else:
+            reason = ip_address(ip)
+        if reason:
+            return reason
+        if "mac_address" in pair:
+            reason = mac_address(pair["mac_address"])
+            if reason:
+                return reason
+        key = (ip, pair.get("mac_address"))
+        if key in seen:
+            return "Duplicate address detected"
+        seen.add(key)
+    return None
+
+
+def _is_net(value):
+    try:
+        ipaddress.ip_network(value, strict=False)
+        return True
+    except ValueError:
+        return False
+
+
+def subports(value):
+    """neutron-lib's validate_subports, including its early return on ``inherit``."""
+    if not isinstance(value, list):
+        return "Invalid data format for subports: '%s' is not a list" % (value,)
+    seen_ports, seen_segs = set(), set()
+    for sub in value:
+        if not isinstance(sub, dict):
+            return "Invalid data format for subport: '%s' is not a dict" % (sub,)
+        if "port_id" not in sub:
+            return "A valid port UUID must be specified"
+        reason = uuid_(sub["port_id"])
+        if reason:
+            return reason
+        if sub["port_id"] in seen_ports:
+            return "Non unique UUID for subport: '%s'" % sub["port_id"]
+        seen_ports.add(sub["port_id"])
+        if sub.get("segmentation_type") == "inherit":
+            return None
+        if len(sub) > 1:
+            if "segmentation_type" not in sub or "segmentation_id" not in sub:
+                return "Invalid subport details '%s': missing segmentation information. " \
+                       "Must specify both segmentation_id and segmentation_type" % (sub,)
+            seg = (sub["segmentation_type"], sub["segmentation_id"])
+            if seg in seen_segs:
+                return "Segmentation ID '%(seg_id)s' for '%(subport)s' is not unique" % {
+                    "seg_id": sub["segmentation_id"], "subport": sub["port_id"]}
+            seen_segs.add(seg)
+    return None

@@ -1,0 +1,231 @@
+"""Neutron's exception hierarchy: every error trunkline raises, and the HTTP code its base class implies.
+
+The API layer turns any of these into ``{"NeutronError": {"type", "message", "detail"}}`` with
+``type`` = the class name, exactly as Neutron does; the base class alone decides the status code
+(neutron-lib's FAULT_MAP), so adding an error is one small class here.
+"""
+
+
+class NeutronError(Exception):
+    code = 500
+    message = "An unknown exception occurred."
+
+    def __init__(self, message=None, **kwargs):
+        self.kwargs = kwargs
+        self.msg = message if message is not None else self.message % kwargs
+        super().__init__(self.msg)
+
+    @property
+    def type(self):
+        return type(self).__name__
+
+
+class BadRequest(NeutronError):
+    code = 400
+    message = "Bad %(resource)s request: %(msg)s."
+
+
+class NotAuthorized(NeutronError):
+    code = 403
+    message = "Not authorized."
+
+
+class NotFound(NeutronError):
+    code = 404
+    message = "An unknown exception occurred."
+
+
+class Conflict(NeutronError):
+    code = 409
+    message = "An unknown exception occurred."
+
+
+class InUse(Conflict):
+    message = "The resource is in use."
+
+
+class PreconditionFailed(NeutronError):
+    code = 412
+    message = "Precondition failed."
+
+
+class RequestTooLarge(NeutronError):
+    code = 413
+    message = "Request is too large."
+
+
+class ServiceUnavailable(NeutronError):
+    code = 503
+    message = "The service is unavailable."
+
+
+# -- HTTP-level errors raised by the API layer (Neutron answers these with webob's class names)
+
+class HTTPBadRequest(BadRequest):
+    def __init__(self, message):
+        super().__init__(message)
+
+
+class HTTPNotFound(NotFound):
+    def __init__(self, message="The resource could not be found."):
+        super().__init__(message)
+
+
+class HTTPMethodNotAllowed(NeutronError):
+    code = 405
+
+    def __init__(self, message="The method is not allowed for this resource."):
+        super().__init__(message)
+
+
+class HTTPUnsupportedMediaType(NeutronError):
+    code = 415
+
+    def __init__(self, message="The request media type is not supported by this server."):
+        super().__init__(message)
+
+
+class InvalidInput(BadRequest):
+    message = "Invalid input for operation: %(error_message)s."
+
+
+class RevisionNumberConstraintFailed(PreconditionFailed):
+    message = "Constrained to %(expected)s, but current revision is %(current)s"
+
+
+class TagNotFound(NotFound):
+    message = "Tag %(tag)s could not be found for %(resource)s %(resource_id)s."
+
+
+# -- core resources
+
+class NetworkNotFound(NotFound):
+    message = "Network %(net_id)s could not be found."
+
+
+class SubnetNotFound(NotFound):
+    message = "Subnet %(subnet_id)s could not be found."
+
+
+class PortNotFound(NotFound):
+    message = "Port %(port_id)s could not be found."
+
+
+class NetworkInUse(InUse):
+    message = ("Unable to complete operation on network %(net_id)s. "
+               "There are one or more ports still in use on the network.")
+
+
+class SubnetInUse(InUse):
+    message = ("Unable to complete operation on subnet %(subnet_id)s: "
+               "One or more ports have an IP allocation from this subnet.")
+
+
+class PortInUse(InUse):
+    message = ("Unable to complete operation on port %(port_id)s for network %(net_id)s. "
+               "Port already has an attached device %(device_id)s.")
+
+
+class MacAddressInUse(InUse):
+    message = ("Unable to complete operation for network %(net_id)s. "
+               "The mac address %(mac)s is in use.")
+
+
+class IpAddressInUse(InUse):
+    message = ("Unable to complete operation for network %(net_id)s. "
+               "The IP address %(ip_address)s is in use.")
+
+
+class IpAddressGenerationFailure(Conflict):
+    message = "No more IP addresses available on network %(net_id)s."
+
+
+class InvalidIpForNetwork(BadRequest):
+    message = "IP address %(ip_address)s is not a valid IP for any of the subnets on the specified network."
+
+
+class InvalidIpForSubnet(BadRequest):
+    message = "IP address %(ip_address)s is not a valid IP for the specified subnet."
+
+
+class InvalidAllocationPool(BadRequest):
+    message = "The allocation pool %(pool)s is not valid."
+
+
+class OverlappingAllocationPools(Conflict):
+    message = "Found overlapping allocation pools: %(pool_1)s %(pool_2)s for subnet %(subnet_cidr)s."
+
+
+class OutOfBoundsAllocationPool(BadRequest):
+    message = "The allocation pool %(pool)s spans beyond the subnet cidr %(subnet_cidr)s."
+
+
+class GatewayConflictWithAllocationPools(InUse):
+    message = "Gateway ip %(ip_address)s conflicts with allocation pool %(pool)s."
+
+
+class NoNetworkAvailable(ServiceUnavailable):
+    message = "Unable to create the network. No tenant network is available for allocation."
+
+
+class SegmentationIdInUse(InUse):
+    message = ("Unable to create the network. The %(network_type)s %(segmentation_id)s "
+               "on physical network %(physical_network)s is in use.")
+
+
+class TunnelIdInUse(InUse):
+    message = "Unable to create the network. The tunnel ID %(tunnel_id)s is in use."
+
+
+class PortBound(InUse):
+    message = ("Unable to complete operation on port %(port_id)s, port is already bound, "
+               "port type: %(vif_type)s, old_mac %(old_mac)s, new_mac %(new_mac)s.")
+
+
+# -- trunks (these live in neutron.services.trunk.exceptions upstream)
+
+class TrunkPortInUse(InUse):
+    message = "Port %(port_id)s is in use by another trunk."
+
+
+class TrunkNotFound(NotFound):
+    message = "Trunk %(trunk_id)s could not be found."
+
+
+class SubPortNotFound(NotFound):
+    message = "SubPort %(port_id)s on trunk %(trunk_id)s could not be found."
+
+
+class DuplicateSubPort(InUse):
+    message = ("segmentation_type %(segmentation_type)s and segmentation_id %(segmentation_id)s "
+               "already in use on trunk %(trunk_id)s.")
+
+
+class ParentPortInUse(InUse):
+    message = "Port %(port_id)s is currently in use and is not eligible for use as a parent port."
+
+
+class SubPortMtuGreaterThanTrunkPortMtu(Conflict):
+    message = ("MTU %(port_mtu)s of subport %(port_id)s cannot be greater than "
+               "MTU %(trunk_mtu)s of trunk %(trunk_id)s.")
+
+
+class PortInUseAsTrunkParent(InUse):
+    message = "Port %(port_id)s is currently a parent port for trunk %(trunk_id)s."
+
+
+class PortInUseAsSubPort(InUse):
+    message = "Port %(port_id)s is currently a subport for trunk %(trunk_id)s."
+
+
+class TrunkInUse(InUse):
+    message = "Trunk %(trunk_id)s is currently in use."
+
+
+class TrunkDisabled(Conflict):
+    message = "Trunk %(trunk_id)s is currently disabled."
+
+
+class TrunkInErrorState(Conflict):
+    message = ("Trunk %(trunk_id)s is in error state. "
+               "Attempt to resolve the error condition before proceeding.")

@@ -1,0 +1,178 @@
+"""Subnets (IPv4 and IPv6): CIDR, gateway and allocation-pool rules, DNS servers and host routes,
+overlap checks within a network, and delete refused while ports hold addresses from it."""
+import ipaddress
+
+from sqlalchemy import delete, insert, select
+
+from trunkline import definitions
+from trunkline import exceptions as exc
+from trunkline.db import schema
+from trunkline.plugins import common, ipam
+
+S = schema.subnets
+
+
+def _invalid(msg):
+    return exc.InvalidInput(error_message=msg)
+
+
+class SubnetPlugin:
+    resource = definitions.subnet
+    table = S
+
+    def __init__(self, cfg, networks):
+        self.cfg = cfg
+        self.networks = networks
+
+    def dicts(self, conn, rows):
+        tags = common.load_tags(conn, [r.id for r in rows])
+        out = []
+        for r in rows:
+            d = common.standard_dict(r, tags)
+            d.update({
+                "network_id": r.network_id, "ip_version": r.ip_version, "cidr": r.cidr,
+                "gateway_ip": r.gateway_ip, "allocation_pools": r.allocation_pools,
+                "dns_nameservers": r.dns_nameservers, "host_routes": r.host_routes,
+                "enable_dhcp": r.enable_dhcp, "ipv6_ra_mode": r.ipv6_ra_mode,
+                "ipv6_address_mode": r.ipv6_address_mode, "subnetpool_id": None,
+            })
+            out.append(d)
+        return out
+
+    def list(self, conn, ctx, q):
+        return self.dicts(conn, common.select_rows(conn, S, self.resource, q))
+
+    def get_row(self, conn, subnet_id):
+        return common.get_row(conn, S, subnet_id, exc.SubnetNotFound(subnet_id=subnet_id))
+
+    def get(self, conn, ctx, subnet_id):
+        return self.dicts(conn, [self.get_row(conn, subnet_id)])[0]
+
+    # -- writing
+
+    def create(self, txn, ctx, res):
+        if res.get("cidr") is None:
+            raise exc.HTTPBadRequest("a subnetpool must be specified in the absence of a cidr")
+        network = self.networks.get_row(txn.conn, res["network_id"])
+        net = ipaddress.ip_network(res["cidr"])
+        version = res["ip_version"]
+        if net.version != version:
+            raise _invalid("Cidr %s does not support ip_version %s" % (res["cidr"], version))
+        if version == 4 and (res.get("ipv6_ra_mode") or res.get("ipv6_address_mode")):
+            raise _invalid("ipv6_ra_mode or ipv6_address_mode set when ip_version is 4")
+        self._check_v6_modes(res)
+        cidr = str(net)
+        self._check_overlap(txn.conn, network.id, net)
+        gateway = res.get("gateway_ip")
+        if gateway is definitions.UNSPECIFIED:
+            gateway = str(net.network_address + 1) if net.num_addresses > 2 or version == 6 \
+                else None
+        self._check_gateway(net, gateway)
+        pools = res.get("allocation_pools")
+        if pools is None:
+            pools = ipam.default_pools(cidr, gateway)
+        else:
+            ipam.validate_pools(cidr, pools, gateway)
+        self._check_lists(res, version)
+        subnet_id = common.new_id()
+        values = common.standard_values(txn, ctx, res, subnet_id)
+        values.update(network_id=network.id, ip_version=version, cidr=cidr, gateway_ip=gateway,
+                      enable_dhcp=res["enable_dhcp"], ipv6_ra_mode=res.get("ipv6_ra_mode"),
+                      ipv6_address_mode=res.get("ipv6_address_mode"),
+                      allocation_pools=[{"start": p["start"], "end": p["end"]} for p in pools],
+                      dns_nameservers=res.get("dns_nameservers") or [],
+                      host_routes=res.get("host_routes") or [])
+        txn.execute(insert(S).values(**values))
+        common.bump(txn, schema.networks, network.id)
+        txn.record("subnet", subnet_id, "create", self.networks.hosts(txn.conn, network.id))
+        return subnet_id
+
+    def update(self, txn, ctx, subnet_id, res, if_match=None):
+        row = self.get_row(txn.conn, subnet_id)
+        common.check_revision(row, if_match)
+        net = ipaddress.ip_network(row.cidr)
+        values = {k: res[k] for k in ("name", "description", "enable_dhcp", "dns_nameservers",
+                                      "host_routes") if k in res}
+        gateway = row.gateway_ip
+        if "gateway_ip" in res:
+            gateway = res["gateway_ip"]
+            self._check_gateway(net, gateway)
+            values["gateway_ip"] = gateway
+        if "allocation_pools" in res:
+            pools = res["allocation_pools"]
+            pools = ipam.default_pools(row.cidr, gateway) if pools is None else pools
+            ipam.validate_pools(row.cidr, pools, gateway)
+            values["allocation_pools"] = [{"start": p["start"], "end": p["end"]} for p in pools]
+        elif "gateway_ip" in res:
+            ipam.validate_pools(row.cidr, row.allocation_pools, gateway)
+        self._check_lists(res, row.ip_version)
+        for key in ("dns_nameservers", "host_routes"):
+            if key in values and values[key] is None:
+                values[key] = []
+        common.bump(txn, S, subnet_id, values)
+        txn.record("subnet", subnet_id, "update", self.networks.hosts(txn.conn, row.network_id))
+        return subnet_id
+
+    def delete(self, txn, ctx, subnet_id, if_match=None):
+        row = self.get_row(txn.conn, subnet_id)
+        common.check_revision(row, if_match)
+        a, p = schema.ipallocations, schema.ports
+        holders = txn.execute(select(p.c.id, p.c.device_owner).join(a, a.c.port_id == p.c.id)
+                              .where(a.c.subnet_id == subnet_id)).all()
+        if any(not owner.startswith("network:") for _, owner in holders):
+            raise exc.SubnetInUse(subnet_id=subnet_id)
+        txn.execute(delete(a).where(a.c.subnet_id == subnet_id))
+        for pid, _ in holders:
+            common.bump(txn, p, pid)
+            txn.record("port", pid, "update")
+        txn.execute(delete(S).where(S.c.id == subnet_id))
+        common.delete_tags(txn, [subnet_id])
+        common.bump(txn, schema.networks, row.network_id)
+        txn.record("subnet", subnet_id, "delete", self.networks.hosts(txn.conn, row.network_id))
+
+    # -- checks
+
+    def _check_overlap(self, conn, network_id, net):
+        for other in conn.execute(select(S.c.cidr).where(S.c.network_id == network_id)).scalars():
+            if ipaddress.ip_network(other).overlaps(net):
+                raise _invalid("Requested subnet with cidr: %s for network: %s overlaps with "
+                               "another subnet" % (net, network_id))
+
+    @staticmethod
+    def _check_gateway(net, gateway):
+        if gateway is None:
+            return
+        gw = ipaddress.ip_address(gateway)
+        if gw.version != net.version:
+            raise _invalid("Invalid input for gateway_ip. Reason: ip_version of gateway_ip %s "
+                           "does not match the subnet" % gateway)
+        if gw in net and (gw == net.network_address or (
+                net.version == 4 and net.prefixlen < 31 and gw == net.broadcast_address)):
+            raise _invalid("Gateway is not valid on subnet")
+
+    @staticmethod
+    def _check_v6_modes(res):
+        ra, addr = res.get("ipv6_ra_mode"), res.get("ipv6_address_mode")
+        if ra and addr and ra != addr:
+            raise _invalid("ipv6_ra_mode set to '%s' with ipv6_address_mode set to '%s' is not "
+                           "valid. If both attributes are set, they must be the same value"
+                           % (ra, addr))
+
+    def _check_lists(self, res, version):
+        servers = res.get("dns_nameservers") or []
+        if len(servers) > self.cfg.max_dns_nameservers:
+            raise exc.BadRequest(message="Number of DNS nameservers exceeds the limit %d"
+                                 % self.cfg.max_dns_nameservers)
+        routes = res.get("host_routes") or []
+        if len(routes) > self.cfg.max_subnet_host_routes:
+            raise exc.BadRequest(message="Number of host routes exceeds the limit %d"
+                                 % self.cfg.max_subnet_host_routes)
+        for ip in servers:
+            if ipaddress.ip_address(ip).version != version:
+                raise _invalid("Invalid input for dns_nameservers. Reason: ip_version of %s "
+                               "does not match the subnet" % ip)
+        for route in routes:
+            if ipaddress.ip_network(route["destination"], strict=False).version != version or \
+                    ipaddress.ip_address(route["nexthop"]).version != version:
+                raise _invalid("Invalid input for host_routes. Reason: ip_version of %s does "
+                               "not match the subnet" % (route,))

@@ -1,0 +1,53 @@
+"""Assembling and running the API server: database (migrated to head), plugins, the ASGI app,
+and uvicorn with the fastest loop and HTTP parser available."""
+import logging
+import os
+
+import uvicorn
+
+from trunkline import plugins
+from trunkline.api.app import Api
+from trunkline.db import migrate
+from trunkline.db.engine import Database
+from trunkline.services.trunk.plugin import TrunkPlugin
+
+LOG = logging.getLogger(__name__)
+DEFAULT_STATE_DIR = "/var/lib/trunkline"
+ENV_DB = "TRUNKLINE_DB"
+
+
+def default_db_url(state_dir):
+    return "sqlite:///" + os.path.join(os.path.abspath(state_dir), "trunkline.db")
+
+
+def prepare_database(url):
+    """Create the state directory for SQLite and migrate the schema to head."""
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):]
+        if path and path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    db = Database(url)
+    try:
+        migrate.upgrade(db.engine)
+    finally:
+        db.dispose()
+
+
+def build_app(url):
+    db = Database(url)
+    return Api(db, plugins.build(), TrunkPlugin())
+
+
+def factory():
+    """uvicorn's app factory for worker processes (the URL comes through the environment)."""
+    return build_app(os.environ[ENV_DB])
+
+
+def run(bind, url, workers=1, log_level="warning"):
+    host, _, port = bind.rpartition(":")
+    prepare_database(url)
+    os.environ[ENV_DB] = url
+    uvicorn.run("trunkline.server:factory", factory=True, host=host or "127.0.0.1",
+                port=int(port), workers=workers if workers > 1 else None, loop="uvloop",
+                http="httptools", log_level=log_level, access_log=False,
+                server_header=False, date_header=False)

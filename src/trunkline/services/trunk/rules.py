@@ -1,0 +1,106 @@
+"""Trunk validation without persistence, in Neutron's order (neutron/services/trunk/rules.py):
+which port may be a parent, which ports may be subports, segmentation types and ranges, MTU.
+Every function reads; none writes."""
+from sqlalchemy import select
+
+from trunkline import exceptions as exc
+from trunkline.db import schema
+from trunkline.definitions import validators
+
+P, N, T, S = schema.ports, schema.networks, schema.trunks, schema.subports
+UNBOUND_VIF_TYPES = ("unbound", "binding_failed", "")
+
+SEGMENTATION_TYPES = {"vlan": lambda seg_id: 1 <= seg_id <= 4094}
+
+
+def _invalid(msg):
+    return exc.InvalidInput(error_message=msg)
+
+
+def check_port_free(conn, port_id, parent, can_trunk_bound=False):
+    """TrunkPortValidator.validate: not already a subport, not already a parent; a parent must
+    exist (and be unbound unless the driver trunks bound ports); a subport must have no device."""
+    if conn.execute(select(S.c.port_id).where(S.c.port_id == port_id)).first():
+        raise exc.TrunkPortInUse(port_id=port_id)
+    if conn.execute(select(T.c.id).where(T.c.port_id == port_id)).first():
+        raise exc.ParentPortInUse(port_id=port_id)
+    port = conn.execute(select(P).where(P.c.id == port_id)).first()
+    if port is None:
+        raise exc.PortNotFound(port_id=port_id)
+    if parent:
+        if not can_trunk_bound and is_bound(port):
+            raise exc.ParentPortInUse(port_id=port_id)
+    elif port.device_id:
+        raise exc.PortInUse(net_id=port.network_id, port_id=port_id, device_id=port.device_id)
+    return port
+
+
+def is_bound(port):
+    return bool(port.host) and port.vif_type not in UNBOUND_VIF_TYPES
+
+
+def basic_validation(subports):
+    reason = validators.subports(subports)
+    if reason:
+        raise _invalid(reason)
+
+
+def validate_subports(conn, subports, parent_id):
+    """SubPortsValidator.validate with trunk validation: returns normalised subport dicts."""
+    ids = [s["port_id"] for s in subports]
+    mtus = _mtus(conn, ids + [parent_id])
+    segments = _segments(conn, ids) if any(
+        s.get("segmentation_type") == "inherit" for s in subports) else {}
+    parent_mtu = mtus.get(parent_id)
+    result = []
+    for sub in subports:
+        port_id = sub["port_id"]
+        if port_id == parent_id:
+            raise exc.ParentPortInUse(port_id=port_id)
+        port_mtu = mtus.get(port_id)
+        if parent_mtu and port_mtu and port_mtu > parent_mtu:
+            raise exc.SubPortMtuGreaterThanTrunkPortMtu(
+                port_id=port_id, port_mtu=port_mtu, trunk_id=parent_id, trunk_mtu=parent_mtu)
+        if sub.get("segmentation_type") == "inherit" and port_id in segments:
+            sub = dict(sub, segmentation_type=segments[port_id][0],
+                       segmentation_id=segments[port_id][1])
+        if "segmentation_type" not in sub or "segmentation_id" not in sub:
+            raise _invalid("Invalid subport details '%s': missing segmentation information. "
+                           "Must specify both segmentation_id and segmentation_type"
+                           % _repr(sub))
+        seg_type = sub["segmentation_type"]
+        try:
+            seg_id = validators.to_int(sub["segmentation_id"])
+        except exc.InvalidInput:
+            raise _invalid("Invalid subport details: segmentation_id '%s' is not an integer"
+                           % sub["segmentation_id"])
+        if seg_type not in SEGMENTATION_TYPES:
+            raise _invalid("Unknown segmentation_type '%s'" % seg_type)
+        if not SEGMENTATION_TYPES[seg_type](seg_id):
+            raise _invalid("Segmentation ID '%s' is not in range" % seg_id)
+        check_port_free(conn, port_id, parent=False)
+        result.append({"port_id": port_id, "segmentation_type": seg_type,
+                       "segmentation_id": seg_id})
+    return result
+
+
+def _repr(sub):
+    """Python's dict repr, as Neutron's message prints it."""
+    return repr({k: v for k, v in sub.items()})
+
+
+def _mtus(conn, port_ids):
+    rows = conn.execute(select(P.c.id, N.c.mtu).join(N, N.c.id == P.c.network_id)
+                        .where(P.c.id.in_(port_ids)))
+    return dict(rows.all())
+
+
+def _segments(conn, port_ids):
+    rows = conn.execute(select(P.c.id, N.c.network_type, N.c.segmentation_id)
+                        .join(N, N.c.id == P.c.network_id).where(P.c.id.in_(port_ids)))
+    return {pid: (ntype, seg) for pid, ntype, seg in rows}
+
+
+def check_manageable(trunk):
+    if not trunk.admin_state_up:
+        raise exc.TrunkDisabled(trunk_id=trunk.id)
