@@ -1,0 +1,112 @@
+"""Real parts for the tests: a private PostgreSQL cluster and trunkline servers started as
+processes on free 127.0.0.1 ports. Everything started here is stopped by PID and removed."""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+import requests
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VENV_BIN = os.path.dirname(sys.executable)
+TRUNKLINE = os.path.join(VENV_BIN, "trunkline")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url, proc=None, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError("process exited with %s" % proc.returncode)
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    raise RuntimeError("%s did not answer within %ss" % (url, timeout))
+
+
+class Server:
+    """A ``trunkline server`` process."""
+
+    def __init__(self, db_url, workers=1, extra=()):
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.db_url = db_url
+        self.log = tempfile.NamedTemporaryFile(prefix="tl-server-", suffix=".log", delete=False)
+        self.proc = subprocess.Popen(
+            [TRUNKLINE, "server", "--bind", "127.0.0.1:%d" % self.port, "--db", db_url,
+             "--workers", str(workers), *extra],
+            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            wait_http(self.url + "/", self.proc)
+        except Exception:
+            self.stop()
+            raise RuntimeError("server failed to start: " + self.output())
+
+    def output(self):
+        with open(self.log.name) as f:
+            return f.read()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        os.unlink(self.log.name)
+
+
+class Postgres:
+    """A private PostgreSQL cluster on a free port and a private socket directory."""
+
+    def __init__(self):
+        self.bindir = _pg_bindir()
+        self.dir = tempfile.mkdtemp(prefix="tl-pg-")
+        self.data = os.path.join(self.dir, "data")
+        self.sock = os.path.join(self.dir, "sock")
+        os.makedirs(self.sock)
+        shutil.chown(self.dir, "postgres", "postgres")
+        shutil.chown(self.sock, "postgres", "postgres")
+        self.port = free_port()
+        self._as_postgres([os.path.join(self.bindir, "initdb"), "-D", self.data, "-A", "trust",
+                           "-U", "postgres", "--no-sync"])
+        self._as_postgres([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-w", "-l",
+                           os.path.join(self.dir, "log"), "-o",
+                           "-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off "
+                           "-c max_connections=300" % (self.port, self.sock), "start"])
+
+    def _as_postgres(self, cmd):
+        subprocess.run(["runuser", "-u", "postgres", "--"] + cmd, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd="/")
+
+    def new_database(self):
+        name = "tl_" + uuid.uuid4().hex[:12]
+        self._as_postgres([os.path.join(self.bindir, "createdb"), "-h", self.sock, "-p",
+                           str(self.port), "-U", "postgres", name])
+        return "postgresql://postgres@127.0.0.1:%d/%s" % (self.port, name)
+
+    def stop(self):
+        try:
+            self._as_postgres([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-m",
+                               "immediate", "-w", "stop"])
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _pg_bindir():
+    base = "/usr/lib/postgresql"
+    versions = sorted(os.listdir(base), key=lambda v: int(v.split(".")[0]))
+    return os.path.join(base, versions[-1], "bin")
