@@ -5,7 +5,7 @@ unknown attributes, read-only attributes on PUT / not-POSTable on POST, required
 then convert and validate each attribute.
 """
 from trunkline import exceptions as exc
-from trunkline.definitions import NOTSET, UNSPECIFIED
+from trunkline.definitions import NOTSET
 
 
 def parse_body(resource, body, is_create, allow_bulk=True):
@@ -37,6 +37,7 @@ def prepare(resource, res, is_create):
     if unknown:
         raise exc.HTTPBadRequest("Unrecognized attribute(s) '%s'" % ", ".join(unknown))
     res = dict(res)
+    given = set(res)
     if is_create:
         for name, attr in attrs.items():
             if attr.post:
@@ -53,8 +54,8 @@ def prepare(resource, res, is_create):
             if not attrs[name].put:
                 raise exc.HTTPBadRequest("Cannot update read-only attribute %s" % name)
     for name, value in list(res.items()):
-        if value is UNSPECIFIED:
-            continue
+        if name not in given:
+            continue  # defaults are stored as declared, never converted or validated
         attr = attrs[name]
         if attr.convert is not None:
             value = attr.convert(value)

@@ -1,0 +1,1 @@
+"""The lab: simulated hosts and guests on one machine, and the seed walkthrough (`trunkline demo`)."""
