@@ -74,7 +74,8 @@ class HTTPNotFound(NotFound):
 class HTTPMethodNotAllowed(NeutronError):
     code = 405
 
-    def __init__(self, message="The method is not allowed for this resource."):
+    def __init__(self, message="The server could not comply with the request since it is "
+                               "either malformed or otherwise incorrect."):
         super().__init__(message)
 
 
@@ -94,7 +95,7 @@ class RevisionNumberConstraintFailed(PreconditionFailed):
 
 
 class TagNotFound(NotFound):
-    message = "Tag %(tag)s could not be found for %(resource)s %(resource_id)s."
+    message = "Tag %(tag)s could not be found."
 
 
 # -- core resources
@@ -112,8 +113,8 @@ class PortNotFound(NotFound):
 
 
 class NetworkInUse(InUse):
-    message = ("Unable to complete operation on network %(net_id)s. "
-               "There are one or more ports still in use on the network.")
+    message = ("Unable to complete operation on network %(net_id)s. There are one or more "
+               "ports still in use on the network, id for these ports is: %(port_ids)s.")
 
 
 class SubnetInUse(InUse):
@@ -131,9 +132,12 @@ class MacAddressInUse(InUse):
                "The mac address %(mac)s is in use.")
 
 
-class IpAddressInUse(InUse):
-    message = ("Unable to complete operation for network %(net_id)s. "
-               "The IP address %(ip_address)s is in use.")
+class IpAddressAlreadyAllocated(Conflict):
+    message = "IP address %(ip)s already allocated in subnet %(subnet_id)s"
+
+
+class AllowedAddressPairsMissingIP(BadRequest):
+    message = "AllowedAddressPair must contain ip_address"
 
 
 class IpAddressGenerationFailure(Conflict):
@@ -168,9 +172,9 @@ class NoNetworkAvailable(ServiceUnavailable):
     message = "Unable to create the network. No tenant network is available for allocation."
 
 
-class SegmentationIdInUse(InUse):
-    message = ("Unable to create the network. The %(network_type)s %(segmentation_id)s "
-               "on physical network %(physical_network)s is in use.")
+class VlanIdInUse(InUse):
+    message = ("Unable to create the network. The VLAN %(vlan_id)s on physical network "
+               "%(physical_network)s is in use.")
 
 
 class TunnelIdInUse(InUse):

@@ -59,8 +59,8 @@ class Request:
                 try:
                     return int(rev)
                 except ValueError:
-                    raise exc.HTTPBadRequest("Revision number must be an integer, got '%s'"
-                                             % rev)
+                    raise exc.BadRequest(resource="if-match", msg="Revision number etag must be "
+                                         "in the format of revision_number=<int>")
         return None
 
 
@@ -145,6 +145,8 @@ class Api:
                 return self.list(req, plugin)
             if req.method == "POST":
                 return self.create(req, plugin)
+            if req.method in ("PUT", "DELETE"):
+                self.missing(plugin)
             raise exc.HTTPMethodNotAllowed()
         if sub is None:
             if req.method == "GET":
@@ -159,6 +161,11 @@ class Api:
         if collection == "trunks" and rest is None:
             return self.trunk_action(req, item, sub)
         raise exc.HTTPNotFound()
+
+    def missing(self, plugin):
+        """PUT or DELETE on a collection: Neutron routes it to a member whose id is None."""
+        with self.db.read() as conn:
+            plugin.get_row(conn, None)
 
     @staticmethod
     def _only(req, method, fn):
@@ -189,6 +196,8 @@ class Api:
         resource = plugin.resource
         q = listing.parse(resource, req.params)
         with self.db.read() as conn:
+            if q.marker:
+                plugin.get_row(conn, q.marker)
             items = plugin.list(conn, req.context, q)
         body = {resource.collection: _fields(items, q.fields)}
         links = listing.links(req.base_url + "/v2.0", resource.collection, req.params, items, q)
@@ -254,11 +263,8 @@ class Api:
             if req.method == "GET":
                 with self.db.read() as conn:
                     return Response(200, {"tags": plugin.get(conn, req.context, item_id)["tags"]})
-            if req.method == "PUT":
-                body = req.json()
-                if not isinstance(body, dict) or not isinstance(body.get("tags"), list):
-                    raise exc.HTTPBadRequest("Invalid tags body")
-                new = _valid_tags(body["tags"])
+            if req.method in ("PUT", "POST"):
+                new = _valid_tags(_tags_body(req.json()), resource.collection)
                 self.db.write(self._replace_tags, plugin, item_id, new)
                 return Response(200, {"tags": sorted(new)})
             if req.method == "DELETE":
@@ -268,10 +274,10 @@ class Api:
         if req.method == "GET":
             with self.db.read() as conn:
                 if tag not in plugin.get(conn, req.context, item_id)["tags"]:
-                    raise exc.TagNotFound(tag=tag, resource=resource.member, resource_id=item_id)
+                    raise exc.TagNotFound(tag=tag)
             return Response(204)
         if req.method == "PUT":
-            _valid_tags([tag])
+            _valid_tags([tag], resource.collection)
             self.db.write(self._add_tag, plugin, item_id, tag)
             return Response(201)
         if req.method == "DELETE":
@@ -293,7 +299,7 @@ class Api:
         if tag in current:
             return
         if len(current) >= MAX_TAGS:
-            raise exc.HTTPBadRequest("The number of tags exceeds the limit of %d" % MAX_TAGS)
+            raise _too_many_tags(plugin.resource.collection)
         common.set_tags(txn, item_id, current + [tag])
         common.bump(txn, plugin.table, item_id)
         txn.record(plugin.resource.member, item_id, "update")
@@ -303,22 +309,32 @@ class Api:
         plugin.get_row(txn.conn, item_id)
         current = common.load_tags(txn.conn, [item_id]).get(item_id, [])
         if tag not in current:
-            raise exc.TagNotFound(tag=tag, resource=plugin.resource.member, resource_id=item_id)
+            raise exc.TagNotFound(tag=tag)
         common.set_tags(txn, item_id, [t for t in current if t != tag])
         common.bump(txn, plugin.table, item_id)
         txn.record(plugin.resource.member, item_id, "update")
 
 
-def _valid_tags(tags):
+def _tags_body(body):
+    if not isinstance(body, dict) or "tags" not in body:
+        raise exc.InvalidInput(error_message="Invalid tags body")
+    if not isinstance(body["tags"], list):
+        raise exc.InvalidInput(error_message="'%s' is not a list" % (body["tags"],))
+    return body["tags"]
+
+
+def _valid_tags(tags, collection):
     if len(tags) > MAX_TAGS:
-        raise exc.HTTPBadRequest("The number of tags exceeds the limit of %d" % MAX_TAGS)
-    for tag in tags:
-        reason = validators.string(255)(tag)
-        if reason is None and (not tag or "," in tag):
-            reason = "'%s' is not a valid tag" % tag
-        if reason:
-            raise exc.HTTPBadRequest("Invalid input for tags. Reason: %s." % reason)
+        raise _too_many_tags(collection)
+    reason = validators.list_of_unique_strings(255)(tags)
+    if reason:
+        raise exc.InvalidInput(error_message=reason)
     return tags
+
+
+def _too_many_tags(collection):
+    return exc.BadRequest(resource=collection,
+                          msg="The number of tags exceed the per-resource limit of %d" % MAX_TAGS)
 
 
 def _fields(items, fields):

@@ -1,6 +1,6 @@
 """Request bodies: Neutron's prepare_request_body, driven by the resource definitions.
 
-Order of checks (each a 400 with Neutron's words): body present and a dict with the member key,
+Order of checks (each a 400 with Neutron's words): body a dict with the member key,
 unknown attributes, read-only attributes on PUT / not-POSTable on POST, required attributes,
 then convert and validate each attribute.
 """
@@ -9,24 +9,29 @@ from trunkline.definitions import NOTSET
 
 
 def parse_body(resource, body, is_create, allow_bulk=True):
-    """Return a list of prepared attribute dicts (one unless a bulk create)."""
-    if not body:
-        raise exc.HTTPBadRequest("Resource body required")
+    """Return a list of prepared attribute dicts (one unless a bulk create). A missing body
+    counts as one without the member key."""
+    body = {} if body is None else body
     if not isinstance(body, dict):
         raise exc.HTTPBadRequest("Body contains invalid data")
-    if is_create and resource.collection in body:
-        items = body[resource.collection]
-        if not allow_bulk:
-            raise exc.HTTPBadRequest("Bulk operation not supported")
-        if not isinstance(items, list):
-            raise exc.HTTPBadRequest("Body contains invalid data")
-        if not items:
-            raise exc.HTTPBadRequest("Resources required")
-        return [prepare(resource, item.get(resource.member, item) if isinstance(item, dict)
-                        else item, True) for item in items]
-    if resource.member not in body:
+    if resource.collection in body:
+        return _bulk(resource, body[resource.collection], is_create and allow_bulk)
+    if body.get(resource.member) is None:
         raise exc.HTTPBadRequest("Unable to find '%s' in request body" % resource.member)
     return [prepare(resource, body[resource.member], is_create)]
+
+
+def _bulk(resource, items, allowed):
+    if not allowed:
+        raise exc.HTTPBadRequest("Bulk operation not supported")
+    if isinstance(items, dict):
+        items = list(items)  # Neutron iterates a dict, so each key becomes an item
+    if not isinstance(items, list):
+        raise exc.HTTPBadRequest("Body contains invalid data")
+    if not items:
+        raise exc.HTTPBadRequest("Resources required")
+    return [prepare(resource, item.get(resource.member, item) if isinstance(item, dict)
+                    else item, True) for item in items]
 
 
 def prepare(resource, res, is_create):
@@ -52,7 +57,9 @@ def prepare(resource, res, is_create):
     else:
         for name in res:
             if not attrs[name].put:
-                raise exc.HTTPBadRequest("Cannot update read-only attribute %s" % name)
+                # Neutron folds project_id into tenant_id before this check
+                raise exc.HTTPBadRequest("Cannot update read-only attribute %s" % (
+                    "tenant_id" if name == "project_id" else name))
     for name, value in list(res.items()):
         if name not in given:
             continue  # defaults are stored as declared, never converted or validated

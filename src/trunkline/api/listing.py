@@ -27,7 +27,7 @@ def parse_fields(params):
 def parse(resource, params):
     """``params`` is the query string as a list of (key, value) pairs."""
     q = ListQuery(fields=parse_fields(params))
-    sort_keys, sort_dirs = [], []
+    sort_keys, sort_dirs, unknown = [], [], []
     for key, value in params:
         if key == "sort_key":
             sort_keys.append(value)
@@ -46,14 +46,13 @@ def parse(resource, params):
         else:
             attr = resource.attrs.get(key)
             if attr is None or not attr.filter:
-                raise exc.HTTPBadRequest("%s is invalid attribute for filtering" % key)
-            if attr.convert_filter is not None and value != "":
-                try:
-                    value = attr.convert_filter(value)
-                except exc.InvalidInput as e:
-                    raise exc.HTTPBadRequest(
-                        "Invalid input for %s. Reason: %s." % (key, e.kwargs.get("error_message")))
+                unknown.append(key)
+                continue
+            if attr.convert_filter is not None:
+                value = attr.convert_filter(value)
             q.filters.setdefault(key, []).append(value)
+    if unknown:
+        raise exc.HTTPBadRequest("%s is invalid attribute for filtering" % unknown)
     q.sorts = _sorts(resource, sort_keys, sort_dirs)
     return q
 
@@ -62,25 +61,25 @@ def _limit(value):
     try:
         limit = int(value)
     except ValueError:
-        raise exc.HTTPBadRequest("Limit must be an integer 0 or greater and not '%s'" % value)
+        limit = -1
     if limit < 0:
-        raise exc.HTTPBadRequest("Limit must be an integer 0 or greater and not '%s'" % value)
+        raise exc.BadRequest(resource="limit",
+                             msg="Limit must be an integer 0 or greater and not '%s'" % value)
     return limit
 
 
 def _sorts(resource, keys, dirs):
+    """Neutron lists every bad key (then every bad direction) in one message."""
     if len(keys) != len(dirs):
         raise exc.HTTPBadRequest("The number of sort_keys and sort_dirs must be same")
-    result = []
-    for key, direction in zip(keys, dirs):
-        if direction not in ("asc", "desc"):
-            raise exc.HTTPBadRequest("%s is invalid value for sort_dirs, valid value is 'asc' and "
-                                     "'desc'" % direction)
-        attr = resource.attrs.get(key)
-        if attr is None or not attr.sort:
-            raise exc.HTTPBadRequest("%s is invalid attribute for sort_keys" % key)
-        result.append((key, direction == "asc"))
-    return result
+    bad_keys = [k for k in keys if k not in resource.attrs or not resource.attrs[k].sort]
+    if bad_keys:
+        raise exc.HTTPBadRequest("%s is invalid attribute for sort_keys" % bad_keys)
+    bad_dirs = [d for d in dirs if d not in ("asc", "desc")]
+    if bad_dirs:
+        raise exc.HTTPBadRequest("%s is invalid value for sort_dirs, valid value is 'asc' and "
+                                 "'desc'" % bad_dirs)
+    return [(key, direction == "asc") for key, direction in zip(keys, dirs)]
 
 
 def links(base_url, collection, params, items, q):
@@ -90,11 +89,13 @@ def links(base_url, collection, params, items, q):
         return None
     kept = [(k, v) for k, v in params if k not in ("marker", "page_reverse")]
     result = []
-    if items and not (len(items) < q.limit and not q.page_reverse):
+    # An empty page links back without a marker: to the last page (previous) or the first.
+    if not (len(items) < q.limit and not q.page_reverse):
+        marker = [("marker", items[-1]["id"])] if items else []
         result.append({"rel": "next", "href": "%s/%s?%s" % (
-            base_url, collection, urlencode(kept + [("marker", items[-1]["id"])]))})
-    if items and not (len(items) < q.limit and q.page_reverse):
+            base_url, collection, urlencode(kept + marker))})
+    if not (len(items) < q.limit and q.page_reverse):
+        marker = [("marker", items[0]["id"])] if items else []
         result.append({"rel": "previous", "href": "%s/%s?%s" % (
-            base_url, collection, urlencode(kept + [("marker", items[0]["id"]),
-                                                    ("page_reverse", "True")]))})
+            base_url, collection, urlencode(kept + marker + [("page_reverse", "True")]))})
     return result

@@ -10,6 +10,7 @@ import logging
 import time
 from contextlib import contextmanager
 
+import orjson
 from sqlalchemy import create_engine, event, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
@@ -56,14 +57,17 @@ class Database:
     def __init__(self, url, pool_size=5):
         self.url = normalise_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
+        # JSON columns (ports' profile, vif_details, allowed_address_pairs, subnets' pools...)
+        # through orjson: a list of 1000 ports decodes 4000 JSON values.
+        json_args = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
         if self.is_sqlite:
             self.engine = create_engine(self.url, connect_args={"check_same_thread": False,
-                                                                "timeout": 30})
+                                                                "timeout": 30}, **json_args)
             event.listen(self.engine, "connect", _sqlite_connect)
             event.listen(self.engine, "begin", _sqlite_begin)
         else:
             self.engine = create_engine(self.url, pool_size=pool_size, max_overflow=20,
-                                        pool_pre_ping=True)
+                                        pool_pre_ping=True, **json_args)
 
     @contextmanager
     def read(self):
@@ -102,6 +106,10 @@ class Database:
 
     def dispose(self):
         self.engine.dispose()
+
+
+def _json_dumps(value):
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def _short(e):

@@ -19,13 +19,17 @@ DESCRIPTION_MAX = 255
 
 # -- converters
 
+TRUE_STRINGS = ("1", "t", "true", "on", "y", "yes")
+FALSE_STRINGS = ("0", "f", "false", "off", "n", "no")
+
+
 def to_boolean(value):
     if isinstance(value, bool):
         return value
     if isinstance(value, str):
-        if value.lower() in ("true", "1"):
+        if value.strip().lower() in TRUE_STRINGS:
             return True
-        if value.lower() in ("false", "0"):
+        if value.strip().lower() in FALSE_STRINGS:
             return False
     if isinstance(value, int) and value in (0, 1):
         return bool(value)
@@ -53,8 +57,37 @@ def to_list(value):
     return [value]
 
 
+def none_to_empty_list(value):
+    return [] if value is None else value
+
+
 def to_lower_mac(value):
+    """Neutron reads an integer MAC as the 48-bit number it is (netaddr.EUI)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2 ** 48:
+        return ":".join("%02x" % b for b in value.to_bytes(6, "big"))
     return value.lower() if isinstance(value, str) else value
+
+
+def to_cidr(value):
+    """A subnet CIDR in canonical form; host bits are dropped as Neutron does."""
+    try:
+        if not isinstance(value, str):
+            raise ValueError
+        return str(ipaddress.ip_network(value, strict=False))
+    except ValueError:
+        raise exc.InvalidInput(error_message="%s is not in a CIDR format" % (value,))
+
+
+def to_cidr_or_none(value):
+    return None if value is None else to_cidr(value)
+
+
+def to_pool_list(value):
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise exc.InvalidInput(error_message="Invalid data format for allocation pools")
+    return value
 
 
 # -- validators (return a reason string or None)
@@ -101,18 +134,10 @@ def uuid_(value):
     return None
 
 
-def uuid_or_none(value):
-    return None if value is None else uuid_(value)
-
-
-def boolean(value):
-    return None if isinstance(value, bool) else "'%s' is not boolean" % (value,)
-
-
 def values(allowed):
     def check(value):
         if value not in allowed:
-            return "%s is not in %s" % (value, list(allowed))
+            return "%s is not in valid_values" % (value,)
         return None
     return check
 
@@ -122,29 +147,20 @@ def values_or_none(allowed):
     return lambda v: None if v is None else check(v)
 
 
-def range_(low, high):
-    def check(value):
-        if not isinstance(value, int) or isinstance(value, bool):
-            return "'%s' is not an integer" % (value,)
-        if value < low:
-            return "'%s' is too small - must be at least '%d'" % (value, low)
-        if value > high:
-            return "'%s' is too large - must be no larger than '%d'" % (value, high)
+def non_negative_or_none(value):
+    if value is None:
         return None
-    return check
-
-
-def range_or_none(low, high):
-    check = range_(low, high)
-    return lambda v: None if v is None else check(v)
+    if not isinstance(value, int) or isinstance(value, bool):
+        return "'%s' is not an integer" % (value,)
+    if value < 0:
+        return "'%s' should be non-negative" % (value,)
+    return None
 
 
 def mac_address(value):
     if not isinstance(value, str) or not MAC_RE.match(value):
         return "'%s' is not a valid MAC address" % (value,)
     octets = [int(x, 16) for x in re.split("[:-]", value)]
-    if octets[0] & 1:
-        return "'%s' is not a valid MAC address" % (value,)
     if not any(octets):
         return "'%s' is not a valid MAC address" % (value,)
     return None
@@ -165,7 +181,7 @@ def ip_address_or_none(value):
 
 
 def subnet_cidr(value):
-    """A CIDR in canonical form (host bits clear), as Neutron's type:subnet."""
+    """A CIDR in canonical form (host bits clear), as Neutron's type:subnet (host routes)."""
     try:
         net = ipaddress.ip_network(value, strict=False)
     except (ValueError, TypeError):
@@ -175,10 +191,6 @@ def subnet_cidr(value):
     if str(net) != value and str(net.with_prefixlen) != value:
         return "'%s' isn't a recognized IP subnet cidr, '%s' is recommended" % (value, net)
     return None
-
-
-def subnet_cidr_or_none(value):
-    return None if value is None else subnet_cidr(value)
 
 
 def dict_or_empty(value):
@@ -217,13 +229,28 @@ def nameservers(value):
     return None
 
 
+def _keys(value, expected):
+    """neutron-lib's dictionary key check; it prints Python sets (sorted here)."""
+    if set(value) != expected:
+        return "Validation of dictionary's keys failed. Expected keys: %s Provided keys: %s" % (
+            _set_repr(expected), _set_repr(value))
+    return None
+
+
+def _set_repr(keys):
+    return "{%s}" % ", ".join(repr(k) for k in sorted(keys))
+
+
 def hostroutes(value):
     if not isinstance(value, list):
         return "Invalid data format for hostroute: '%s'" % (value,)
     seen = []
     for route in value:
-        if not isinstance(route, dict) or set(route) != {"destination", "nexthop"}:
+        if not isinstance(route, dict):
             return "Invalid data format for hostroute: '%s'" % (route,)
+        reason = _keys(route, {"destination", "nexthop"})
+        if reason:
+            return reason
         reason = subnet_cidr(route["destination"]) or ip_address(route["nexthop"])
         if reason:
             return reason
@@ -237,8 +264,11 @@ def allocation_pools(value):
     if not isinstance(value, list):
         return "Invalid data format for IP pool: '%s'" % (value,)
     for pool in value:
-        if not isinstance(pool, dict) or set(pool) != {"start", "end"}:
+        if not isinstance(pool, dict):
             return "Invalid data format for IP pool: '%s'" % (pool,)
+        reason = _keys(pool, {"start", "end"})
+        if reason:
+            return reason
         for key in ("start", "end"):
             reason = ip_address(pool[key])
             if reason:
@@ -249,16 +279,17 @@ def allocation_pools(value):
 def fixed_ips(value):
     if not isinstance(value, list):
         return "Invalid data format for fixed IP: '%s'" % (value,)
+    seen = set()
     for fixed in value:
         if not isinstance(fixed, dict):
-            return "Invalid data format for fixed IP: '%s'" % (fixed,)
-        unknown = set(fixed) - {"ip_address", "subnet_id"}
-        if unknown:
             return "Invalid data format for fixed IP: '%s'" % (fixed,)
         if "ip_address" in fixed:
             reason = ip_address(fixed["ip_address"])
             if reason:
                 return reason
+            if fixed["ip_address"] in seen:
+                return "Duplicate IP address '%s'" % fixed["ip_address"]
+            seen.add(fixed["ip_address"])
         if "subnet_id" in fixed:
             reason = uuid_(fixed["subnet_id"])
             if reason:
@@ -267,14 +298,15 @@ def fixed_ips(value):
 
 
 def address_pairs(value):
+    """Neutron raises its own errors here instead of returning a reason."""
     if not isinstance(value, list):
-        return "Allowed address pairs must be a list."
+        raise exc.HTTPBadRequest("Allowed address pairs must be a list.")
     seen = set()
     for pair in value:
         if not isinstance(pair, dict):
-            return "Allowed address pairs must be a list."
+            raise exc.HTTPBadRequest("Allowed address pairs must be a list.")
         if "ip_address" not in pair:
-            return "AllowedAddressPair must contain ip_address"
+            raise exc.AllowedAddressPairsMissingIP()
         unknown = set(pair) - {"ip_address", "mac_address"}
         if unknown:
             return "Unrecognized attribute(s) '%s'" % ", ".join(sorted(unknown))
@@ -291,7 +323,7 @@ def address_pairs(value):
         if "mac_address" in pair:
             reason = mac_address(pair["mac_address"])
             if reason:
-                return reason
+                raise exc.HTTPBadRequest(reason)
         key = (ip, pair.get("mac_address"))
         if key in seen:
             return "Duplicate address detected"
@@ -317,16 +349,15 @@ def subports(value):
             return "Invalid data format for subport: '%s' is not a dict" % (sub,)
         if "port_id" not in sub:
             return "A valid port UUID must be specified"
-        reason = uuid_(sub["port_id"])
-        if reason:
-            return reason
+        if not is_uuid(sub["port_id"]):
+            return "Invalid UUID for subport: '%s'" % (sub["port_id"],)
         if sub["port_id"] in seen_ports:
             return "Non unique UUID for subport: '%s'" % sub["port_id"]
         seen_ports.add(sub["port_id"])
         if sub.get("segmentation_type") == "inherit":
             return None
         if len(sub) > 1:
-            if "segmentation_type" not in sub or "segmentation_id" not in sub:
+            if not sub.get("segmentation_type") or sub.get("segmentation_id") is None:
                 return "Invalid subport details '%s': missing segmentation information. " \
                        "Must specify both segmentation_id and segmentation_type" % (sub,)
             seg = (sub["segmentation_type"], sub["segmentation_id"])

@@ -2,6 +2,7 @@
 definitions (filters, tag filters, sorting, marker pagination), tags, standard attributes, and
 revision handling (bump on change, ``If-Match`` preconditions)."""
 import uuid
+from collections import namedtuple
 from dataclasses import dataclass
 
 from sqlalchemy import and_, delete, exists, insert, or_, select, update
@@ -33,8 +34,8 @@ def standard_dict(row, tags):
 
 
 def standard_values(txn, ctx, res, resource_id, revision_number=1):
-    """Columns of a new resource. Neutron answers revision_number 1 for a new network, subnet
-    or port, but 0 for a new trunk (observed on Neutron 29)."""
+    """Columns of a new resource. Neutron answers revision_number 1 for a new network or port,
+    but 0 for a new subnet or trunk (observed on Neutron 29)."""
     return {"id": resource_id, "project_id": res.get("project_id") or ctx.project_id,
             "name": res.get("name", ""), "description": res.get("description", ""),
             "revision_number": revision_number, "created_at": txn.now, "updated_at": txn.now}
@@ -85,10 +86,29 @@ def select_rows(conn, table, resource, q, extra_where=(), custom_filters=None, c
         stmt = stmt.order_by(*[c.asc() if asc else c.desc() for c, asc in cols])
     if q.limit:
         stmt = stmt.limit(q.limit)
-    rows = conn.execute(stmt).all()
+    rows = fast_rows(conn.execute(stmt))
     if q.page_reverse:
         rows.reverse()
     return rows
+
+
+_ROW_TYPES = {}
+
+
+def fast_rows(result):
+    """The result's rows as named tuples. SQLAlchemy's ``Row`` resolves ``row.name`` through a
+    Python ``__getattr__`` (~0.6 us); a named tuple's field is a C descriptor (~30 ns). Building
+    a list of 1000 ports reads ~25 attributes per row, so this is most of the list's time."""
+    keys = tuple(result.keys())
+    cls = _ROW_TYPES.get(keys)
+    if cls is None:
+        try:
+            base = namedtuple("Row", keys)
+        except ValueError:  # a label a named tuple cannot carry: keep SQLAlchemy's rows
+            return result.all()
+        cls = _ROW_TYPES[keys] = type("Row", (base,), {
+            "__slots__": (), "_mapping": property(lambda self: dict(zip(self._fields, self)))})
+    return list(map(cls._make, result.all()))
 
 
 def _after_marker(cols, marker):

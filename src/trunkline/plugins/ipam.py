@@ -42,8 +42,10 @@ def validate_pools(cidr, pools, gateway_ip):
     for pool in pools:
         start, end = ipaddress.ip_address(pool["start"]), ipaddress.ip_address(pool["end"])
         text = "%s-%s" % (pool["start"], pool["end"])
-        if start.version != net.version or end.version != net.version or start > end:
+        if start.version != net.version or end.version != net.version:
             raise exc.InvalidAllocationPool(pool=text)
+        if start > end:
+            raise exc.InvalidAllocationPool(pool=pool)  # Neutron prints the pool dict here
         if start not in net or end not in net:
             raise exc.OutOfBoundsAllocationPool(pool=text, subnet_cidr=cidr)
         if net.version == 4 and net.prefixlen < 31 and (

@@ -100,7 +100,8 @@ class NetworkPlugin:
         ports = txn.execute(select(p.c.id, p.c.device_owner, p.c.host).where(
             p.c.network_id == network_id)).all()
         if any(not owner.startswith("network:") for _, owner, _ in ports):
-            raise exc.NetworkInUse(net_id=network_id)
+            raise exc.NetworkInUse(net_id=network_id, port_ids=", ".join(
+                pid for pid, owner, _ in ports if not owner.startswith("network:")))
         port_ids = [pid for pid, _, _ in ports]
         if port_ids:
             txn.execute(delete(p).where(p.c.id.in_(port_ids)))

@@ -9,6 +9,7 @@ from trunkline import definitions
 from trunkline import exceptions as exc
 from trunkline.db import schema
 from trunkline.plugins import common, ipam
+from trunkline.services.trunk.plugin import bind_subports
 
 P = schema.ports
 A = schema.ipallocations
@@ -166,6 +167,8 @@ class PortPlugin:
                                                                     dict(row._mapping, **values))
             if host != row.host:
                 values["status"] = "DOWN"
+                if host:
+                    self._subports_follow(txn, port_id, host)
             hosts.append(host)
         if "fixed_ips" in res and res["fixed_ips"] is not None:
             network = self.networks.get_row(txn.conn, row.network_id)
@@ -183,6 +186,17 @@ class PortPlugin:
         txn.execute(delete(P).where(P.c.id == port_id))
         common.delete_tags(txn, [port_id])
         txn.record("port", port_id, "delete", [row.host])
+
+    @staticmethod
+    def _subports_follow(txn, parent_id, host):
+        """A trunk parent bound to a host takes its subports along (what Neutron's trunk
+        driver does once the agent wires the parent; trunkline does it at once)."""
+        t, s = schema.trunks, schema.subports
+        ids = list(txn.execute(select(s.c.port_id).join(t, t.c.id == s.c.trunk_id)
+                               .where(t.c.port_id == parent_id)).scalars())
+        bind_subports(txn, ids, host)
+        for pid in ids:
+            txn.record("port", pid, "update", [host])
 
     @staticmethod
     def check_not_in_trunk(conn, port_id):
@@ -251,6 +265,9 @@ class PortPlugin:
         taken = {}
         for fixed in fixed_ips:
             sid, ip = fixed.get("subnet_id"), fixed.get("ip_address")
+            if sid is None and ip is None:
+                raise exc.InvalidInput(
+                    error_message="IP allocation requires subnet_id or ip_address")
             if sid is not None:
                 subnet = by_id.get(sid)
                 if subnet is None:
@@ -275,7 +292,7 @@ class PortPlugin:
                     raise exc.InvalidIpForSubnet(ip_address=ip)
                 if (subnet.id, ip) not in keep and (
                         ip in taken.get(subnet.id, ()) or ip in ipam.allocated(conn, subnet.id)):
-                    raise exc.IpAddressInUse(net_id=network.id, ip_address=ip)
+                    raise exc.IpAddressAlreadyAllocated(ip=ip, subnet_id=subnet.id)
             taken.setdefault(subnet.id, set()).add(ip)
             result.append((subnet.id, ip))
         return result

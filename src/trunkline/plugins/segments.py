@@ -81,8 +81,7 @@ def _ensure_free(conn, ntype, physnet, seg_id, tunnel=False):
     if taken:
         if tunnel:
             raise exc.TunnelIdInUse(tunnel_id=seg_id)
-        raise exc.SegmentationIdInUse(network_type=ntype, segmentation_id=seg_id,
-                                      physical_network=physnet)
+        raise exc.VlanIdInUse(vlan_id=seg_id, physical_network=physnet)
 
 
 def _allocate(conn, cfg, ntype, physnet):

@@ -52,21 +52,25 @@ class SubnetPlugin:
 
     def create(self, txn, ctx, res):
         if res.get("cidr") is None:
-            raise exc.HTTPBadRequest("a subnetpool must be specified in the absence of a cidr")
+            raise exc.BadRequest(resource="subnets",
+                                 msg="a subnetpool must be specified in the absence of a cidr")
         network = self.networks.get_row(txn.conn, res["network_id"])
         net = ipaddress.ip_network(res["cidr"])
         version = res["ip_version"]
         if net.version != version:
-            raise _invalid("Cidr %s does not support ip_version %s" % (res["cidr"], version))
-        if version == 4 and (res.get("ipv6_ra_mode") or res.get("ipv6_address_mode")):
-            raise _invalid("ipv6_ra_mode or ipv6_address_mode set when ip_version is 4")
+            raise _invalid("cidr '%s' does not match the ip_version '%s'" % (res["cidr"], version))
+        for mode in ("ipv6_ra_mode", "ipv6_address_mode"):
+            if version == 4 and res.get(mode):
+                raise _invalid("%s is not valid when ip_version is 4" % mode)
         self._check_v6_modes(res)
         cidr = str(net)
         self._check_overlap(txn.conn, network.id, net)
+        if res["enable_dhcp"] and net.prefixlen >= (31 if version == 4 else 128):
+            raise _invalid("Subnet has a prefix length that is incompatible with DHCP service "
+                           "enabled.")
         gateway = res.get("gateway_ip")
         if gateway is definitions.UNSPECIFIED:
-            gateway = str(net.network_address + 1) if net.num_addresses > 2 or version == 6 \
-                else None
+            gateway = _default_gateway(net)
         self._check_gateway(net, gateway)
         pools = res.get("allocation_pools")
         if pools is None:
@@ -75,7 +79,8 @@ class SubnetPlugin:
             ipam.validate_pools(cidr, pools, gateway)
         self._check_lists(res, version)
         subnet_id = common.new_id()
-        values = common.standard_values(txn, ctx, res, subnet_id)
+        # Neutron 29 answers revision_number 0 for a new subnet (1 for networks and ports).
+        values = common.standard_values(txn, ctx, res, subnet_id, revision_number=0)
         values.update(network_id=network.id, ip_version=version, cidr=cidr, gateway_ip=gateway,
                       enable_dhcp=res["enable_dhcp"], ipv6_ra_mode=res.get("ipv6_ra_mode"),
                       ipv6_address_mode=res.get("ipv6_address_mode"),
@@ -144,10 +149,10 @@ class SubnetPlugin:
             return
         gw = ipaddress.ip_address(gateway)
         if gw.version != net.version:
-            raise _invalid("Invalid input for gateway_ip. Reason: ip_version of gateway_ip %s "
-                           "does not match the subnet" % gateway)
-        if gw in net and (gw == net.network_address or (
-                net.version == 4 and net.prefixlen < 31 and gw == net.broadcast_address)):
+            raise _invalid("gateway_ip '%s' does not match the ip_version '%s'"
+                           % (gateway, net.version))
+        if gw in net and net.version == 4 and net.prefixlen < 31 and gw in (
+                net.network_address, net.broadcast_address):
             raise _invalid("Gateway is not valid on subnet")
 
     @staticmethod
@@ -176,3 +181,11 @@ class SubnetPlugin:
                     ipaddress.ip_address(route["nexthop"]).version != version:
                 raise _invalid("Invalid input for host_routes. Reason: ip_version of %s does "
                                "not match the subnet" % (route,))
+
+
+def _default_gateway(net):
+    """Neutron 29's default gateway: the first host of an IPv4 subnet (none when it has no
+    room), the subnet-router anycast address (the network address) of an IPv6 one."""
+    if net.version == 6:
+        return str(net.network_address)
+    return str(net.network_address + 1) if net.num_addresses > 2 else None

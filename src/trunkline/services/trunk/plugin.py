@@ -153,9 +153,9 @@ class TrunkPlugin:
 
     @staticmethod
     def _set_down(txn, row):
-        # Neutron forces DOWN without touching revision_number or updated_at.
-        if row.status != "DOWN":
-            txn.execute(update(T).where(T.c.id == row.id).values(status="DOWN"))
+        # Neutron 29 forces DOWN and moves updated_at, but leaves revision_number alone.
+        txn.execute(update(T).where(T.c.id == row.id).values(status="DOWN",
+                                                               updated_at=txn.now))
 
     @staticmethod
     def _hosts(conn, row):

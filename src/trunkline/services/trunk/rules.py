@@ -8,7 +8,6 @@ from trunkline.db import schema
 from trunkline.definitions import validators
 
 P, N, T, S = schema.ports, schema.networks, schema.trunks, schema.subports
-UNBOUND_VIF_TYPES = ("unbound", "binding_failed", "")
 
 SEGMENTATION_TYPES = {"vlan": lambda seg_id: 1 <= seg_id <= 4094}
 
@@ -36,7 +35,8 @@ def check_port_free(conn, port_id, parent, can_trunk_bound=False):
 
 
 def is_bound(port):
-    return bool(port.host) and port.vif_type not in UNBOUND_VIF_TYPES
+    """Neutron's test: a port with a binding:host_id is bound, whatever its vif_type."""
+    return bool(port.host)
 
 
 def basic_validation(subports):
@@ -70,8 +70,8 @@ def validate_subports(conn, subports, parent_id):
                            % _repr(sub))
         seg_type = sub["segmentation_type"]
         try:
-            seg_id = validators.to_int(sub["segmentation_id"])
-        except exc.InvalidInput:
+            seg_id = int(sub["segmentation_id"])  # as Neutron: true is 1, 5.5 is 5
+        except (TypeError, ValueError):
             raise _invalid("Invalid subport details: segmentation_id '%s' is not an integer"
                            % sub["segmentation_id"])
         if seg_type not in SEGMENTATION_TYPES:
