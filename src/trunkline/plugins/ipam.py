@@ -1,7 +1,8 @@
 """IP address management: default allocation pools, pool validation, and picking addresses.
 
 DHCP ports get the first free address of the pools (Neutron's PreferNextAddressRequest); other
-ports a random pick among the first free addresses (Neutron's window of 1000). Uniqueness is
+ports a random free address among the first 1000 of the pools (Neutron picks among the
+first 1000 free ones). Uniqueness is
 the database's job: (subnet_id, ip_address) is the primary key of ipallocations.
 """
 import ipaddress
@@ -13,6 +14,7 @@ from trunkline import exceptions as exc
 from trunkline.db import schema
 
 WINDOW = 1000
+PROBES = 16
 _rand = random.SystemRandom()
 
 
@@ -82,27 +84,58 @@ def allocated(conn, subnet_id):
 
 
 def pick(conn, subnet_row, first_free, taken=()):
-    """An address from the subnet's pools, or None when it is full."""
-    used = allocated(conn, subnet_row.id) | set(taken)
-    used_int = {int(ipaddress.ip_address(x)) for x in used}
+    """An address from the subnet's pools, or None when it is full.
+
+    A random pick first probes a few addresses of the window with one primary-key query, so a
+    create does not read every allocation of a big subnet; only when every probe is taken (a
+    nearly full window) does it scan the allocations."""
+    pools = [(int(ipaddress.ip_address(p["start"])), int(ipaddress.ip_address(p["end"])))
+             for p in subnet_row.allocation_pools]
+    if not first_free:
+        found = _probe(conn, subnet_row.id, pools, set(taken))
+        if found:
+            return found
+    used = {int(ipaddress.ip_address(x)) for x in allocated(conn, subnet_row.id) | set(taken)}
     candidates = []
-    for pool in subnet_row.allocation_pools:
-        lo = int(ipaddress.ip_address(pool["start"]))
-        hi = int(ipaddress.ip_address(pool["end"]))
+    for lo, hi in pools:
         ip = lo
-        while ip <= hi:
-            if ip not in used_int:
+        while ip <= hi and len(candidates) < WINDOW:
+            if ip not in used:
                 if first_free:
                     return str(ipaddress.ip_address(ip))
                 candidates.append(ip)
-                if len(candidates) >= WINDOW:
-                    break
             ip += 1
-        if len(candidates) >= WINDOW:
-            break
     if not candidates:
         return None
     return str(ipaddress.ip_address(_rand.choice(candidates)))
+
+
+def _probe(conn, subnet_id, pools, taken):
+    window, left = [], WINDOW
+    for lo, hi in pools:
+        if left <= 0:
+            break
+        hi = min(hi, lo + left - 1)
+        window.append((lo, hi))
+        left -= hi - lo + 1
+    size = sum(hi - lo + 1 for lo, hi in window)
+    if not size:
+        return None
+    probes = {str(ipaddress.ip_address(_nth(window, _rand.randrange(size))))
+              for _ in range(min(PROBES, size))} - taken
+    a = schema.ipallocations
+    used = set(conn.execute(select(a.c.ip_address).where(
+        a.c.subnet_id == subnet_id, a.c.ip_address.in_(sorted(probes)))).scalars())
+    free = sorted(probes - used)
+    return _rand.choice(free) if free else None
+
+
+def _nth(ranges, n):
+    for lo, hi in ranges:
+        if n <= hi - lo:
+            return lo + n
+        n -= hi - lo + 1
+    raise IndexError(n)
 
 
 def eui64(subnet_row, mac):

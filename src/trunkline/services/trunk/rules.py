@@ -19,11 +19,25 @@ def _invalid(msg):
 def check_port_free(conn, port_id, parent, can_trunk_bound=False):
     """TrunkPortValidator.validate: not already a subport, not already a parent; a parent must
     exist (and be unbound unless the driver trunks bound ports); a subport must have no device."""
-    if conn.execute(select(S.c.port_id).where(S.c.port_id == port_id)).first():
+    return _check_free(_usage(conn, [port_id]), port_id, parent, can_trunk_bound)
+
+
+def _usage(conn, port_ids):
+    """What the checks need about ``port_ids``, in three queries however many ports."""
+    ids = list(set(port_ids))
+    in_subports = set(conn.execute(select(S.c.port_id).where(S.c.port_id.in_(ids))).scalars())
+    in_parents = set(conn.execute(select(T.c.port_id).where(T.c.port_id.in_(ids))).scalars())
+    ports = {row.id: row for row in conn.execute(select(P).where(P.c.id.in_(ids)))}
+    return in_subports, in_parents, ports
+
+
+def _check_free(usage, port_id, parent, can_trunk_bound=False):
+    in_subports, in_parents, ports = usage
+    if port_id in in_subports:
         raise exc.TrunkPortInUse(port_id=port_id)
-    if conn.execute(select(T.c.id).where(T.c.port_id == port_id)).first():
+    if port_id in in_parents:
         raise exc.ParentPortInUse(port_id=port_id)
-    port = conn.execute(select(P).where(P.c.id == port_id)).first()
+    port = ports.get(port_id)
     if port is None:
         raise exc.PortNotFound(port_id=port_id)
     if parent:
@@ -52,6 +66,7 @@ def validate_subports(conn, subports, parent_id):
     segments = _segments(conn, ids) if any(
         s.get("segmentation_type") == "inherit" for s in subports) else {}
     parent_mtu = mtus.get(parent_id)
+    usage = _usage(conn, ids)
     result = []
     for sub in subports:
         port_id = sub["port_id"]
@@ -78,7 +93,7 @@ def validate_subports(conn, subports, parent_id):
             raise _invalid("Unknown segmentation_type '%s'" % seg_type)
         if not SEGMENTATION_TYPES[seg_type](seg_id):
             raise _invalid("Segmentation ID '%s' is not in range" % seg_id)
-        check_port_free(conn, port_id, parent=False)
+        _check_free(usage, port_id, parent=False)
         result.append({"port_id": port_id, "segmentation_type": seg_type,
                        "segmentation_id": seg_id})
     return result
