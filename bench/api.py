@@ -41,7 +41,8 @@ from urllib.parse import urlsplit
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV_BIN = os.path.dirname(sys.executable)
-PEER_TOOLS = "/work/shared/peers/neutron"
+PEER_TOOLS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..",
+                          "shared", "peers", "neutron")
 PEER_DEFAULTS = {"PEER_DB": "mariadb", "PEER_HOME": "/opt/neutron-peer-maria",
                  "PEER_PORT": "9798", "PEER_MYSQL_PORT": "3308"}
 
