@@ -233,3 +233,19 @@ class TrunkDisabled(Conflict):
 class TrunkInErrorState(Conflict):
     message = ("Trunk %(trunk_id)s is in error state. "
                "Attempt to resolve the error condition before proceeding.")
+
+
+# -- agents
+
+class AgentNotFound(NotFound):
+    message = "Agent %(id)s could not be found."
+
+
+class AgentAlive(Conflict):
+    message = "Agent %(id)s is alive; only an agent that stopped reporting can be deleted."
+
+
+class ChangesPruned(NeutronError):
+    code = 410
+    message = ("The change log no longer goes back to revision %(since)s (kept after "
+               "%(horizon)s); read the host state again.")

@@ -7,6 +7,8 @@ import uvicorn
 
 from trunkline import plugins
 from trunkline.api.app import Api
+from trunkline.channel import binding
+from trunkline.channel.routes import Channel
 from trunkline.db import migrate
 from trunkline.db.engine import Database
 from trunkline.services.trunk.plugin import TrunkPlugin
@@ -35,7 +37,8 @@ def prepare_database(url):
 
 def build_app(url):
     db = Database(url)
-    return Api(db, plugins.build(), TrunkPlugin())
+    core = plugins.build(binder=binding.bind)
+    return Api(db, core, TrunkPlugin(), Channel(db, core))
 
 
 def factory():

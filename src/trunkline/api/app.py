@@ -2,7 +2,8 @@
 parameters, tags, If-Match, request ids, and the NeutronError body for every failure.
 
 Database work is short and synchronous, so it runs on the event loop directly; the loop stays
-free for long polls because those never hold a connection while they wait.
+free for long polls because those never hold a connection while they wait. ``/agent/v1/...``
+goes to the agent channel (channel/routes.py), whose dispatch is async for the watch.
 """
 import logging
 import re
@@ -75,11 +76,14 @@ class Response:
 class Api:
     """Routes Neutron's URLs to the core plugins and the trunk service."""
 
-    def __init__(self, db, core, trunks):
+    def __init__(self, db, core, trunks, channel=None):
         self.db = db
         self.plugins = {"networks": core.networks, "subnets": core.subnets,
                         "ports": core.ports, "trunks": trunks}
+        if channel is not None:
+            self.plugins["agents"] = channel.agents
         self.trunks = trunks
+        self.channel = channel
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "lifespan":
@@ -99,7 +103,10 @@ class Api:
         try:
             if size > MAX_BODY:
                 raise exc.RequestTooLarge("Request is too large.")
-            resp = self.dispatch(req)
+            if self.channel is not None and req.path.startswith("/agent/v1/"):
+                resp = Response(*await self.channel.dispatch(req))
+            else:
+                resp = self.dispatch(req)
         except exc.NeutronError as e:
             resp = Response(e.code, {"NeutronError": {"type": e.type, "message": e.msg,
                                                       "detail": ""}})
@@ -156,7 +163,7 @@ class Api:
             if req.method == "DELETE":
                 return self.delete(req, plugin, item)
             raise exc.HTTPMethodNotAllowed()
-        if sub == "tags":
+        if sub == "tags" and plugin.resource.tags:
             return self.tags(req, plugin, item, rest)
         if collection == "trunks" and rest is None:
             return self.trunk_action(req, item, sub)
@@ -218,11 +225,11 @@ class Api:
         bulk = isinstance(body, dict) and resource.collection in body
 
         def create_all(txn):
-            return [plugin.create(txn, req.context, res) for res in items]
+            ids = [plugin.create(txn, req.context, res) for res in items]
+            # Read back in the same transaction: the answer is exactly what was committed.
+            return plugin.dicts(txn.conn, [plugin.get_row(txn.conn, i) for i in ids])
 
-        ids = self.db.write(create_all)
-        with self.db.read() as conn:
-            rows = [plugin.get(conn, req.context, i) for i in ids]
+        rows = self.db.write(create_all)
         if bulk:
             return Response(201, {resource.collection: rows})
         return Response(201, {resource.member: rows[0]})
@@ -230,9 +237,11 @@ class Api:
     def update(self, req, plugin, item_id):
         resource = plugin.resource
         res = body_mod.parse_body(resource, req.json(), is_create=False, allow_bulk=False)[0]
-        self.db.write(plugin.update, req.context, item_id, res, req.if_match())
-        with self.db.read() as conn:
-            return Response(200, {resource.member: plugin.get(conn, req.context, item_id)})
+        def update(txn):
+            plugin.update(txn, req.context, item_id, res, req.if_match())
+            return plugin.get(txn.conn, req.context, item_id)
+
+        return Response(200, {resource.member: self.db.write(update)})
 
     def delete(self, req, plugin, item_id):
         self.db.write(plugin.delete, req.context, item_id, req.if_match())

@@ -3,6 +3,7 @@
 _UPDATED = "2013-01-20T00:00:00-00:00"
 
 EXTENSIONS = [
+    ("agent", "agent", "The agent management extension."),
     ("allowed-address-pairs", "Allowed Address Pairs", "Provides allowed address pairs"),
     ("binding", "Port Binding", "Expose port bindings of a virtual port to external application"),
     ("empty-string-filtering", "Empty String Filtering Extension",
@@ -37,7 +38,8 @@ EXTENSIONS = [
     ("trunk-details", "Trunk port details", "Expose trunk port details"),
 ]
 
-UPDATED = {"trunk": "2016-01-01T10:00:00-00:00", "trunk-details": "2016-01-01T10:00:00-00:00"}
+UPDATED = {"agent": "2013-02-03T10:00:00-00:00", "trunk": "2016-01-01T10:00:00-00:00",
+           "trunk-details": "2016-01-01T10:00:00-00:00"}
 
 
 def all_extensions():

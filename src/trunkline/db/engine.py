@@ -4,6 +4,9 @@ one way to write.
 ``Database.write(fn)`` runs ``fn(txn)`` in one transaction that first takes the next global
 revision (which serialises writers on both back ends), records change-log rows through
 ``txn.record`` and retries the whole function when the database reports a transient conflict.
+After each commit it calls the ``on_commit`` listeners with the new revision (the agent
+channel wakes its watchers this way); ``snapshot()`` reads several statements as of one
+revision.
 """
 import datetime
 import logging
@@ -15,7 +18,7 @@ from sqlalchemy import create_engine, event, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from trunkline import exceptions as exc
-from trunkline.db import schema
+from trunkline.db import changelog, schema
 
 LOG = logging.getLogger(__name__)
 RETRIES = 20
@@ -54,8 +57,12 @@ class Txn:
 
 
 class Database:
-    def __init__(self, url, pool_size=5):
+    def __init__(self, url, pool_size=5, keep_changes=changelog.KEEP,
+                 prune_every=changelog.PRUNE_EVERY):
         self.url = normalise_url(url)
+        self.keep_changes = keep_changes
+        self.prune_every = prune_every
+        self.on_commit = []  # callables(revision), called after every committed write
         self.is_sqlite = self.url.startswith("sqlite")
         # JSON columns (ports' profile, vif_details, allowed_address_pairs, subnets' pools...)
         # through orjson: a list of 1000 ports decodes 4000 JSON values.
@@ -78,6 +85,19 @@ class Database:
         except OperationalError as e:
             raise exc.ServiceUnavailable("The database is not available: %s" % _short(e))
 
+    @contextmanager
+    def snapshot(self):
+        """A read-only transaction whose statements all see the same committed state
+        (REPEATABLE READ on PostgreSQL; a SQLite read transaction already is one)."""
+        try:
+            with self.engine.connect() as conn:
+                if not self.is_sqlite:
+                    conn = conn.execution_options(isolation_level="REPEATABLE READ")
+                with conn.begin():
+                    yield conn
+        except OperationalError as e:
+            raise exc.ServiceUnavailable("The database is not available: %s" % _short(e))
+
     def write(self, fn, *args, **kwargs):
         for attempt in range(RETRIES):
             try:
@@ -90,6 +110,9 @@ class Database:
                         txn = Txn(conn, rev)
                         result = fn(txn, *args, **kwargs)
                         txn.flush_changes()
+                        changelog.maybe_prune(conn, rev, self.keep_changes, self.prune_every)
+                    for listener in self.on_commit:
+                        listener(rev)
                     return result
             except IntegrityError as e:
                 # Checks run inside the serialised transaction, so a constraint violation here

@@ -121,6 +121,8 @@ tags = Table(
 
 # The global revision: every write transaction takes the next value first, which also
 # serialises writers, so revisions are committed in order (watchers never skip one).
+# Row 1 holds the current revision; row 2, once the change log has been pruned, the revision
+# up to which rows may be gone (db/changelog.py).
 revision = Table(
     "revision", metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
@@ -137,4 +139,22 @@ changes = Table(
     Column("op", String(16), nullable=False),
     Column("hosts", JSON, nullable=False),
     Column("at", String(20), nullable=False),
+)
+
+# Host agents (Neutron's agents resource), registered and kept alive over the agent channel.
+# Times are stored as Neutron prints an agent's (``2017-09-12 19:42:09``), which also sorts.
+agents = Table(
+    "agents", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("agent_type", String(255), nullable=False),
+    Column("binary", String(255), nullable=False),
+    Column("host", String(255), nullable=False, index=True),
+    Column("topic", String(255), nullable=False),
+    Column("configurations", JSON, nullable=False),
+    Column("admin_state_up", Boolean, nullable=False),
+    Column("created_at", String(20), nullable=False),
+    Column("started_at", String(20), nullable=False),
+    Column("heartbeat_at", String(20), nullable=False),
+    Column("description", String(255), nullable=False, server_default=""),
+    UniqueConstraint("agent_type", "host"),
 )

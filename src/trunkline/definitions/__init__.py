@@ -155,4 +155,23 @@ trunk = Resource("trunk", "trunks", _standard({
     "sub_ports": Attr(post=True, default=[], validate=v.subports),
 }))
 
-RESOURCES = {r.collection: r for r in (network, subnet, port, trunk)}
+# Neutron's agents (agent extension): registered by the agents themselves over the agent
+# channel; the API only lists, shows, updates admin_state_up/description and deletes them.
+agent = Resource("agent", "agents", {
+    "id": Attr(filter=True, sort=True),
+    "agent_type": Attr(filter=True, sort=True),
+    "binary": Attr(filter=True, sort=True),
+    "topic": Attr(filter=True, sort=True),
+    "host": Attr(filter=True, sort=True),
+    "admin_state_up": Attr(put=True, convert=v.to_boolean, **_bool_filter),
+    "created_at": Attr(sort=True),
+    "started_at": Attr(sort=True),
+    "heartbeat_timestamp": Attr(sort=True, column="heartbeat_at"),
+    "alive": Attr(filter=True, convert_filter=v.to_boolean),
+    "configurations": Attr(),
+    "description": Attr(put=True, validate=v.description_string, filter=True, sort=True),
+    "availability_zone": Attr(),
+    "resources_synced": Attr(),
+}, tags=False)
+
+RESOURCES = {r.collection: r for r in (network, subnet, port, trunk, agent)}

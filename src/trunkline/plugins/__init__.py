@@ -15,7 +15,9 @@ class Core:
     ports: PortPlugin
 
 
-def build(cfg=None):
+def build(cfg=None, binder=None):
+    """The core plugins; ``binder`` binds ports (the agent channel's, or PortPlugin's default
+    that binds nothing)."""
     cfg = cfg or PluginConfig()
     networks = NetworkPlugin(cfg)
-    return Core(cfg, networks, SubnetPlugin(cfg, networks), PortPlugin(cfg, networks))
+    return Core(cfg, networks, SubnetPlugin(cfg, networks), PortPlugin(cfg, networks, binder))

@@ -41,13 +41,23 @@ def standard_values(txn, ctx, res, resource_id, revision_number=1):
             "revision_number": revision_number, "created_at": txn.now, "updated_at": txn.now}
 
 
+IN_LIMIT = 500
+
+
+def restrict(stmt, column, ids):
+    """Limit ``stmt`` to rows whose ``column`` is in ``ids``. Past IN_LIMIT ids the caller is
+    listing a large part of the table, where one scan (the caller ignores extra rows) is cheaper
+    than a huge IN list."""
+    if len(ids) <= IN_LIMIT:
+        return stmt.where(column.in_(list(ids)))
+    return stmt
+
+
 def load_tags(conn, ids):
     if not ids:
         return {}
     t = schema.tags
-    stmt = select(t.c.resource_id, t.c.tag)
-    if len(ids) <= 500:
-        stmt = stmt.where(t.c.resource_id.in_(list(ids)))
+    stmt = restrict(select(t.c.resource_id, t.c.tag), t.c.resource_id, ids)
     result = {}
     wanted = set(ids)
     for rid, tag in conn.execute(stmt.order_by(t.c.tag)):

@@ -25,9 +25,7 @@ class NetworkPlugin:
         subnets = {}
         if ids:
             s = schema.subnets
-            stmt = select(s.c.network_id, s.c.id)
-            if len(ids) <= 500:
-                stmt = stmt.where(s.c.network_id.in_(ids))
+            stmt = common.restrict(select(s.c.network_id, s.c.id), s.c.network_id, ids)
             for net_id, sub_id in conn.execute(stmt):
                 subnets.setdefault(net_id, []).append(sub_id)
         return [self._dict(r, tags, subnets.get(r.id, [])) for r in rows]

@@ -9,6 +9,7 @@ from trunkline import definitions
 from trunkline import exceptions as exc
 from trunkline.db import schema
 from trunkline.plugins import common, ipam
+from trunkline.services.trunk import status as trunk_status
 from trunkline.services.trunk.plugin import bind_subports
 
 P = schema.ports
@@ -25,7 +26,8 @@ class PortPlugin:
     def __init__(self, cfg, networks, binder=None):
         self.cfg = cfg
         self.networks = networks
-        # binder(conn, port values) -> (vif_type, vif_details); the agent channel provides it.
+        # binder(conn, host, port values) -> (vif_type, vif_details); the agent channel
+        # provides it (channel/binding.py).
         self.binder = binder or (lambda conn, host, values: (BINDING_FAILED, {}) if host
                                  else (UNBOUND, {}))
 
@@ -36,9 +38,8 @@ class PortPlugin:
         tags = common.load_tags(conn, ids)
         ips, trunks = {}, {}
         if ids:
-            stmt = select(A.c.port_id, A.c.subnet_id, A.c.ip_address)
-            if len(ids) <= 500:
-                stmt = stmt.where(A.c.port_id.in_(ids))
+            stmt = common.restrict(select(A.c.port_id, A.c.subnet_id, A.c.ip_address),
+                                   A.c.port_id, ids)
             for pid, sid, ip in conn.execute(stmt):
                 ips.setdefault(pid, []).append({"subnet_id": sid, "ip_address": ip})
             trunks = self._trunk_details(conn, ids)
@@ -63,11 +64,9 @@ class PortPlugin:
     @staticmethod
     def _trunk_details(conn, ids):
         t, s = schema.trunks, schema.subports
-        stmt = select(t.c.id, t.c.port_id)
-        if len(ids) <= 500:
-            stmt = stmt.where(t.c.port_id.in_(ids))
-        parents = {pid: tid for tid, pid in conn.execute(stmt)}
-        wanted = {pid: tid for pid, tid in parents.items() if pid in set(ids)}
+        stmt = common.restrict(select(t.c.id, t.c.port_id), t.c.port_id, ids)
+        listed = set(ids)
+        wanted = {pid: tid for tid, pid in conn.execute(stmt) if pid in listed}
         if not wanted:
             return {}
         details = {pid: {"trunk_id": tid, "sub_ports": []} for pid, tid in wanted.items()}
@@ -167,6 +166,7 @@ class PortPlugin:
                                                                     dict(row._mapping, **values))
             if host != row.host:
                 values["status"] = "DOWN"
+                trunk_status.parent_moved(txn, port_id, [row.host, host])
                 if host:
                     self._subports_follow(txn, port_id, host)
             hosts.append(host)

@@ -1,12 +1,12 @@
 """The trunk service: Neutron's trunk API semantics (create, update, delete, add/remove/get
 subports), in one transaction each, with subports bound to the parent's host."""
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import case, delete, func, insert, select, update
 
 from trunkline import definitions
 from trunkline import exceptions as exc
 from trunkline.db import schema
 from trunkline.plugins import common
-from trunkline.services.trunk import rules
+from trunkline.services.trunk import rules, status
 
 T, S, P = schema.trunks, schema.subports, schema.ports
 SUBPORT_OWNER = "trunk:subport"
@@ -37,9 +37,9 @@ class TrunkPlugin:
     def subports_of(conn, trunk_ids):
         if not trunk_ids:
             return {}
-        stmt = select(S.c.trunk_id, S.c.port_id, S.c.segmentation_type, S.c.segmentation_id)
-        if len(trunk_ids) <= 500:
-            stmt = stmt.where(S.c.trunk_id.in_(trunk_ids))
+        stmt = common.restrict(
+            select(S.c.trunk_id, S.c.port_id, S.c.segmentation_type, S.c.segmentation_id),
+            S.c.trunk_id, trunk_ids)
         out = {}
         for tid, pid, stype, sid in conn.execute(stmt.order_by(S.c.position)):
             out.setdefault(tid, []).append({"segmentation_id": sid, "segmentation_type": stype,
@@ -68,7 +68,8 @@ class TrunkPlugin:
         subports = rules.validate_subports(txn.conn, res.get("sub_ports") or [], parent.id)
         trunk_id = common.new_id()
         values = common.standard_values(txn, ctx, res, trunk_id, revision_number=0)
-        values.update(admin_state_up=res["admin_state_up"], status="DOWN", port_id=parent.id)
+        values.update(admin_state_up=res["admin_state_up"], status=status.INITIAL,
+                      port_id=parent.id)
         txn.execute(insert(T).values(**values))
         self._insert_subports(txn, trunk_id, subports, parent)
         txn.record("trunk", trunk_id, "create", [parent.host])
@@ -112,7 +113,7 @@ class TrunkPlugin:
                                            trunk_id=trunk_id)
         parent = txn.execute(select(P).where(P.c.id == row.port_id)).first()
         self._insert_subports(txn, trunk_id, subports, parent)
-        self._set_down(txn, row)
+        status.subports_changed(txn, trunk_id)
         txn.record("trunk", trunk_id, "update", self._hosts(txn.conn, row))
         return trunk_id
 
@@ -132,7 +133,7 @@ class TrunkPlugin:
             txn.execute(delete(S).where(S.c.port_id.in_(ids)))
             for pid in ids:
                 txn.record("port", pid, "update", hosts)
-        self._set_down(txn, row)
+        status.subports_changed(txn, trunk_id)
         txn.record("trunk", trunk_id, "update", hosts)
         return trunk_id
 
@@ -152,22 +153,18 @@ class TrunkPlugin:
             txn.record("port", pid, "update", [parent.host if parent is not None else ""])
 
     @staticmethod
-    def _set_down(txn, row):
-        # Neutron 29 forces DOWN and moves updated_at, but leaves revision_number alone.
-        txn.execute(update(T).where(T.c.id == row.id).values(status="DOWN",
-                                                               updated_at=txn.now))
-
-    @staticmethod
     def _hosts(conn, row):
         host = conn.execute(select(P.c.host).where(P.c.id == row.port_id)).scalar()
         return [host] if host else []
 
 
 def bind_subports(txn, port_ids, host):
-    """Subports live where their parent lives: same host, device_owner trunk:subport."""
+    """Subports live where their parent lives: same host, device_owner trunk:subport; one that
+    moves host is DOWN until the new host's agent wires it."""
     if port_ids:
         txn.execute(update(P).where(P.c.id.in_(port_ids)).values(
             host=host, device_owner=SUBPORT_OWNER, updated_at=txn.now,
+            status=case((P.c.host != host, "DOWN"), else_=P.c.status),
             revision_number=P.c.revision_number + 1))
 
 

@@ -1,0 +1,90 @@
+"""Neutron's ``agents`` resource: the agents table as the API shows it (list with filters such
+as ``agent_type``, ``host`` and ``alive``, show, update of admin_state_up/description, delete
+of a dead agent), and the queries the channel asks of it (is there a live agent on a host?)."""
+import datetime
+
+from sqlalchemy import and_, delete, or_, select, update
+
+from trunkline import definitions
+from trunkline import exceptions as exc
+from trunkline.db import schema
+from trunkline.plugins import common
+
+G = schema.agents
+OVS = "Open vSwitch agent"
+DHCP = "DHCP agent"
+ALIVE_SECONDS = 30
+TOPICS = {OVS: "N/A", DHCP: "dhcp_agent"}   # what Neutron's agents report
+ZONES = {DHCP: "nova"}                      # L2 agents have no availability zone
+
+
+def stamp(when):
+    """An agent timestamp as Neutron prints it: ``2017-09-12 19:42:09`` (UTC)."""
+    return when.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def now():
+    return stamp(datetime.datetime.now(datetime.timezone.utc))
+
+
+def alive_cutoff():
+    """Agents whose last heartbeat is at or after this stamp are alive."""
+    return stamp(datetime.datetime.now(datetime.timezone.utc)
+                 - datetime.timedelta(seconds=ALIVE_SECONDS))
+
+
+def live_agent(conn, host, agent_type=OVS):
+    """The live agent of ``agent_type`` on ``host``, or None (ML2 binds to a live agent
+    whatever its admin_state_up)."""
+    return conn.execute(select(G).where(
+        G.c.host == host, G.c.agent_type == agent_type,
+        G.c.heartbeat_at >= alive_cutoff())).first()
+
+
+class AgentPlugin:
+    resource = definitions.agent
+    table = G
+
+    def dicts(self, conn, rows):
+        cutoff = alive_cutoff()
+        return [{
+            "id": r.id, "agent_type": r.agent_type, "binary": r.binary, "host": r.host,
+            "topic": r.topic, "alive": r.heartbeat_at >= cutoff,
+            "admin_state_up": r.admin_state_up, "availability_zone": ZONES.get(r.agent_type),
+            "configurations": r.configurations, "created_at": r.created_at,
+            "started_at": r.started_at, "heartbeat_timestamp": r.heartbeat_at,
+            "description": r.description, "resources_synced": None,
+        } for r in rows]
+
+    def list(self, conn, ctx, q):
+        return self.dicts(conn, common.select_rows(conn, G, self.resource, q,
+                                                   custom_filters={"alive": _alive_filter}))
+
+    def get_row(self, conn, agent_id):
+        return common.get_row(conn, G, agent_id, exc.AgentNotFound(id=agent_id))
+
+    def get(self, conn, ctx, agent_id):
+        return self.dicts(conn, [self.get_row(conn, agent_id)])[0]
+
+    def create(self, txn, ctx, res):
+        raise exc.HTTPMethodNotAllowed()
+
+    def update(self, txn, ctx, agent_id, res, if_match=None):
+        self.get_row(txn.conn, agent_id)
+        values = {k: res[k] for k in ("admin_state_up", "description") if res.get(k) is not None}
+        if values:
+            txn.execute(update(G).where(G.c.id == agent_id).values(**values))
+        return agent_id
+
+    def delete(self, txn, ctx, agent_id, if_match=None):
+        row = self.get_row(txn.conn, agent_id)
+        if row.heartbeat_at >= alive_cutoff():
+            raise exc.AgentAlive(id=agent_id)
+        txn.execute(delete(G).where(G.c.id == agent_id))
+
+
+def _alive_filter(values):
+    cutoff = alive_cutoff()
+    clauses = [G.c.heartbeat_at >= cutoff if value else G.c.heartbeat_at < cutoff
+               for value in set(values)]
+    return or_(*clauses) if len(clauses) > 1 else and_(*clauses)

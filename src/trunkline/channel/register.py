@@ -1,0 +1,51 @@
+"""``POST /agent/v1/agents``: an agent registers, and then heartbeats, by posting its report
+(upsert by (agent_type, host)). ``started_at`` moves when the agent says it (re)started
+(``start_flag``) or comes back after it was dead. An Open vSwitch agent's report also binds the
+ports of its host that failed to bind while it was away."""
+from sqlalchemy import insert, select, update
+
+from trunkline import exceptions as exc
+from trunkline.channel import agents, binding
+from trunkline.db import schema
+from trunkline.plugins import common
+
+G = schema.agents
+
+
+def parse(body):
+    """Validate a report: host, agent_type, binary (strings), configurations (an object)."""
+    if not isinstance(body, dict):
+        raise exc.HTTPBadRequest("Body contains invalid data")
+    for key in ("host", "agent_type", "binary"):
+        value = body.get(key)
+        if not isinstance(value, str) or not value or len(value) > 255:
+            raise exc.InvalidInput(error_message="'%s' must be a non-empty string of at most "
+                                                 "255 characters" % key)
+    configurations = body.get("configurations", {})
+    if not isinstance(configurations, dict):
+        raise exc.InvalidInput(error_message="'configurations' must be an object")
+    return {"host": body["host"], "agent_type": body["agent_type"], "binary": body["binary"],
+            "configurations": configurations, "start_flag": bool(body.get("start_flag"))}
+
+
+def report(txn, rep):
+    """Insert or refresh the agent; returns its id."""
+    stamp = agents.now()
+    row = txn.execute(select(G).where(G.c.agent_type == rep["agent_type"],
+                                      G.c.host == rep["host"])).first()
+    values = {"binary": rep["binary"], "configurations": rep["configurations"],
+              "heartbeat_at": stamp}
+    if row is None:
+        agent_id = common.new_id()
+        txn.execute(insert(G).values(
+            id=agent_id, agent_type=rep["agent_type"], host=rep["host"],
+            topic=agents.TOPICS.get(rep["agent_type"], "N/A"), admin_state_up=True,
+            created_at=stamp, started_at=stamp, description="", **values))
+    else:
+        agent_id = row.id
+        if rep["start_flag"] or row.heartbeat_at < agents.alive_cutoff():
+            values["started_at"] = stamp
+        txn.execute(update(G).where(G.c.id == agent_id).values(**values))
+    if rep["agent_type"] == agents.OVS:
+        binding.rebind_host(txn, rep["host"])
+    return agent_id

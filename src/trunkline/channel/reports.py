@@ -1,0 +1,54 @@
+"""``POST /agent/v1/status``: an agent reports what it achieved on its host. Port statuses
+(ACTIVE, DOWN, BUILD) apply to ports bound to that host only; an admin-down port stays DOWN.
+Trunk statuses go through services/trunk/status.py. Every status that changes bumps the
+resource's revision and appends a change-log row."""
+from collections import defaultdict
+
+from sqlalchemy import select, update
+
+from trunkline import exceptions as exc
+from trunkline.db import schema
+from trunkline.services.trunk import status as trunk_status
+
+P = schema.ports
+PORT_STATUSES = ("ACTIVE", "DOWN", "BUILD")
+
+
+def parse(body):
+    if not isinstance(body, dict) or not isinstance(body.get("host"), str) or not body["host"]:
+        raise exc.InvalidInput(error_message="a status report needs a 'host'")
+    ports, trunks = body.get("ports") or {}, body.get("trunks") or {}
+    _check(ports, PORT_STATUSES, "ports")
+    _check(trunks, trunk_status.REPORTABLE, "trunks")
+    return body["host"], ports, trunks
+
+
+def _check(statuses, allowed, key):
+    if not isinstance(statuses, dict):
+        raise exc.InvalidInput(error_message="'%s' must map ids to statuses" % key)
+    bad = sorted(str(s) for s in statuses.values() if s not in allowed)
+    if bad:
+        raise exc.InvalidInput(error_message="invalid %s status %s (allowed: %s)"
+                               % (key, bad[0], ", ".join(allowed)))
+
+
+def apply(txn, host, ports, trunks):
+    _apply_ports(txn, host, ports)
+    trunk_status.apply_reports(txn, host, trunks)
+
+
+def _apply_ports(txn, host, statuses):
+    if not statuses:
+        return
+    rows = txn.execute(select(P.c.id, P.c.status, P.c.admin_state_up).where(
+        P.c.id.in_(list(statuses)), P.c.host == host)).all()
+    by_status = defaultdict(list)
+    for port_id, current, admin_up in rows:
+        new = statuses[port_id] if admin_up else "DOWN"
+        if new != current:
+            by_status[new].append(port_id)
+    for new, ids in by_status.items():
+        txn.execute(update(P).where(P.c.id.in_(ids)).values(
+            status=new, revision_number=P.c.revision_number + 1, updated_at=txn.now))
+        for port_id in ids:
+            txn.record("port", port_id, "update", [host])

@@ -1,0 +1,50 @@
+"""``GET /agent/v1/watch?since=REV&host=H&timeout=S[&dhcp=1]``: a long poll that answers as
+soon as the change log has a row after REV that concerns H — its hosts contain H, or are empty
+(everyone), or it is a network or subnet change; with ``dhcp=1`` (a DHCP agent) any port change
+too, since every port appears in its hosts files.
+
+It never holds a database connection while it waits: each check is one short query, and
+between checks it sleeps on the in-process notifier (woken by every local commit) for at most
+POLL seconds, which also catches commits made by other server processes."""
+import asyncio
+
+import orjson
+from sqlalchemy import String, cast, func, or_, select
+
+from trunkline import exceptions as exc
+from trunkline.db import changelog, schema
+
+C = schema.changes
+POLL = 0.5
+MAX_TIMEOUT = 60.0
+
+
+def _concerns(host, dhcp):
+    hosts = cast(C.c.hosts, String)
+    kinds = ("network", "subnet", "port") if dhcp else ("network", "subnet")
+    return or_(C.c.kind.in_(kinds), hosts == "[]",
+               hosts.contains(orjson.dumps(host).decode(), autoescape=True))
+
+
+def check(db, since, host, dhcp=False):
+    """The newest revision after ``since`` with a row that concerns ``host``, or None;
+    ChangesPruned when the log no longer reaches back to ``since``."""
+    with db.read() as conn:
+        horizon = changelog.horizon(conn)
+        if since < horizon:
+            raise exc.ChangesPruned(since=since, horizon=horizon)
+        return conn.execute(select(func.max(C.c.revision)).where(
+            C.c.revision > since, _concerns(host, dhcp))).scalar()
+
+
+async def watch(db, notifier, since, host, timeout, dhcp=False):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + min(max(timeout, 0.0), MAX_TIMEOUT)
+    while True:
+        revision = check(db, since, host, dhcp)
+        if revision is not None:
+            return {"revision": revision}
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            return {"revision": since}
+        await notifier.wait(min(POLL, remaining))

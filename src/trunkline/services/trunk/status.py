@@ -1,0 +1,43 @@
+"""Trunk status: the one module that writes it (Neutron wrote it from many places).
+
+DOWN on create and whenever the API adds or removes subports, DOWN when the parent port moves
+to another host or is unbound, and otherwise only what the agent of the parent's host reports
+(BUILD, ACTIVE, DEGRADED, ERROR). Every change made here appends a change-log row, so the
+host's agent sees it."""
+from sqlalchemy import select, update
+
+from trunkline.db import schema
+from trunkline.plugins import common
+
+T, P = schema.trunks, schema.ports
+INITIAL = "DOWN"
+REPORTABLE = ("BUILD", "ACTIVE", "DEGRADED", "ERROR")
+
+
+def subports_changed(txn, trunk_id):
+    """add/remove_subports: DOWN until the agent has wired the change. Neutron 29 moves
+    updated_at but leaves revision_number alone here."""
+    txn.execute(update(T).where(T.c.id == trunk_id).values(status=INITIAL, updated_at=txn.now))
+
+
+def parent_moved(txn, parent_id, hosts):
+    """The parent port changed host or was unbound: its trunk is not wired there (yet)."""
+    row = txn.execute(select(T.c.id, T.c.status).where(T.c.port_id == parent_id)).first()
+    if row is not None and row.status != INITIAL:
+        common.bump(txn, T, row.id, {"status": INITIAL})
+        txn.record("trunk", row.id, "update", hosts)
+
+
+def apply_reports(txn, host, statuses):
+    """An agent's report ``{trunk id: status}``: applied to the trunks whose parent is bound to
+    ``host``, ignored for any other trunk; returns the ids whose status changed."""
+    wanted = {tid: s for tid, s in statuses.items() if s in REPORTABLE}
+    if not wanted:
+        return []
+    rows = txn.execute(select(T.c.id, T.c.status).join(P, P.c.id == T.c.port_id).where(
+        T.c.id.in_(list(wanted)), P.c.host == host)).all()
+    changed = [tid for tid, status in rows if wanted[tid] != status]
+    for tid in changed:
+        common.bump(txn, T, tid, {"status": wanted[tid]})
+        txn.record("trunk", tid, "update", [host])
+    return changed

@@ -1,0 +1,402 @@
+"""The agent channel (docs/agent-channel.md), server side, over plain HTTP: registration and
+heartbeat, Neutron's agents resource, port binding by live agents, a host's desired state,
+the watch long poll (wake-up, timeout, 410), status reports and the DHCP port."""
+import threading
+import time
+import uuid
+
+import pytest
+import requests
+from sqlalchemy import create_engine, update
+
+from conftest import error_type
+from trunkline.db import changelog, engine as db_engine, migrate, schema
+
+# Neutron's agent fields (GET /v2.0/agents on Neutron 29) plus nothing else.
+AGENT_KEYS = {"id", "agent_type", "binary", "host", "topic", "alive", "admin_state_up",
+              "availability_zone", "configurations", "created_at", "started_at",
+              "heartbeat_timestamp", "description", "resources_synced"}
+OVS, DHCP = "Open vSwitch agent", "DHCP agent"
+
+
+class Channel:
+    def __init__(self, url):
+        self.url = url + "/agent/v1"
+
+    def post(self, path, body):
+        r = requests.post(self.url + path, json=body, timeout=70)
+        return r.status_code, (r.json() if r.content else None)
+
+    def get(self, path, **params):
+        r = requests.get(self.url + path, params=params, timeout=70)
+        return r.status_code, (r.json() if r.content else None)
+
+    def register(self, host, agent_type=OVS, **configurations):
+        binary = "trunkline-dhcp" if agent_type == DHCP else "trunkline-agent"
+        status, body = self.post("/agents", {"host": host, "agent_type": agent_type,
+                                             "binary": binary,
+                                             "configurations": configurations})
+        assert status == 200, body
+        return body["agent"]
+
+    def state(self, host, **params):
+        status, body = self.get("/hosts/%s/state" % host, **params)
+        assert status == 200, body
+        return body
+
+    def report(self, host, ports=None, trunks=None):
+        return self.post("/status", {"host": host, "ports": ports or {},
+                                     "trunks": trunks or {}})
+
+
+@pytest.fixture(scope="module")
+def chan(server):
+    return Channel(server.url)
+
+
+@pytest.fixture(scope="module")
+def net(client):
+    net = client.create("network", name="channel")
+    client.create("subnet", network_id=net["id"], cidr="10.50.0.0/24", ip_version=4)
+    return net
+
+
+@pytest.fixture
+def host():
+    return "host-" + uuid.uuid4().hex[:8]
+
+
+def port(client, net, **attrs):
+    return client.create("port", network_id=net["id"], **attrs)
+
+
+def get_port(client, port_id):
+    return client.get("/ports/" + port_id)[1]["port"]
+
+
+def set_heartbeat(server, agent_id, stamp):
+    eng = create_engine(db_engine.normalise_url(server.db_url))
+    try:
+        with eng.begin() as conn:
+            conn.execute(update(schema.agents).where(schema.agents.c.id == agent_id)
+                         .values(heartbeat_at=stamp))
+    finally:
+        eng.dispose()
+
+
+# -- registration and the agents resource
+
+def test_register_heartbeat_and_agents_resource(client, chan, server, host):
+    agent = chan.register(host, datapath_type="netdev")
+    assert set(agent) == AGENT_KEYS
+    assert agent["host"] == host and agent["agent_type"] == OVS and agent["alive"] is True
+    assert agent["binary"] == "trunkline-agent" and agent["topic"] == "N/A"
+    assert agent["configurations"] == {"datapath_type": "netdev"}
+    assert agent["availability_zone"] is None and agent["admin_state_up"] is True
+    assert len(agent["heartbeat_timestamp"]) == 19 and agent["heartbeat_timestamp"][10] == " "
+    again = chan.register(host, datapath_type="netdev")
+    assert again["id"] == agent["id"] and again["created_at"] == agent["created_at"]
+    assert again["heartbeat_timestamp"] >= agent["heartbeat_timestamp"]
+    dhcp = chan.register(host, DHCP)
+    assert dhcp["topic"] == "dhcp_agent" and dhcp["availability_zone"] == "nova"
+
+    status, body = client.get("/agents", params={"host": host})
+    assert status == 200 and {a["id"] for a in body["agents"]} == {agent["id"], dhcp["id"]}
+    status, body = client.get("/agents", params={"host": host, "agent_type": OVS})
+    assert [a["id"] for a in body["agents"]] == [agent["id"]]
+    status, body = client.get("/agents/" + agent["id"])
+    assert status == 200 and body["agent"] == dict(again, heartbeat_timestamp=body["agent"][
+        "heartbeat_timestamp"])
+    status, body = client.put("/agents/" + agent["id"],
+                              {"agent": {"admin_state_up": False, "description": "off"}})
+    assert status == 200 and body["agent"]["admin_state_up"] is False
+    assert body["agent"]["description"] == "off"
+    status, body = client.put("/agents/" + agent["id"], {"agent": {"host": "x"}})
+    assert status == 400
+
+    status, body = client.delete("/agents/" + agent["id"])
+    assert status == 409 and error_type(body) == "AgentAlive"
+    set_heartbeat(server, agent["id"], "2001-01-01 00:00:00")
+    status, body = client.get("/agents", params={"host": host, "alive": "false"})
+    assert [a["id"] for a in body["agents"]] == [agent["id"]]
+    assert body["agents"][0]["alive"] is False
+    status, body = client.get("/agents", params={"host": host, "alive": "true"})
+    assert [a["id"] for a in body["agents"]] == [dhcp["id"]]
+    assert client.delete("/agents/" + agent["id"])[0] == 204
+    status, body = client.get("/agents/" + agent["id"])
+    assert status == 404 and error_type(body) == "AgentNotFound"
+    assert client.get("/extensions/agent")[0] == 200
+
+
+def test_register_rejects_bad_reports(chan):
+    status, body = chan.post("/agents", {"host": "", "agent_type": OVS, "binary": "b"})
+    assert status == 400
+    status, body = chan.post("/agents", {"host": "h", "agent_type": OVS, "binary": "b",
+                                         "configurations": []})
+    assert status == 400
+    assert chan.get("/agents")[0] == 405
+
+
+# -- binding
+
+def test_binding_outcomes(client, chan, net, host):
+    assert port(client, net)["binding:vif_type"] == "unbound"
+    failed = port(client, net, **{"binding:host_id": host})
+    assert failed["binding:vif_type"] == "binding_failed"
+    assert failed["binding:vif_details"] == {}
+    chan.register(host, datapath_type="netdev")
+    # the agent's registration binds the port that failed
+    rebound = get_port(client, failed["id"])
+    assert rebound["binding:vif_type"] == "ovs"
+    assert rebound["revision_number"] > failed["revision_number"]
+    bound = port(client, net, **{"binding:host_id": host})
+    assert bound["binding:vif_type"] == "ovs"
+    assert bound["binding:vif_details"] == {
+        "port_filter": True, "connectivity": "l2", "ovs_hybrid_plug": False,
+        "datapath_type": "netdev", "bridge_name": "br-int"}
+    status, body = client.put("/ports/" + bound["id"], {"port": {"binding:host_id": ""}})
+    assert body["port"]["binding:vif_type"] == "unbound"
+    assert body["port"]["binding:vif_details"] == {}
+
+    parent = port(client, net)
+    trunk = client.create("trunk", port_id=parent["id"])
+    status, body = client.put("/ports/" + parent["id"], {"port": {"binding:host_id": host}})
+    assert status == 200
+    assert body["port"]["binding:vif_details"]["bridge_name"] == "tbr-" + trunk["id"][:10]
+    # a bound parent cannot become a trunk parent (the OVS driver's rule)
+    other = port(client, net, **{"binding:host_id": host})
+    status, body = client.post("/trunks", {"trunk": {"port_id": other["id"]}})
+    assert status == 409 and error_type(body) == "ParentPortInUse"
+
+
+# -- desired state
+
+def test_host_state_with_trunk(client, chan, net, host):
+    chan.register(host)
+    net2 = client.create("network", name="channel-sub")
+    client.create("subnet", network_id=net2["id"], cidr="10.51.0.0/24", ip_version=4,
+                  enable_dhcp=False)
+    parent = port(client, net, device_owner="compute:nova")
+    subs = [port(client, net2), port(client, net2)]
+    trunk = client.create("trunk", port_id=parent["id"], sub_ports=[
+        {"port_id": s["id"], "segmentation_type": "vlan", "segmentation_id": i + 10}
+        for i, s in enumerate(subs)])
+    client.put("/ports/" + parent["id"], {"port": {"binding:host_id": host}})
+    port(client, net, **{"binding:host_id": "elsewhere-" + host})
+
+    state = chan.state(host)
+    assert state["host"] == host and isinstance(state["revision"], int)
+    assert "dhcp" not in state
+    assert set(state["networks"]) == {net["id"], net2["id"]}
+    assert state["networks"][net["id"]] == {
+        "id": net["id"], "network_type": "vxlan", "physical_network": None,
+        "segmentation_id": net["provider:segmentation_id"], "mtu": 1450,
+        "admin_state_up": True}
+    ports = {p["id"]: p for p in state["ports"]}
+    assert set(ports) == {parent["id"]} | {s["id"] for s in subs}
+    assert ports[parent["id"]] == {
+        "id": parent["id"], "network_id": net["id"], "mac_address": parent["mac_address"],
+        "admin_state_up": True, "device_owner": "compute:nova", "status": "DOWN",
+        "fixed_ips": parent["fixed_ips"]}
+    assert ports[subs[0]["id"]]["device_owner"] == "trunk:subport"
+    assert state["trunks"] == [{
+        "id": trunk["id"], "port_id": parent["id"], "admin_state_up": True, "status": "DOWN",
+        "bridge_name": "tbr-" + trunk["id"][:10],
+        "sub_ports": [{"port_id": s["id"], "segmentation_type": "vlan",
+                       "segmentation_id": i + 10, "mac_address": s["mac_address"],
+                       "network_id": net2["id"]} for i, s in enumerate(subs)]}]
+
+    full = chan.state(host, dhcp=1)
+    dhcp = full["dhcp"]
+    assert net["id"] in dhcp and net2["id"] not in dhcp
+    assert dhcp[net["id"]]["network"] == state["networks"][net["id"]]
+    assert [s["cidr"] for s in dhcp[net["id"]]["subnets"]] == ["10.50.0.0/24"]
+    assert set(dhcp[net["id"]]["subnets"][0]) == {
+        "id", "cidr", "ip_version", "gateway_ip", "enable_dhcp", "dns_nameservers",
+        "host_routes", "ipv6_address_mode"}
+    listed = {p["id"]: p for p in dhcp[net["id"]]["ports"]}
+    assert listed[parent["id"]] == {"id": parent["id"], "mac_address": parent["mac_address"],
+                                    "fixed_ips": parent["fixed_ips"],
+                                    "device_owner": "compute:nova"}
+    assert set(full["networks"]) >= {net["id"], net2["id"]}
+    assert chan.state("nobody-" + host)["ports"] == []
+
+
+# -- watch
+
+def _watch_while(chan, host, since, timeout, action, delay=0.3, **params):
+    """Watch, run ``action`` in a thread after ``delay``; (answer, seconds after action)."""
+    done = {}
+
+    def act():
+        action()
+        done["at"] = time.monotonic()
+
+    timer = threading.Timer(delay, act)
+    timer.start()
+    try:
+        status, body = chan.get("/watch", since=since, host=host, timeout=timeout, **params)
+    finally:
+        timer.join()
+    return status, body, time.monotonic() - done["at"]
+
+
+def test_watch_wakes_on_relevant_write(client, chan, net, host):
+    since = chan.state(host)["revision"]
+    status, body, after = _watch_while(
+        chan, host, since, 10, lambda: port(client, net, **{"binding:host_id": host}))
+    assert status == 200 and body["revision"] > since
+    assert after < 1.0
+
+
+def test_watch_times_out_without_relevant_write(client, chan, net, host):
+    since = chan.state(host)["revision"]
+    started = time.monotonic()
+    status, body, _ = _watch_while(
+        chan, host, since, 1.5,
+        lambda: port(client, net, **{"binding:host_id": "other-" + host}))
+    assert status == 200 and body == {"revision": since}
+    assert 1.4 <= time.monotonic() - started < 3
+
+
+def test_watch_dhcp_sees_every_port(client, chan, net, host):
+    since = chan.state(host)["revision"]
+    status, body, after = _watch_while(
+        chan, host, since, 10,
+        lambda: port(client, net, **{"binding:host_id": "other-" + host}), dhcp=1)
+    assert status == 200 and body["revision"] > since and after < 1.0
+
+
+def test_watch_network_change_concerns_everyone(client, chan, host):
+    since = chan.state(host)["revision"]
+    status, body, after = _watch_while(chan, host, since, 10,
+                                       lambda: client.create("network", name="w"))
+    assert status == 200 and body["revision"] > since and after < 1.0
+
+
+def test_watch_answers_at_once_for_old_changes(client, chan, net, host):
+    since = chan.state(host)["revision"]
+    port(client, net, **{"binding:host_id": host})
+    started = time.monotonic()
+    status, body = chan.get("/watch", since=since, host=host, timeout=10)
+    assert status == 200 and body["revision"] > since
+    assert time.monotonic() - started < 1.0
+    assert chan.get("/watch", since=-1, host=host)[0] == 400
+    assert chan.get("/watch", since=0)[0] == 400
+
+
+# -- status reports
+
+def test_status_reports(client, chan, net, host):
+    chan.register(host)
+    other = "other-" + host
+    chan.register(other)
+    parent = port(client, net)
+    sub = port(client, net)
+    trunk = client.create("trunk", port_id=parent["id"], sub_ports=[
+        {"port_id": sub["id"], "segmentation_type": "vlan", "segmentation_id": 5}])
+    parent = client.put("/ports/" + parent["id"],
+                        {"port": {"binding:host_id": host}})[1]["port"]
+    since = chan.state(host)["revision"]
+
+    # another host's agent cannot change them
+    assert chan.report(other, {parent["id"]: "ACTIVE"}, {trunk["id"]: "ACTIVE"})[0] == 204
+    assert get_port(client, parent["id"])["status"] == "DOWN"
+    assert client.get("/trunks/" + trunk["id"])[1]["trunk"]["status"] == "DOWN"
+    assert chan.get("/watch", since=since, host=host, timeout=0)[1] == {"revision": since}
+
+    assert chan.report(host, {parent["id"]: "ACTIVE", sub["id"]: "ACTIVE"},
+                       {trunk["id"]: "ACTIVE"})[0] == 204
+    now = get_port(client, parent["id"])
+    assert now["status"] == "ACTIVE" and now["revision_number"] > parent["revision_number"]
+    assert get_port(client, sub["id"])["status"] == "ACTIVE"
+    assert client.get("/trunks/" + trunk["id"])[1]["trunk"]["status"] == "ACTIVE"
+    assert chan.get("/watch", since=since, host=host, timeout=0)[1]["revision"] > since
+    state = chan.state(host)
+    assert state["trunks"][0]["status"] == "ACTIVE"
+    assert {p["status"] for p in state["ports"]} == {"ACTIVE"}
+    for value in ("DEGRADED", "ERROR", "BUILD"):
+        chan.report(host, trunks={trunk["id"]: value})
+        assert client.get("/trunks/" + trunk["id"])[1]["trunk"]["status"] == value
+    chan.report(host, trunks={trunk["id"]: "ACTIVE"})
+
+    # adding subports forces DOWN; moving the parent forces trunk and ports DOWN
+    extra = port(client, net)
+    status, body = client.put("/trunks/%s/add_subports" % trunk["id"], {"sub_ports": [
+        {"port_id": extra["id"], "segmentation_type": "vlan", "segmentation_id": 6}]})
+    assert status == 200 and body["status"] == "DOWN"
+    chan.report(host, trunks={trunk["id"]: "ACTIVE"})
+    client.put("/ports/" + parent["id"], {"port": {"binding:host_id": other}})
+    assert get_port(client, parent["id"])["status"] == "DOWN"
+    assert get_port(client, sub["id"])["status"] == "DOWN"
+    assert get_port(client, sub["id"])["binding:host_id"] == other
+    assert client.get("/trunks/" + trunk["id"])[1]["trunk"]["status"] == "DOWN"
+
+    # an admin-down port stays DOWN; bad statuses are refused
+    down = port(client, net, admin_state_up=False, **{"binding:host_id": host})
+    chan.report(host, {down["id"]: "ACTIVE"})
+    assert get_port(client, down["id"])["status"] == "DOWN"
+    assert chan.report(host, {down["id"]: "WIRED"})[0] == 400
+    assert chan.report(host, trunks={trunk["id"]: "DOWN"})[0] == 400
+    assert chan.post("/status", {"ports": {}})[0] == 400
+
+
+# -- DHCP port
+
+def test_dhcp_port_is_idempotent(client, chan, host):
+    net = client.create("network", name="dhcp")
+    s1 = client.create("subnet", network_id=net["id"], cidr="10.52.0.0/24", ip_version=4)
+    body = {"host": host, "network_id": net["id"]}
+    status, first = chan.post("/dhcp-port", body)
+    assert status == 200, first
+    p = first["port"]
+    assert p["device_owner"] == "network:dhcp" and p["binding:host_id"] == host
+    assert p["device_id"] == "dhcp%s-%s" % (uuid.uuid5(uuid.NAMESPACE_DNS, host), net["id"])
+    assert p["fixed_ips"] == [{"subnet_id": s1["id"], "ip_address": "10.52.0.2"}]
+    assert chan.post("/dhcp-port", body)[1]["port"]["id"] == p["id"]
+
+    s2 = client.create("subnet", network_id=net["id"], cidr="10.53.0.0/24", ip_version=4)
+    client.create("subnet", network_id=net["id"], cidr="10.54.0.0/24", ip_version=4,
+                  enable_dhcp=False)
+    again = chan.post("/dhcp-port", body)[1]["port"]
+    assert again["id"] == p["id"]
+    assert sorted(again["fixed_ips"], key=lambda f: f["ip_address"]) == [
+        {"subnet_id": s1["id"], "ip_address": "10.52.0.2"},
+        {"subnet_id": s2["id"], "ip_address": "10.53.0.2"}]
+    ports = client.get("/ports", params={"network_id": net["id"]})[1]["ports"]
+    assert [x["id"] for x in ports] == [p["id"]]
+    other = chan.post("/dhcp-port", {"host": "other-" + host, "network_id": net["id"]})[1]
+    assert other["port"]["id"] != p["id"]
+    assert sorted(f["ip_address"] for f in other["port"]["fixed_ips"]) == [
+        "10.52.0.3", "10.53.0.3"]
+    status, body = chan.post("/dhcp-port", {"host": host, "network_id": str(uuid.uuid4())})
+    assert status == 404 and error_type(body) == "NetworkNotFound"
+
+
+# -- the change log's horizon (these prune the log, so they come last)
+
+def test_watch_410_on_a_pruned_since(chan, server, host):
+    since = chan.state(host)["revision"]
+    db = db_engine.Database(server.db_url)
+    try:
+        db.write(lambda txn: changelog.prune(txn.conn, txn.revision - 1))
+    finally:
+        db.dispose()
+    status, body = chan.get("/watch", since=since - 1, host=host, timeout=1)
+    assert status == 410 and error_type(body) == "ChangesPruned"
+    now = chan.state(host)["revision"]
+    assert chan.get("/watch", since=now, host=host, timeout=0) == (200, {"revision": now})
+
+
+def test_change_log_is_pruned_now_and_then(tmp_path):
+    db = db_engine.Database("sqlite:///%s/log.db" % tmp_path, keep_changes=5, prune_every=10)
+    try:
+        migrate.upgrade(db.engine)
+        for _ in range(25):
+            db.write(lambda txn: txn.record("network", "n", "update"))
+        with db.read() as conn:
+            revisions = sorted(r.revision for r in conn.execute(schema.changes.select()))
+            assert changelog.horizon(conn) == 15
+        assert revisions == list(range(16, 26))
+    finally:
+        db.dispose()
