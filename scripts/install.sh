@@ -5,7 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(python3-venv postgresql iproute2 curl)
+APT_PACKAGES=(python3-venv postgresql iproute2 curl
+              openvswitch-switch dnsmasq-base isc-dhcp-client iputils-ping ethtool tcpdump)
+# the lab (trunkline lab, tests/test_lab_*): guest tools; tc/BPF VLAN devices need only iproute2
+APT_PACKAGES+=(ethtool iputils-ping tcpdump isc-dhcp-client openvswitch-switch)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

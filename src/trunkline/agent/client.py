@@ -1,0 +1,69 @@
+"""HTTP JSON client for the agent channel (`/agent/v1`, docs/agent-channel.md), stdlib only."""
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+
+
+class ChannelError(RuntimeError):
+    """The server answered with an unexpected status (carries `.status`)."""
+
+    def __init__(self, status, message):
+        super().__init__("HTTP %s: %s" % (status, message))
+        self.status = status
+
+
+class Gone(ChannelError):
+    """410 from watch: the revision is older than the change log; refetch the state."""
+
+
+class ChannelClient:
+    def __init__(self, server, host, timeout=10.0):
+        self.base = server.rstrip("/")
+        self.host = host
+        self.timeout = timeout
+
+    def _call(self, method, path, body=None, query=None, timeout=None):
+        url = self.base + path
+        if query:
+            url += "?" + urllib.parse.urlencode(query)
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(url, data=data, method=method,
+                                     headers={"Content-Type": "application/json",
+                                              "Accept": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout or self.timeout) as r:
+                raw = r.read()
+                return json.loads(raw) if raw else None
+        except urllib.error.HTTPError as e:
+            msg = e.read().decode(errors="replace")[:300]
+            if e.code == 410:
+                raise Gone(410, msg) from None
+            raise ChannelError(e.code, msg) from None
+
+    def register(self, agent_type, binary, configurations):
+        """Register or heartbeat (upsert by host and agent type)."""
+        return self._call("POST", "/agent/v1/agents",
+                          {"host": self.host, "agent_type": agent_type, "binary": binary,
+                           "configurations": configurations})
+
+    def state(self, dhcp=False):
+        return self._call("GET", "/agent/v1/hosts/%s/state" % urllib.parse.quote(self.host),
+                          query={"dhcp": 1} if dhcp else None)
+
+    def status(self, ports, trunks):
+        return self._call("POST", "/agent/v1/status",
+                          {"host": self.host, "ports": ports, "trunks": trunks})
+
+    def dhcp_port(self, network_id):
+        return self._call("POST", "/agent/v1/dhcp-port",
+                          {"host": self.host, "network_id": network_id})["port"]
+
+    def watch(self, since, timeout=30, dhcp=False):
+        """Long poll: the new revision (== since when nothing changed); raises Gone on 410.
+        A DHCP agent watches every port change (``dhcp=1``): all ports reach its host files."""
+        query = {"since": since, "host": self.host, "timeout": timeout}
+        if dhcp:
+            query["dhcp"] = 1
+        res = self._call("GET", "/agent/v1/watch", query=query, timeout=timeout + 10)
+        return res["revision"]
