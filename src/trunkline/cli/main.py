@@ -39,9 +39,16 @@ def cmd_server(args):
 
 
 def cmd_up(args):
-    print("trunkline up: API on http://%s (database %s); Ctrl-C stops it"
-          % (args.bind, _db_url(args)), flush=True)
-    server.run(args.bind, _db_url(args), workers=args.workers, log_level=args.log_level)
+    from trunkline.stack import Stack
+    print("trunkline up: Ctrl-C or SIGTERM stops everything", flush=True)
+    stack = Stack(args.state_dir, bind=args.bind, db_url=_db_url(args),
+                  log=lambda line: print(line, flush=True))
+    stack.start()
+    print("export OS_AUTH_TYPE=none OS_ENDPOINT=%s" % stack.url, flush=True)
+    try:
+        return stack.wait()
+    finally:
+        stack.stop()
 
 
 def cmd_demo(args):
@@ -76,8 +83,11 @@ def parser():
     s.set_defaults(func=cmd_server)
 
     s = sub.add_parser("up", help="run the all-in-one stack in the foreground",
-                       description="All-in-one: the API server with its SQLite database. "
-                                   "Ctrl-C or SIGTERM stops everything.")
+                       description="All-in-one, in the foreground: the API server (SQLite under "
+                                   "--state-dir), Open vSwitch (the machine's own when it runs, "
+                                   "else a private ovsdb-server + ovs-vswitchd under "
+                                   "--state-dir/ovs) and one agent with DHCP for this host. "
+                                   "Ctrl-C or SIGTERM stops everything it started.")
     _add_server_options(s)
     s.set_defaults(func=cmd_up)
 
@@ -96,6 +106,8 @@ def parser():
                    help="where the default SQLite database lives (default: %(default)s)")
     s.add_argument("--db", metavar="URL", help="database URL (default: sqlite under --state-dir)")
     s.set_defaults(func=cmd_db)
+    __import__("trunkline.cli.lab", fromlist=["register"]).register(sub)  # trunkline lab ...
+    __import__("trunkline.cli.agent", fromlist=["register"]).register(sub)  # trunkline agent
     return p
 
 

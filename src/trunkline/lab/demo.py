@@ -1,16 +1,23 @@
-"""``trunkline demo``: the seed's trunk walkthrough, run verbatim with the real ``openstack`` CLI
-against a private server (free 127.0.0.1 port, temporary SQLite database), printed step by step.
-Everything it starts is stopped by PID and its state directory removed, also on failure."""
+"""``trunkline demo``: the seed's walkthrough end to end with real packets, printed step by step.
+
+It brings up an isolated stack (a private server on a free 127.0.0.1 port with a temporary
+SQLite database, a private Open vSwitch in a namespace of its own, an agent with DHCP), runs the
+seed's ``openstack`` commands verbatim, plugs trunk-vm1 the way Nova would, gives the guest
+``eth0.1``/``eth0.2``, leases addresses with ``dhclient`` and pings the DHCP port over VLAN 1
+while tcpdump watches the VM's tap. Everything is removed at the end, also on failure.
+"""
+import json
 import os
 import shlex
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
+
+from trunkline.stack import Stack
 
 SEED_STEPS = [
     ("1. networks net0, net1, net2 and their subnets", [
@@ -21,10 +28,10 @@ SEED_STEPS = [
         "openstack subnet create --network net1 --subnet-range 10.0.5.0/24 subnet1",
         "openstack subnet create --network net2 --subnet-range 10.0.6.0/24 subnet2",
     ]),
-    ("2. the parent port on net0 and one subport on each of net1 and net2", [
-        "openstack port create --network net0 trunkparent",
-        "openstack port create --network net1 subport1",
-        "openstack port create --network net2 subport2",
+    ("2. the parent port on net0, subport1 on net1, subport2 on net2", [
+        "openstack port create --network net0 trunkparent -c id -c mac_address -c fixed_ips",
+        "openstack port create --network net1 subport1 -c id -c mac_address -c fixed_ips",
+        "openstack port create --network net2 subport2 -c id -c mac_address -c fixed_ips",
     ]),
     ("3. mytrunk: trunkparent carries subport1 on VLAN 1 and subport2 on VLAN 2", [
         "openstack network trunk create --parent-port trunkparent "
@@ -33,107 +40,166 @@ SEED_STEPS = [
     ]),
     ("4. the trunk and its subports", [
         "openstack network trunk list",
-        "openstack network trunk show mytrunk",
-        "openstack network subport list --trunk mytrunk",
-    ]),
-    ("5. the subports' MAC addresses (the guest's eth0.1 and eth0.2 use them)", [
-        "openstack port show subport1 -c id -c mac_address -c name",
-        "openstack port show subport2 -c id -c mac_address -c name",
-        "openstack port show trunkparent -c id -c name -c trunk_details",
-    ]),
-    ("6. change the trunk: rename, drop subport2, add it back on VLAN 20", [
-        "openstack network trunk set --name mytrunk --description 'seed trunk' mytrunk",
-        "openstack network trunk unset --subport subport2 mytrunk",
-        "openstack network trunk set "
-        "--subport port=subport2,segmentation-type=vlan,segmentation-id=20 mytrunk",
         "openstack network subport list --trunk mytrunk",
     ]),
 ]
-CLEANUP = [
-    "openstack network trunk delete mytrunk",
-    "openstack port delete trunkparent subport1 subport2",
-    "openstack network delete net0 net1 net2",
-]
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class Demo:
+    def __init__(self, state_dir):
+        self.state = state_dir
+        self.stack = Stack(os.path.join(state_dir, "stack"), isolated=True,
+                           log=lambda line: print("  " + line, flush=True))
+        self.env = None
+        self.bin = os.path.dirname(sys.executable)
 
+    # -- running commands, printed like the seed -------------------------------------------------
 
-def _wait(url, proc, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("the server exited early (code %s)" % proc.returncode)
-        try:
-            urllib.request.urlopen(url, timeout=1).read()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("the server did not answer within %d s" % timeout)
+    def sh(self, cmd, check=True, timeout=60, show=True):
+        print("\n$ " + cmd, flush=True)
+        argv = shlex.split(cmd)
+        if argv[0] == "openstack":
+            argv[0] = self._openstack()
+        elif argv[0] == "trunkline":
+            argv[0] = os.path.join(self.bin, "trunkline")
+            if argv[1] == "lab":  # the lab options belong to the leaf command
+                at = 4 if argv[2] == "vm" else 3
+                argv[at:at] = ["--endpoint", self.stack.url, "--state-dir", self.lab_dir]
+        r = subprocess.run(argv, env=self.env, text=True, capture_output=True, timeout=timeout)
+        if show:
+            sys.stdout.write(r.stdout)
+        if check and r.returncode != 0:
+            sys.stdout.write(r.stderr)
+            raise RuntimeError("step failed: %s" % cmd)
+        return r.stdout
 
+    def _openstack(self):
+        path = os.path.join(self.bin, "openstack")
+        if os.path.exists(path):
+            return path
+        found = shutil.which("openstack")
+        if not found:
+            raise RuntimeError("the openstack CLI is missing: run `make install`")
+        return found
 
-def _openstack():
-    path = os.path.join(os.path.dirname(sys.executable), "openstack")
-    if os.path.exists(path):
-        return path
-    found = shutil.which("openstack")
-    if not found:
-        raise SystemExit("trunkline demo needs the openstack CLI: run `make install` (it installs "
-                         "python-openstackclient into .venv)")
-    return found
+    def api(self, path):
+        with urllib.request.urlopen(self.stack.url + "/v2.0" + path, timeout=10) as r:
+            return json.loads(r.read())
 
+    @property
+    def lab_dir(self):
+        return os.path.join(self.state, "lab")
 
-def _run(cmd, env, osc):
-    print("\n$ " + cmd, flush=True)
-    argv = [osc] + shlex.split(cmd)[1:]
-    result = subprocess.run(argv, env=env, text=True, capture_output=True)
-    sys.stdout.write(result.stdout)
-    if result.returncode != 0:
-        sys.stdout.write(result.stderr)
-        raise RuntimeError("step failed: %s" % cmd)
+    def wait_for(self, what, probe, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = probe()
+            if value:
+                return value
+            time.sleep(0.1)
+        raise RuntimeError("timed out waiting for " + what)
+
+    # -- the walkthrough -----------------------------------------------------------------------
+
+    def run(self):
+        print("=== 0. an isolated stack: server, Open vSwitch, agent with DHCP", flush=True)
+        self.stack.start()
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+        self.env.update(OS_AUTH_TYPE="none", OS_ENDPOINT=self.stack.url)
+        print("  export OS_AUTH_TYPE=none OS_ENDPOINT=%s" % self.stack.url)
+        for title, commands in SEED_STEPS:
+            print("\n=== " + title, flush=True)
+            for cmd in commands:
+                self.sh(cmd)
+
+        parent = self.port("trunkparent")
+        subs = {n: self.port(n) for n in ("subport1", "subport2")}
+        print("\n=== 5. boot trunk-vm1 on trunkparent (Nova + os-vif's part: bind, tbr-, tap)")
+        self.sh("trunkline lab vm create trunk-vm1 --port trunkparent")
+        trunk = self.wait_for("mytrunk ACTIVE", lambda: self.active_trunk())
+        self.sh("openstack network trunk show mytrunk -c id -c status -c sub_ports")
+        print("  trunk bridge tbr-%s, parent patch tpi-/tpt-%s, trunk status %s"
+              % (trunk["id"][:10], parent["id"][:11], trunk["status"]))
+
+        print("\n=== 6. inside the VM: eth0.1 and eth0.2 with the subports' MACs")
+        for vid, name in ((1, "subport1"), (2, "subport2")):
+            self.sh("trunkline lab vm vlan trunk-vm1 --vid %d --mac %s"
+                    % (vid, subs[name]["mac_address"]))
+
+        print("\n=== 7. DHCP on eth0, eth0.1 and eth0.2 (dnsmasq in qdhcp-<network id>)")
+        for dev in ("eth0", "eth0.1", "eth0.2"):
+            self.sh("trunkline lab vm exec trunk-vm1 -- dhclient %s" % dev, timeout=60)
+        self.sh("trunkline lab vm exec trunk-vm1 -- ip -4 -br addr show")
+
+        dhcp_ip = self.dhcp_ip("net1")
+        print("\n=== 8. ping the DHCP port of net1 over VLAN 1; tcpdump on the VM's tap")
+        capture = self.tcpdump("tap" + parent["id"][:11])
+        self.sh("trunkline lab vm exec trunk-vm1 -- ping -c 3 -I eth0.1 %s" % dhcp_ip)
+        lines = capture()
+        print("\n$ tcpdump -en -i tap%s 'icmp or (vlan and icmp)'" % parent["id"][:11])
+        print("\n".join(lines))
+        if not any("vlan 1," in line for line in lines):
+            raise RuntimeError("tcpdump did not show the VLAN 1 frames")
+        print("\n=== 9. clean up")
+        self.sh("trunkline lab down")
+        self.sh("openstack network trunk delete mytrunk")
+        self.sh("openstack port delete trunkparent subport1 subport2")
+        self.sh("openstack network delete net0 net1 net2")
+
+    def port(self, name):
+        return self.api("/ports?name=" + name)["ports"][0]
+
+    def active_trunk(self):
+        trunk = self.api("/trunks?name=mytrunk")["trunks"][0]
+        return trunk if trunk["status"] == "ACTIVE" else None
+
+    def dhcp_ip(self, network):
+        net = self.api("/networks?name=" + network)["networks"][0]
+        ports = self.api("/ports?device_owner=network:dhcp&network_id=" + net["id"])["ports"]
+        return ports[0]["fixed_ips"][0]["ip_address"]
+
+    def tcpdump(self, dev):
+        """Start capturing on DEV (in the stack's switch namespace); returns a function that
+        stops and returns the lines."""
+        argv = ["ip", "netns", "exec", self.stack.netns, "tcpdump", "-l", "-en", "-c", "6",
+                "-i", dev, "icmp or (vlan and icmp)"]
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        lines = []
+        reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+        reader.start()
+        time.sleep(0.5)
+
+        def stop():
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.terminate()
+                proc.wait()
+            reader.join(2)
+            return [line.rstrip() for line in lines]
+        return stop
 
 
 def run(keep=False):
-    osc = _openstack()
     state = tempfile.mkdtemp(prefix="trunkline-demo-")
-    port = _free_port()
-    url = "http://127.0.0.1:%d" % port
-    trunkline = os.path.join(os.path.dirname(sys.executable), "trunkline")
-    log = open(os.path.join(state, "server.log"), "w")
-    started = time.time()
-    proc = subprocess.Popen([trunkline, "server", "--bind", "127.0.0.1:%d" % port,
-                             "--state-dir", state], stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
-    env.update(OS_AUTH_TYPE="none", OS_ENDPOINT=url)
+    os.chmod(state, 0o755)   # dnsmasq (user nobody) reads the agent's files below it
+    demo = Demo(state)
+    started = time.monotonic()
+    ok = False
     try:
-        _wait(url + "/", proc)
-        print("trunkline server on %s ready in %.2f s (state in %s)"
-              % (url, time.time() - started, state))
-        print("export OS_AUTH_TYPE=none OS_ENDPOINT=%s" % url)
-        for title, commands in SEED_STEPS:
-            print("\n=== %s" % title)
-            for cmd in commands:
-                _run(cmd, env, osc)
-        print("\n=== 7. clean up")
-        for cmd in CLEANUP:
-            _run(cmd, env, osc)
-        print("\nThe seed walkthrough ran end to end.")
+        demo.run()
+        ok = True
+        print("\nThe seed walkthrough ran end to end in %.1f s." % (time.monotonic() - started))
         return 0
-    except RuntimeError as e:
-        print("\ndemo failed: %s (server log: %s)" % (e, log.name), file=sys.stderr)
-        keep = True
+    except (RuntimeError, subprocess.TimeoutExpired) as e:
+        print("\ndemo failed: %s (logs in %s)" % (e, state), file=sys.stderr)
         return 1
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
-        if not keep:
+        if demo.env is not None and not ok:
+            subprocess.run([os.path.join(demo.bin, "trunkline"), "lab", "down", "--state-dir",
+                            demo.lab_dir], capture_output=True)
+        demo.stack.stop()
+        if keep or not ok:
+            print("state kept in %s" % state)
+        else:
             shutil.rmtree(state, ignore_errors=True)

@@ -1,0 +1,192 @@
+"""``trunkline lab …``: guests (network namespaces) plugged like Nova + os-vif plug VMs.
+
+  trunkline lab vm create NAME --port PORT [--host HOST]
+  trunkline lab vm vlan NAME --vid N [--link eth0] [--name eth0.N] [--mac MAC]
+  trunkline lab vm exec NAME -- CMD...
+  trunkline lab vm list [-f json]
+  trunkline lab vm del NAME
+  trunkline lab down
+"""
+import argparse
+import json
+import subprocess
+import sys
+
+LAB_HELP = """Simulated guests on this machine.  A lab VM is a network namespace whose eth0 is a
+veth plugged into the bridge Neutron's binding names (binding:vif_details.bridge_name), exactly
+as Nova + os-vif would plug it; guest VLANs (eth0.N) are real 8021q devices or, on kernels
+without 8021q, an equivalent tc/BPF device.  Needs root and a running `trunkline up`.
+
+example (the seed's trunk VM):
+  trunkline lab vm create vm1 --port trunkparent
+  trunkline lab vm vlan vm1 --vid 1 --mac <subport1 MAC>
+  trunkline lab vm exec vm1 -- ip -br addr
+  trunkline lab down
+"""
+
+
+def _common(p):
+    from trunkline.lab import neutron, state
+    p.add_argument("--endpoint", default=None, metavar="URL",
+                   help="the Neutron API (default: $OS_ENDPOINT, else %s)"
+                        % neutron.DEFAULT_ENDPOINT)
+    p.add_argument("--state-dir", default=state.DEFAULT_STATE_DIR, metavar="DIR",
+                   help="where the lab records what it made (default: %(default)s)")
+
+
+def _fail(msg):
+    print("trunkline lab: error: %s" % msg, file=sys.stderr)
+    return 1
+
+
+def _guard(fn):
+    def wrapper(args):
+        from trunkline.lab.neutron import NeutronError
+        from trunkline.lab.vlan import VlanError
+        from trunkline.lab.vm import LabError
+        try:
+            return fn(args)
+        except (LabError, NeutronError, VlanError) as e:
+            return _fail(e)
+        except PermissionError as e:
+            return _fail("%s (the lab needs root)" % e)
+    return wrapper
+
+
+@_guard
+def cmd_create(args):
+    from trunkline.lab import vm
+    rec = vm.create_vm(args.endpoint, args.name, args.port, host=args.host,
+                       state_dir=args.state_dir)
+    print("VM %s: namespace %s, eth0 %s mtu %d, port %s (%s) bound to %s, %s on %s"
+          % (rec["name"], rec["vm_netns"], rec["mac"], rec["mtu"], rec["port_id"],
+             ", ".join(rec["fixed_ips"]) or "no IP", rec["host"], rec["tap"], rec["bridge"]))
+    return 0
+
+
+@_guard
+def cmd_vlan(args):
+    from trunkline.lab import vm
+    v = vm.add_vm_vlan(args.name, args.vid, link=args.link, vlan_name=args.vlan_name,
+                       mac=args.mac, state_dir=args.state_dir)
+    print("VM %s: %s on %s vlan %d (%s)" % (args.name, v["name"], v["link"], v["vid"],
+                                             "8021q" if v["mode"] == "8021q" else "tc/bpf"))
+    return 0
+
+
+@_guard
+def cmd_exec(args):
+    from trunkline.lab import vm
+    argv = list(args.argv)
+    if argv and argv[0] == "--":
+        argv = argv[1:]
+    if not argv:
+        return _fail("nothing to run: trunkline lab vm exec NAME -- CMD...")
+    try:
+        return vm.exec_vm(args.name, argv, state_dir=args.state_dir).returncode
+    except FileNotFoundError as e:
+        return _fail(e)
+
+
+@_guard
+def cmd_list(args):
+    from trunkline.lab import vm
+    vms = vm.list_vms(state_dir=args.state_dir)
+    if args.format == "json":
+        print(json.dumps(vms, indent=2, sort_keys=True))
+        return 0
+    rows = [("Name", "Port", "MAC", "IPs", "Host", "Bridge", "VLANs", "State")]
+    for v in vms:
+        rows.append((v["name"], v["port_name"] or v["port_id"], v["mac"],
+                     ",".join(v["fixed_ips"]), v["host"], v["bridge"],
+                     ",".join("%s:%d" % (x["name"], x["vid"]) for x in v["vlans"]) or "-",
+                     "up" if v["present"] else "missing"))
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
+    return 0
+
+
+@_guard
+def cmd_del(args):
+    from trunkline.lab import vm
+    for w in vm.delete_vm(args.name, args.endpoint, state_dir=args.state_dir):
+        print("warning: %s" % w, file=sys.stderr)
+    print("VM %s deleted" % args.name)
+    return 0
+
+
+@_guard
+def cmd_down(args):
+    from trunkline.lab import vm
+    names = [v["name"] for v in vm.list_vms(state_dir=args.state_dir)]
+    for w in vm.down(args.endpoint, state_dir=args.state_dir):
+        print("warning: %s" % w, file=sys.stderr)
+    print("lab down: removed %s" % (", ".join(names) if names else "nothing (no lab VMs)"))
+    return 0
+
+
+def register(subparsers):
+    """Add ``lab`` to the ``trunkline`` command's subparsers."""
+    lab = subparsers.add_parser("lab", help="simulated guests plugged like Nova/os-vif",
+                                description=LAB_HELP,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    lsub = lab.add_subparsers(dest="lab_command", metavar="COMMAND")
+    lsub.required = True
+
+    vm = lsub.add_parser("vm", help="lab VMs: create, vlan, exec, list, del",
+                         description="Lab VMs (network namespaces plugged like Nova VMs).")
+    vsub = vm.add_subparsers(dest="vm_command", metavar="COMMAND")
+    vsub.required = True
+
+    s = vsub.add_parser("create", help="bind a port and plug a VM for it",
+                        description="Set device_id, device_owner compute:nova and "
+                                    "binding:host_id on PORT, then plug a namespace NAME whose "
+                                    "eth0 carries the port's MAC into the bridge the binding "
+                                    "names (a trunk parent gets its tbr- bridge).")
+    s.add_argument("name", metavar="NAME")
+    s.add_argument("--port", required=True, metavar="PORT", help="port name or id")
+    s.add_argument("--host", metavar="HOST",
+                   help="binding host (default: the host of the only live Open vSwitch agent)")
+    _common(s)
+    s.set_defaults(func=cmd_create)
+
+    s = vsub.add_parser("vlan", help="add a guest VLAN device (eth0.N)",
+                        description="Create VLAN device NAME.VID on LINK inside the VM, like "
+                                    "`ip link add link eth0 name eth0.N type vlan id N`.")
+    s.add_argument("name", metavar="NAME")
+    s.add_argument("--vid", type=int, required=True, metavar="N", help="VLAN id 1..4094")
+    s.add_argument("--link", default="eth0", help="parent device (default: %(default)s)")
+    s.add_argument("--name", dest="vlan_name", metavar="DEV",
+                   help="device name (default: LINK.N)")
+    s.add_argument("--mac", help="MAC address (e.g. the subport's)")
+    _common(s)
+    s.set_defaults(func=cmd_vlan)
+
+    s = vsub.add_parser("exec", help="run a command inside a VM",
+                        description="Run CMD inside VM NAME's namespace; the exit code is "
+                                    "CMD's.  Run dhclient with -sf so it cannot touch the "
+                                    "host's /etc/resolv.conf.")
+    s.add_argument("name", metavar="NAME")
+    s.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD...")
+    _common(s)
+    s.set_defaults(func=cmd_exec)
+
+    s = vsub.add_parser("list", help="list lab VMs", description="List the lab VMs.")
+    s.add_argument("-f", "--format", choices=["table", "json"], default="table")
+    _common(s)
+    s.set_defaults(func=cmd_list)
+
+    s = vsub.add_parser("del", help="unplug and delete a VM",
+                        description="Unplug VM NAME (removing its tbr- bridge when no VM port "
+                                    "is left on it), clear its port's binding and device, and "
+                                    "delete its namespace.")
+    s.add_argument("name", metavar="NAME")
+    _common(s)
+    s.set_defaults(func=cmd_del)
+
+    s = lsub.add_parser("down", help="remove every lab resource",
+                        description="Delete every lab VM recorded in the state directory.")
+    _common(s)
+    s.set_defaults(func=cmd_down)
+    return lab

@@ -1,0 +1,48 @@
+"""The lab's own bookkeeping: which VMs exist, their port, namespaces, bridge and OVSDB, kept in
+``<state dir>/state.json`` (default ``/var/lib/trunkline/lab``) so ``trunkline lab down`` can
+remove every lab resource even after the server is gone.  Updates are read-modify-write under
+an flock and written atomically (temp file + rename)."""
+import contextlib
+import fcntl
+import json
+import os
+
+DEFAULT_STATE_DIR = "/var/lib/trunkline/lab"
+
+
+class LabState:
+    def __init__(self, state_dir=None):
+        self.dir = state_dir or DEFAULT_STATE_DIR
+        self.path = os.path.join(self.dir, "state.json")
+
+    def load(self):
+        try:
+            with open(self.path) as f:
+                data = json.load(f)
+        except FileNotFoundError:
+            data = {}
+        data.setdefault("vms", {})
+        return data
+
+    def _save(self, data):
+        tmp = self.path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(data, f, indent=2, sort_keys=True)
+            f.write("\n")
+        os.replace(tmp, self.path)
+
+    @contextlib.contextmanager
+    def edit(self):
+        """``with state.edit() as data: ...`` — locked read-modify-write."""
+        os.makedirs(self.dir, exist_ok=True)
+        with open(os.path.join(self.dir, ".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            data = self.load()
+            yield data
+            self._save(data)
+
+    def vms(self):
+        return self.load()["vms"]
+
+    def vm(self, name):
+        return self.vms().get(name)

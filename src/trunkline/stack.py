@@ -1,0 +1,162 @@
+"""The all-in-one stack behind ``trunkline up`` and ``trunkline demo``: the API server, Open
+vSwitch (the machine's own when it is running, else a private instance under the state
+directory) and one agent with DHCP for the local host. Every process it starts is stopped by
+PID; with ``isolated=True`` the switch lives in a private network namespace the stack creates
+and removes (the demo and tests), so nothing reaches the machine's own network."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+
+from trunkline.agent import netns as nsutil
+from trunkline.agent import ovsdb
+from trunkline.agent.dhcp import DhcpManager
+from trunkline.agent.ovs import daemon
+
+SYSTEM_OVS_RUNDIR = "/var/run/openvswitch"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _bin(name):
+    return os.path.join(os.path.dirname(sys.executable), name)
+
+
+def _get_json(url, timeout=2):
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return json.loads(r.read() or b"null")
+
+
+class Stack:
+    def __init__(self, state_dir, bind=None, db_url=None, host=None, isolated=False,
+                 log=print):
+        self.state_dir = os.path.abspath(state_dir)
+        self.bind = bind or "127.0.0.1:%d" % free_port()
+        self.url = "http://" + self.bind
+        self.db_url = db_url or "sqlite:///" + os.path.join(self.state_dir, "trunkline.db")
+        self.isolated = isolated
+        tag = uuid.uuid4().hex[:6]
+        self.host = host or (("tl-%s" % tag) if isolated else socket.gethostname())
+        self.netns = "tlhost-%s" % tag if isolated else None
+        self.log = log
+        self.ovs = None
+        self.procs = []
+
+    # -- start ---------------------------------------------------------------------------------
+
+    def start(self):
+        os.makedirs(self.state_dir, exist_ok=True)
+        # dnsmasq reads its files as "nobody": the agent's state must be reachable for it
+        os.chmod(self.state_dir, 0o755)
+        started = time.monotonic()
+        try:
+            rundir = self._start_ovs()
+            self._spawn("server", [_bin("trunkline"), "server", "--bind", self.bind,
+                                   "--db", self.db_url])
+            self._wait(lambda: _get_json(self.url + "/"), "the API server")
+            self.log("server   %s (database %s)" % (self.url, self.db_url))
+            argv = [_bin("trunkline"), "agent", "--host", self.host, "--server", self.url,
+                    "--dhcp", "--ovs-rundir", rundir,
+                    "--state-dir", os.path.join(self.state_dir, "agent")]
+            if self.netns:
+                argv += ["--netns", self.netns]
+            self._spawn("agent", argv)
+            self._wait(self._agent_alive, "the agent to register")
+            self.log("agent    host %s, DHCP on%s" % (
+                self.host, ", switch in namespace %s" % self.netns if self.netns else ""))
+            self.log("ready in %.1f s" % (time.monotonic() - started))
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start_ovs(self):
+        if not self.isolated and _answers("unix:%s/db.sock" % SYSTEM_OVS_RUNDIR):
+            self.log("ovs      the machine's Open vSwitch (%s)" % SYSTEM_OVS_RUNDIR)
+            return SYSTEM_OVS_RUNDIR
+        if self.netns:
+            nsutil.add(self.netns)
+        rundir = os.path.join(self.state_dir, "ovs")
+        self.ovs = daemon.start(rundir, netns=self.netns, system_id=self.host)
+        self.log("ovs      private ovsdb-server + ovs-vswitchd in %s (datapath %s)"
+                 % (rundir, daemon.datapath_type()))
+        return rundir
+
+    def _spawn(self, name, argv):
+        logf = open(os.path.join(self.state_dir, name + ".log"), "ab")
+        proc = subprocess.Popen(argv, stdout=logf, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        logf.close()
+        self.procs.append((name, proc))
+
+    def _wait(self, probe, what, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for name, proc in self.procs:
+                if proc.poll() is not None:
+                    raise RuntimeError("%s exited (code %s); see %s" % (
+                        name, proc.returncode, os.path.join(self.state_dir, name + ".log")))
+            try:
+                if probe():
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("timed out waiting for %s" % what)
+
+    def _agent_alive(self):
+        agents = _get_json(self.url + "/v2.0/agents?host=" + self.host)["agents"]
+        return any(a["alive"] and a["agent_type"] == "Open vSwitch agent" for a in agents)
+
+    # -- run and stop --------------------------------------------------------------------------
+
+    def wait(self):
+        """Block until SIGINT/SIGTERM or until a process dies."""
+        stop = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.append(1))
+        while not stop:
+            for name, proc in self.procs:
+                if proc.poll() is not None:
+                    self.log("%s exited (code %s)" % (name, proc.returncode))
+                    return 1
+            time.sleep(0.2)
+        return 0
+
+    def stop(self):
+        for _, proc in reversed(self.procs):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for _, proc in reversed(self.procs):
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        self.procs = []
+        if self.isolated:
+            # nothing of an isolated stack may outlive it: dnsmasq and qdhcp- namespaces too
+            DhcpManager(os.path.join(self.state_dir, "agent"), netns=self.netns).teardown_all()
+        if self.ovs is not None:
+            self.ovs.stop()
+            self.ovs = None
+        if self.netns:
+            nsutil.delete(self.netns)
+
+
+def _answers(target):
+    try:
+        with ovsdb.Ovsdb(target, timeout=2) as db:
+            db.call("list_dbs", [])
+        return True
+    except (OSError, ovsdb.OvsdbError):
+        return False
