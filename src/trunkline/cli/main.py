@@ -41,7 +41,7 @@ def cmd_server(args):
 def cmd_up(args):
     from trunkline.stack import Stack
     print("trunkline up: Ctrl-C or SIGTERM stops everything", flush=True)
-    stack = Stack(args.state_dir, bind=args.bind, db_url=_db_url(args),
+    stack = Stack(args.state_dir, bind=args.bind, db_url=_db_url(args), workers=args.workers,
                   log=lambda line: print(line, flush=True))
     stack.start()
     print("export OS_AUTH_TYPE=none OS_ENDPOINT=%s" % stack.url, flush=True)
@@ -92,9 +92,13 @@ def parser():
     s.set_defaults(func=cmd_up)
 
     s = sub.add_parser("demo", help="run the seed walkthrough end to end",
-                       description="Start a private server on a free 127.0.0.1 port with a "
-                                   "temporary database and run the seed's trunk walkthrough "
-                                   "with the real openstack CLI, printing every command.")
+                       description="The seed's walkthrough with real packets on an isolated "
+                                   "stack: a private server (free 127.0.0.1 port, temporary "
+                                   "SQLite), a private Open vSwitch in a namespace of its own, "
+                                   "an agent with DHCP and a lab VM. Runs the seed's openstack "
+                                   "commands verbatim, gives the VM eth0.1/eth0.2, leases their "
+                                   "addresses and pings the DHCP port over VLAN 1 while tcpdump "
+                                   "watches the VM's tap. Removes everything at the end.")
     s.add_argument("--keep", action="store_true",
                    help="leave the temporary state directory in place for inspection")
     s.set_defaults(func=cmd_demo)
