@@ -1,5 +1,5 @@
 # trunkline: `make demo` and `make test` install what they need first (idempotent `make install`).
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench bench-wiring clean
 
 install:
 	@bash scripts/install.sh
@@ -12,6 +12,9 @@ test: install
 
 bench: install
 	.venv/bin/python bench/api.py
+
+bench-wiring: install
+	.venv/bin/python bench/wiring.py
 
 clean:
 	rm -rf .venv build src/*.egg-info .pytest_cache

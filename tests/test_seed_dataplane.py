@@ -17,7 +17,9 @@ def _namespaces():
 
 
 def _pids(name):
-    r = subprocess.run(["pgrep", "-x", name], capture_output=True, text=True)
+    # zombies excluded: a stopped daemon is reparented to PID 1, which may reap it later
+    r = subprocess.run(["pgrep", "-x", "-r", "R,S,D,I,T,t", name], capture_output=True,
+                       text=True)
     return set(r.stdout.split())
 
 

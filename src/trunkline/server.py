@@ -53,4 +53,6 @@ def run(bind, url, workers=1, log_level="warning"):
     uvicorn.run("trunkline.server:factory", factory=True, host=host or "127.0.0.1",
                 port=int(port), workers=workers if workers > 1 else None, loop="uvloop",
                 http="httptools", log_level=log_level, access_log=False,
-                server_header=False, date_header=False)
+                server_header=False, date_header=False,
+                # open long polls (agents' watches) must not hold a shutdown for their timeout
+                timeout_graceful_shutdown=3)

@@ -92,12 +92,34 @@ class Stack:
                  % (rundir, daemon.datapath_type()))
         return rundir
 
-    def _spawn(self, name, argv):
+    def _spawn(self, name, argv, at=None):
         logf = open(os.path.join(self.state_dir, name + ".log"), "ab")
         proc = subprocess.Popen(argv, stdout=logf, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         logf.close()
-        self.procs.append((name, proc))
+        if at is None:
+            self.procs.append((name, proc))
+        else:
+            self.procs[at] = (name, proc)
+        return proc
+
+    def restart(self, name, timeout=10):
+        """Stop process NAME ("server" or "agent") by its PID (SIGTERM to its process group,
+        SIGKILL after TIMEOUT s) and start it again with the same command line. Returns the new
+        Popen; the caller waits for whatever readiness it needs."""
+        for at, (n, proc) in enumerate(self.procs):
+            if n == name:
+                break
+        else:
+            raise KeyError(name)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        return self._spawn(name, list(proc.args), at=at)
 
     def _wait(self, probe, what, timeout=30):
         deadline = time.monotonic() + timeout

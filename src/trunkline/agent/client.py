@@ -41,11 +41,14 @@ class ChannelClient:
                 raise Gone(410, msg) from None
             raise ChannelError(e.code, msg) from None
 
-    def register(self, agent_type, binary, configurations):
-        """Register or heartbeat (upsert by host and agent type)."""
-        return self._call("POST", "/agent/v1/agents",
-                          {"host": self.host, "agent_type": agent_type, "binary": binary,
-                           "configurations": configurations})
+    def register(self, agent_type, binary, configurations, start_flag=False):
+        """Register or heartbeat (upsert by host and agent type); ``start_flag`` on the first
+        report after a (re)start moves the agent's ``started_at``."""
+        body = {"host": self.host, "agent_type": agent_type, "binary": binary,
+                "configurations": configurations}
+        if start_flag:
+            body["start_flag"] = True
+        return self._call("POST", "/agent/v1/agents", body)
 
     def state(self, dhcp=False):
         return self._call("GET", "/agent/v1/hosts/%s/state" % urllib.parse.quote(self.host),

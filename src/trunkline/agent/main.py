@@ -2,6 +2,8 @@
 report statuses -> long-poll watch(since=revision) -> refetch on wake or every 30 s.
 
 Level-triggered: every pass works from the full desired state, so a missed event costs nothing.
+Woken by the server's watch, by an OVSDB Interface monitor and by a restarted ovs-vswitchd (its
+br-int management socket is created anew; the pass re-installs the flows it lost).
 Heartbeat (re-registration) every `report_interval` s. A server that is down or answers errors
 is retried with exponential backoff (0.5 s .. 30 s); 410 from watch means refetch.
 """
@@ -47,6 +49,7 @@ class Agent:
         self.stopping = threading.Event()
         self.wake = threading.Event()
         self.last_status = None
+        self.registered = False
 
     def configurations(self):
         return {"ovsdb_connection": self.ovsdb_target, "netns": self.netns,
@@ -57,9 +60,11 @@ class Agent:
 
     # -- pieces ------------------------------------------------------------------
     def heartbeat(self):
-        self.client.register(*OVS_AGENT, self.configurations())
+        first = not self.registered     # the first report after a (re)start says so
+        self.client.register(*OVS_AGENT, self.configurations(), start_flag=first)
         if self.dhcp_enabled:
-            self.client.register(*DHCP_AGENT, self.configurations())
+            self.client.register(*DHCP_AGENT, self.configurations(), start_flag=first)
+        self.registered = True
 
     def _dhcp_ports(self, dhcp):
         ports = {}
@@ -80,6 +85,7 @@ class Agent:
 
     def sync(self):
         """One full pass; returns the revision it made true."""
+        t_pass = time.monotonic()
         state = self.client.state(dhcp=self.dhcp_enabled)
         plugs = []
         if self.dhcp is not None:
@@ -87,8 +93,11 @@ class Agent:
                                         self._dhcp_ports(state.get("dhcp")))
         t = time.monotonic()
         statuses = self.wiring.reconcile(state, plugs)
-        LOG.info("revision %s reconciled in %.3f s (%s OVSDB ops)", state.get("revision"),
-                 time.monotonic() - t, self.wiring.last_timing.get("ops"))
+        lt = self.wiring.last_timing
+        LOG.info("revision %s reconciled in %.3f s (%s OVSDB ops; read+diff %.3f, commit %.3f, "
+                 "vswitchd applied %.3f, flows %.3f; state+DHCP %.3f)", state.get("revision"),
+                 time.monotonic() - t, lt.get("ops"), lt.get("read_diff", 0),
+                 lt.get("commit", 0), lt.get("applied", 0), lt.get("flows", 0), t - t_pass)
         # report what differs from the statuses the server has (level-triggered: a status the
         # API reset, e.g. trunk DOWN after add_subports, is corrected on the next pass)
         have_p = {p["id"]: p.get("status") for p in state.get("ports") or []}
@@ -106,7 +115,7 @@ class Agent:
     # the switch (a VM or trunk bridge plugged or unplugged, followed with an OVSDB monitor, as
     # Neutron's agent follows Interface rows), and at least every resync_interval seconds.
     def run(self):
-        for target in (self._watch_server, self._watch_switch):
+        for target in (self._watch_server, self._watch_switch, self._watch_vswitchd):
             threading.Thread(target=target, daemon=True).start()
         backoff = 0.5
         next_beat = last_sync = 0.0
@@ -167,9 +176,32 @@ class Agent:
             except Exception:
                 self.stopping.wait(1.0)
 
+    def _watch_vswitchd(self, interval=0.5):
+        """ovs-vswitchd keeps no flows across a restart, and OVSDB does not show the restart
+        (the Interface rows keep their ofports; only statistics move). A (re)started
+        ovs-vswitchd creates the integration bridge's OpenFlow management socket anew: follow
+        that file and pass when it changes, so the pass re-installs the flows (Neutron checks a
+        canary flow for the same reason)."""
+        path = os.path.join(self.ovs_rundir, self.integration_bridge + ".mgmt")
+        seen = _file_id(path)
+        while not self.stopping.wait(interval):
+            now = _file_id(path)
+            if now != seen:
+                seen = now
+                if now is not None:
+                    self.wake.set()
+
     def stop(self, *_):
         self.stopping.set()
         self.wake.set()
+
+
+def _file_id(path):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_ctime_ns
 
 
 def run(args):

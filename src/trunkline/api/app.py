@@ -28,7 +28,8 @@ _ID_PATH = re.compile(r"^/v2\.0/([a-z_-]+)(?:/([^/]+)(?:/([a-z_]+)(?:/(.+))?)?)?
 
 
 class Request:
-    def __init__(self, scope, body):
+    def __init__(self, scope, body, receive=None):
+        self.receive = receive  # a long poll (the channel's watch) ends when the client goes
         self.method = scope["method"]
         self.path = scope["path"]
         self.params = parse_qsl(scope.get("query_string", b"").decode("latin-1"),
@@ -99,7 +100,7 @@ class Api:
                 chunks.append(chunk)
             if not message.get("more_body"):
                 break
-        req = Request(scope, b"".join(chunks))
+        req = Request(scope, b"".join(chunks), receive)
         try:
             if size > MAX_BODY:
                 raise exc.RequestTooLarge("Request is too large.")

@@ -48,7 +48,7 @@ class Channel:
         since = _number(params, "since", int, 0)
         timeout = _number(params, "timeout", float, DEFAULT_WATCH_TIMEOUT)
         return await watch.watch(self.db, self.notifier, since, host, timeout,
-                                 _flag(req, "dhcp"))
+                                 _flag(req, "dhcp"), req.receive)
 
     def status(self, body):
         self.db.write(reports.apply, *reports.parse(body))

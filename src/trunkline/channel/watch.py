@@ -37,7 +37,32 @@ def check(db, since, host, dhcp=False):
             C.c.revision > since, _concerns(host, dhcp))).scalar()
 
 
-async def watch(db, notifier, since, host, timeout, dhcp=False):
+async def watch(db, notifier, since, host, timeout, dhcp=False, receive=None):
+    """``receive``: the request's ASGI receive; when given, the poll ends as soon as the client
+    disconnects (a stopped agent must not hold the server's graceful shutdown for up to 60 s)."""
+    if receive is None:
+        return await _watch(db, notifier, since, host, timeout, dhcp)
+    polling = asyncio.ensure_future(_watch(db, notifier, since, host, timeout, dhcp))
+    gone = asyncio.ensure_future(_disconnected(receive))
+    try:
+        await asyncio.wait((polling, gone), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+        if not polling.done():
+            polling.cancel()
+    if polling.done() and not polling.cancelled():
+        return polling.result()
+    return {"revision": since}      # nobody is listening any more
+
+
+async def _disconnected(receive):
+    """Returns when the client disconnects (the request body has been read already, so the
+    next message uvicorn delivers is ``http.disconnect``); anything else: wait to be cancelled."""
+    if (await receive()).get("type") != "http.disconnect":
+        await asyncio.Event().wait()
+
+
+async def _watch(db, notifier, since, host, timeout, dhcp):
     loop = asyncio.get_running_loop()
     deadline = loop.time() + min(max(timeout, 0.0), MAX_TIMEOUT)
     while True:

@@ -42,6 +42,12 @@ def _proc_cmdline(pid):
         return None
 
 
+def _alive(pid):
+    """False once the process is gone or a zombie: a daemonised dnsmasq's parent is PID 1,
+    which may reap it only seconds later (an exited zombie has an empty cmdline)."""
+    return bool(_proc_cmdline(pid))
+
+
 class DhcpManager:
     def __init__(self, state_dir, netns=None, datapath_type="netdev", log=False):
         # dnsmasq drops root: the state dir must be traversable by `nobody` (not a 0700 dir)
@@ -186,9 +192,9 @@ class DhcpManager:
         except ProcessLookupError:
             return
         deadline = time.monotonic() + timeout
-        while _proc_cmdline(pid) is not None and time.monotonic() < deadline:
+        while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.02)
-        if _proc_cmdline(pid) is not None:
+        if _alive(pid):
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
