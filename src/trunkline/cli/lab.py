@@ -165,8 +165,9 @@ def register(subparsers):
 
     s = vsub.add_parser("exec", help="run a command inside a VM",
                         description="Run CMD inside VM NAME's namespace; the exit code is "
-                                    "CMD's.  Run dhclient with -sf so it cannot touch the "
-                                    "host's /etc/resolv.conf.")
+                                    "CMD's. dhclient runs unchanged: it is given the lab's lease "
+                                    "script and lease/pid files, so it never touches the "
+                                    "machine's /etc/resolv.conf.")
     s.add_argument("name", metavar="NAME")
     s.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD...")
     _common(s)

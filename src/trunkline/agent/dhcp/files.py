@@ -16,33 +16,28 @@ def dhcp_subnets(subnets):
     return [s for s in subnets if s.get("enable_dhcp", True)]
 
 
-def host_lines(ports, subnets):
-    """`host` file: `<mac>,<fqdn>,<ip>` per fixed IP on a DHCP-enabled subnet (IPv6 in [])."""
+def _addresses(ports, subnets):
+    """(port, ip) for every fixed IP on a DHCP-enabled subnet of a port dnsmasq must know."""
     ids = {s["id"] for s in dhcp_subnets(subnets)}
-    out = []
-    for p in sorted(ports, key=lambda p: p["id"]):
-        if p.get("device_owner") in NO_CONFIG_OWNERS:
-            continue
-        for f in p.get("fixed_ips") or []:
-            if f.get("subnet_id") not in ids:
-                continue
-            ip = f["ip_address"]
-            shown = "[%s]" % ip if ":" in ip else ip
-            out.append("%s,%s.%s,%s" % (p["mac_address"], hostname(ip), DOMAIN, shown))
-    return out
-
-
-def addn_hosts_lines(ports, subnets):
-    ids = {s["id"] for s in dhcp_subnets(subnets)}
-    out = []
     for p in sorted(ports, key=lambda p: p["id"]):
         if p.get("device_owner") in NO_CONFIG_OWNERS:
             continue
         for f in p.get("fixed_ips") or []:
             if f.get("subnet_id") in ids:
-                h = hostname(f["ip_address"])
-                out.append("%s\t%s.%s %s" % (f["ip_address"], h, DOMAIN, h))
-    return out
+                yield p, f["ip_address"]
+
+
+def host_lines(ports, subnets):
+    """`host` file: `<mac>,<fqdn>,<ip>` per fixed IP on a DHCP-enabled subnet (IPv6 in [])."""
+    return ["%s,%s.%s,%s" % (p["mac_address"], hostname(ip), DOMAIN,
+                             "[%s]" % ip if ":" in ip else ip)
+            for p, ip in _addresses(ports, subnets)]
+
+
+def addn_hosts_lines(ports, subnets):
+    """`addn_hosts` file: `<ip>\t<fqdn> <hostname>` (fqdn first, for PTR answers)."""
+    return ["%s\t%s.%s %s" % (ip, hostname(ip), DOMAIN, hostname(ip))
+            for _, ip in _addresses(ports, subnets)]
 
 
 def opts_lines(subnets):
