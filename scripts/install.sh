@@ -5,10 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# server and its tests (PostgreSQL); the agent (Open vSwitch, dnsmasq, ethtool); the lab's
+# guests and the data-plane tests (dhclient, ping, tcpdump; tc/BPF VLANs need only iproute2)
 APT_PACKAGES=(python3-venv postgresql iproute2 curl
               openvswitch-switch dnsmasq-base isc-dhcp-client iputils-ping ethtool tcpdump)
-# the lab (trunkline lab, tests/test_lab_*): guest tools; tc/BPF VLAN devices need only iproute2
-APT_PACKAGES+=(ethtool iputils-ping tcpdump isc-dhcp-client openvswitch-switch)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
