@@ -25,11 +25,6 @@ class BadRequest(NeutronError):
     message = "Bad %(resource)s request: %(msg)s."
 
 
-class NotAuthorized(NeutronError):
-    code = 403
-    message = "Not authorized."
-
-
 class NotFound(NeutronError):
     code = 404
     message = "An unknown exception occurred."
@@ -76,13 +71,6 @@ class HTTPMethodNotAllowed(NeutronError):
 
     def __init__(self, message="The server could not comply with the request since it is "
                                "either malformed or otherwise incorrect."):
-        super().__init__(message)
-
-
-class HTTPUnsupportedMediaType(NeutronError):
-    code = 415
-
-    def __init__(self, message="The request media type is not supported by this server."):
         super().__init__(message)
 
 

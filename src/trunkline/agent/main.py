@@ -48,7 +48,6 @@ class Agent:
         self.revision = None
         self.stopping = threading.Event()
         self.wake = threading.Event()
-        self.last_status = None
         self.registered = False
 
     def configurations(self):
@@ -106,7 +105,6 @@ class Agent:
         trunks = {k: v for k, v in statuses["trunks"].items() if have_t.get(k) != v}
         if ports or trunks:
             self.client.status(ports, trunks)
-        self.last_status = statuses
         self.revision = state.get("revision")
         return self.revision
 

@@ -43,13 +43,6 @@ def exists(name):
     return os.path.exists(os.path.join(NETNS_DIR, name))
 
 
-def list_namespaces(prefix=""):
-    try:
-        return sorted(n for n in os.listdir(NETNS_DIR) if n.startswith(prefix))
-    except FileNotFoundError:
-        return []
-
-
 def add(name, lo_up=True):
     """Create namespace `name` if missing (lo up); returns True when created."""
     if exists(name):
@@ -88,9 +81,3 @@ def addresses(dev, netns=None):
             if a.get("scope") == "global":
                 res.append("%s/%s" % (a["local"], a["prefixlen"]))
     return res
-
-
-def pids_in(name):
-    """PIDs of processes living in namespace `name` (`ip netns pids`)."""
-    out = run(["ip", "netns", "pids", name], check=False)
-    return [int(x) for x in out.split() if x.isdigit()]

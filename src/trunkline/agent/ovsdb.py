@@ -25,11 +25,6 @@ def omap(d):
     return ["map", [[str(k), str(v)] for k, v in sorted(d.items())]]
 
 
-def oset(items):
-    """Python list -> OVSDB set."""
-    return ["set", list(items)]
-
-
 def uuid(u):
     return ["uuid", u]
 

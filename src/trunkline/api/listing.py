@@ -6,7 +6,6 @@ from urllib.parse import urlencode
 from trunkline import exceptions as exc
 
 TAG_FILTERS = ("tags", "tags-any", "not-tags", "not-tags-any")
-SPECIAL = {"fields", "sort_key", "sort_dir", "limit", "marker", "page_reverse"} | set(TAG_FILTERS)
 
 
 @dataclass

@@ -9,7 +9,6 @@
 """
 import argparse
 import json
-import subprocess
 import sys
 
 LAB_HELP = """Simulated guests on this machine.  A lab VM is a network namespace whose eth0 is a

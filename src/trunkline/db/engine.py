@@ -14,7 +14,7 @@ import time
 from contextlib import contextmanager
 
 import orjson
-from sqlalchemy import create_engine, event, insert, select, update
+from sqlalchemy import create_engine, event, insert, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from trunkline import exceptions as exc
@@ -123,9 +123,6 @@ class Database:
                     LOG.warning("database error: %s", e)
                     raise exc.ServiceUnavailable("The database is not available: %s" % _short(e))
                 time.sleep(min(0.01 * (2 ** attempt), 0.5))
-
-    def current_revision(self, conn):
-        return conn.execute(select(schema.revision.c.value)).scalar_one()
 
     def dispose(self):
         self.engine.dispose()

@@ -24,10 +24,6 @@ class Attr:
     column: Optional[str] = None   # column for filter/sort, when it is not the attribute's name
     convert_filter: Optional[Callable] = None  # how query-string values are converted
 
-    @property
-    def required(self):
-        return self.post and self.default is NOTSET
-
 
 @dataclass(frozen=True)
 class Resource:
@@ -63,8 +59,6 @@ def _standard(extra):
 
 
 _bool_filter = dict(filter=True, sort=True, convert_filter=v.to_boolean)
-
-NETWORK_TYPES = ("vxlan", "gre", "vlan", "flat")
 
 network = Resource("network", "networks", _standard({
     "admin_state_up": Attr(post=True, put=True, default=True, convert=v.to_boolean, **_bool_filter),
@@ -174,4 +168,3 @@ agent = Resource("agent", "agents", {
     "resources_synced": Attr(),
 }, tags=False)
 
-RESOURCES = {r.collection: r for r in (network, subnet, port, trunk, agent)}

@@ -283,7 +283,7 @@ class Wiring:
             if row:
                 txn.update("Port", p["uuid"], row)
             if name in want_int:
-                a_pid, a_mac, peer = want_int[name]
+                peer = want_int[name][2]
                 if p["iface"]["options"].get("peer") != peer or p["iface"]["type"] != "patch":
                     txn.update("Interface", p["iface"]["uuid"],
                                {"type": "patch", "options": omap({"peer": peer})})
