@@ -125,9 +125,18 @@ class OvsInstance:
             os.kill(pid, signal.SIGKILL)
 
     def stop(self):
-        """Stop both daemons (vswitchd first). Bridges stay in the database file."""
+        """Stop both daemons (vswitchd first). Bridges stay in the database file; their
+        internal-port devices are removed, since on the userspace datapath those taps would
+        outlive ovs-vswitchd (dataplane notes G8); a restart recreates them."""
+        internal = []
+        if _alive(self.pid("ovsdb-server")):
+            out = self.vsctl("--bare", "--columns=name", "find", "Interface", "type=internal",
+                             check=False)
+            internal = out.split()
         self.stop_daemon("ovs-vswitchd")
         self.stop_daemon("ovsdb-server")
+        for dev in internal:
+            nsutil.ip(["link", "del", dev], netns=self.netns, check=False)
 
     def restart_vswitchd(self):
         self.stop_daemon("ovs-vswitchd")
