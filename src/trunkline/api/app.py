@@ -47,9 +47,14 @@ class Request:
         if not self.body:
             return None
         try:
-            return orjson.loads(self.body)
+            data = orjson.loads(self.body)
         except orjson.JSONDecodeError:
             raise exc.HTTPBadRequest("Body contains invalid data")
+        # JSON can only carry NUL escaped; no database text column can store it (PostgreSQL
+        # refuses it outright), so a body with a NUL in any string is invalid data.
+        if b"\\u0000" in self.body and _has_nul(data):
+            raise exc.HTTPBadRequest("Body contains invalid data")
+        return data
 
     def if_match(self):
         value = self.headers.get("if-match")
@@ -64,6 +69,23 @@ class Request:
                     raise exc.BadRequest(resource="if-match", msg="Revision number etag must be "
                                          "in the format of revision_number=<int>")
         return None
+
+
+def _has_nul(data):
+    """Whether any string (key or value) in the decoded JSON holds a NUL. Iterative: orjson
+    accepts nesting deeper than Python's recursion limit."""
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return True
+        elif isinstance(value, dict):
+            stack.extend(value)
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
 
 
 class Response:
@@ -104,6 +126,11 @@ class Api:
         try:
             if size > MAX_BODY:
                 raise exc.RequestTooLarge("Request is too large.")
+            # No id, tag or host holds a NUL, and PostgreSQL refuses to even compare with one.
+            if "\x00" in req.path:
+                raise exc.HTTPNotFound()
+            if any("\x00" in k or "\x00" in v for k, v in req.params):
+                raise exc.HTTPBadRequest("Query string contains invalid data")
             if self.channel is not None and req.path.startswith("/agent/v1/"):
                 resp = Response(*await self.channel.dispatch(req))
             else:

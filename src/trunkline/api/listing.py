@@ -5,6 +5,7 @@ from urllib.parse import urlencode
 
 from trunkline import exceptions as exc
 
+MAX_LIMIT = 2 ** 31 - 1  # no page is larger; past 64 bits the databases refuse the LIMIT
 TAG_FILTERS = ("tags", "tags-any", "not-tags", "not-tags-any")
 
 
@@ -64,7 +65,7 @@ def _limit(value):
     if limit < 0:
         raise exc.BadRequest(resource="limit",
                              msg="Limit must be an integer 0 or greater and not '%s'" % value)
-    return limit
+    return min(limit, MAX_LIMIT)
 
 
 def _sorts(resource, keys, dirs):

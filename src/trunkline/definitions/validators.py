@@ -45,6 +45,18 @@ def to_int(value):
         raise exc.InvalidInput(error_message="'%s' is not an integer" % (value,))
 
 
+INT64_MIN, INT64_MAX = -2 ** 63, 2 ** 63 - 1
+
+
+def to_filter_int(value):
+    """An integer list filter: beyond 64 bits no column can hold it, and the databases refuse
+    to compare with it (SQLite raises OverflowError), so it is bad input, not a 500."""
+    number = to_int(value)
+    if not INT64_MIN <= number <= INT64_MAX:
+        raise exc.InvalidInput(error_message="'%s' is out of range" % (value,))
+    return number
+
+
 def to_int_or_none(value):
     return None if value is None else to_int(value)
 
@@ -360,6 +372,13 @@ def subports(value):
             if not sub.get("segmentation_type") or sub.get("segmentation_id") is None:
                 return "Invalid subport details '%s': missing segmentation information. " \
                        "Must specify both segmentation_id and segmentation_type" % (sub,)
+            # a list or dict cannot be a set member (nor a segmentation): refuse it here with
+            # the words the trunk rules use for it
+            if isinstance(sub["segmentation_id"], (list, dict)):
+                return "Invalid subport details: segmentation_id '%s' is not an integer" % (
+                    sub["segmentation_id"],)
+            if isinstance(sub["segmentation_type"], (list, dict)):
+                return "Unknown segmentation_type '%s'" % (sub["segmentation_type"],)
             seg = (sub["segmentation_type"], sub["segmentation_id"])
             if seg in seen_segs:
                 return "Segmentation ID '%(seg_id)s' for '%(subport)s' is not unique" % {
