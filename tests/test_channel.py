@@ -259,6 +259,13 @@ def test_watch_times_out_without_relevant_write(client, chan, net, host):
     assert 1.4 <= time.monotonic() - started < 3
 
 
+@pytest.mark.parametrize("timeout", ["nan", "inf", "-1", "soon"])
+def test_watch_refuses_a_timeout_that_is_not_a_finite_number(server, host, timeout):
+    r = requests.get(server.url + "/agent/v1/watch",
+                     params={"since": 0, "host": host, "timeout": timeout}, timeout=5)
+    assert r.status_code == 400 and r.json()["NeutronError"]["type"] == "InvalidInput"
+
+
 def test_watch_dhcp_sees_every_port(client, chan, net, host):
     since = chan.state(host)["revision"]
     status, body, after = _watch_while(

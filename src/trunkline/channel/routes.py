@@ -1,6 +1,7 @@
 """The agent channel's HTTP routes under ``/agent/v1`` (docs/agent-channel.md). Handlers
 answer ``(status, payload)``; the API application turns that into the response. Only the watch
 awaits; everything else is one short transaction, like the Neutron API."""
+import math
 import re
 
 from trunkline import exceptions as exc
@@ -77,6 +78,6 @@ def _number(params, name, kind, default):
         value = kind(params[name])
     except ValueError:
         value = -1
-    if value < 0:
+    if not math.isfinite(value) or value < 0:
         raise exc.InvalidInput(error_message="'%s' must be a non-negative number" % name)
     return value
