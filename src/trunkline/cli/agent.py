@@ -2,6 +2,8 @@
 the agent channel. `register(subparsers)` adds the subcommand."""
 import socket
 
+from trunkline.cli.options import add_log_level
+
 
 def cmd_agent(args):
     from trunkline.agent import main
@@ -39,8 +41,6 @@ def register(subparsers):
                         "and DHCP veths happen there; the agent itself stays in its namespace")
     p.add_argument("--report-interval", type=float, default=10.0, metavar="S",
                    help="heartbeat interval in seconds (default: %(default)s)")
-    p.add_argument("--log-level", default="warning",
-                   choices=["debug", "info", "warning", "error"],
-                   help="log verbosity (default: %(default)s)")
+    add_log_level(p)
     p.set_defaults(func=cmd_agent)
     return p

@@ -4,6 +4,7 @@ import logging
 import sys
 
 from trunkline import server
+from trunkline.cli.options import add_log_level
 
 DESCRIPTION = """trunkline: a small, fast, Neutron-compatible network service built around
 VLAN-aware VMs (trunk ports). The real `openstack` CLI works against it:
@@ -25,9 +26,7 @@ def _add_server_options(p):
                         "(default: sqlite under --state-dir)")
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="API worker processes (default: %(default)s)")
-    p.add_argument("--log-level", default="warning",
-                   choices=["debug", "info", "warning", "error"],
-                   help="log verbosity (default: %(default)s)")
+    add_log_level(p)
 
 
 def _db_url(args):
