@@ -3,7 +3,6 @@ processes on free 127.0.0.1 ports. Everything started here is stopped by PID and
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -12,15 +11,11 @@ import uuid
 
 import requests
 
+from trunkline.stack import free_port
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV_BIN = os.path.dirname(sys.executable)
 TRUNKLINE = os.path.join(VENV_BIN, "trunkline")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_http(url, proc=None, timeout=20):
