@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from dataplane import lab, needs_root_ovs, wait_for  # noqa: F401
 from trunkline.agent.main import Agent
+from trunkline.agent.ovs.driver import OvsDriver
 
 pytestmark = needs_root_ovs
 
@@ -81,9 +82,10 @@ def test_agent_loop(lab):
     state = {"revision": 5, "host": "h1", "ports": [p1], "trunks": [],
              "networks": {net: {"id": net, "network_type": "vxlan", "segmentation_id": 3,
                                 "mtu": 1450}}}
-    agent = Agent("h1", "http://127.0.0.1:%d" % port, ovsdb_target=lab.db,
-                  state_dir=lab.rundir + "/state", datapath_type="netdev",
-                  ovs_rundir=lab.rundir, netns=lab.sw, report_interval=1.0)
+    driver = OvsDriver(ovsdb_target=lab.db, ovs_rundir=lab.rundir, datapath_type="netdev",
+                       netns=lab.sw)
+    agent = Agent("h1", "http://127.0.0.1:%d" % port, driver, state_dir=lab.rundir + "/state",
+                  report_interval=1.0)
     t = threading.Thread(target=agent.run, daemon=True)
     t.start()
     fake = None
@@ -103,11 +105,11 @@ def test_agent_loop(lab):
         with fake.lock:
             fake.state = dict(state, revision=6)
         assert wait_for(lambda: fake.statuses[-1]["ports"] == {p1["id"]: "ACTIVE"}, 10)
-        nstat = len(fake.statuses)
         with fake.lock:       # the server now has ACTIVE: nothing more to report
             fake.state = dict(state, revision=7, ports=[dict(p1, status="ACTIVE")])
         assert wait_for(lambda: any(w["since"] == "7" for w in fake.watches), 5)
-        assert len(fake.statuses) == nstat
+        # (a pass that still saw revision 6 may have repeated ACTIVE; from 7 on, silence)
+        nstat = len(fake.statuses)
         assert lab.ports()[("tap" + p1["id"])[:14]]["tag"] == 1
         # 410: refetch; heartbeats keep coming
         n = len(fake.registrations)

@@ -2,6 +2,7 @@
 the agent channel. `register(subparsers)` adds the subcommand."""
 import socket
 
+from trunkline.agent.driver import DRIVERS
 from trunkline.cli.options import add_log_level
 
 
@@ -21,6 +22,9 @@ def register(subparsers):
                    help="host name ports are bound to (binding:host_id; default: %(default)s)")
     p.add_argument("--server", default="http://127.0.0.1:9696", metavar="URL",
                    help="trunkline server (default: %(default)s)")
+    p.add_argument("--driver", choices=DRIVERS, default="ovs",
+                   help="switch driver: ovs = Open vSwitch (br-int, trunk bridges) "
+                        "(default: %(default)s)")
     p.add_argument("--dhcp", action="store_true",
                    help="also serve DHCP (qdhcp-<net> namespaces with dnsmasq)")
     p.add_argument("--ovsdb", metavar="unix:PATH|tcp:HOST:PORT",

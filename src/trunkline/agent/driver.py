@@ -1,0 +1,27 @@
+"""The switch driver contract the agent loop talks to, and the factory that picks one by name.
+
+A driver makes one host's switch match the desired state (``channel/state.py``) and says what it
+achieved; the loop (``agent/main.py``) fetches state, runs DHCP, calls the driver and reports.
+
+    agent_type, binary      how the driver registers (``/v2.0/agents``), e.g. "Open vSwitch agent"
+    configurations()        the agent's ``configurations`` dict (reported with every heartbeat)
+    reconcile(state, plugs) one pass: apply the difference, return
+                            {"ports": {id: status}, "trunks": {id: status}}; ``plugs`` are the
+                            agent's own taps to attach, e.g. DHCP: [{"name", "iface_id", "mac",
+                            "network_id"}]
+    timing()                a short text on how the last pass went (logged)
+    watchers()              callables ``f(wake, stopping)`` run in threads: they set ``wake``
+                            when the switch changed under the agent (a VM plugged, a restart)
+    reset()                 drop connections after a failed pass (the next pass reconnects)
+"""
+
+DRIVERS = ("ovs",)
+
+
+def load(name, **options):
+    """The driver ``name`` built from the agent's options (``ovsdb_target``, ``ovs_rundir``,
+    ``integration_bridge``, ``datapath_type``, ``netns``)."""
+    if name == "ovs":
+        from trunkline.agent.ovs.driver import OvsDriver
+        return OvsDriver(**options)
+    raise ValueError("unknown agent driver %r (choose from %s)" % (name, ", ".join(DRIVERS)))

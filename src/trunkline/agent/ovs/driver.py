@@ -1,0 +1,84 @@
+"""The Open vSwitch driver of the agent (see agent/driver.py for the contract): br-int, local
+VLANs and trunk patch ports through ``Wiring`` in one OVSDB transaction per pass; woken by an
+OVSDB monitor on ``Interface`` and by a restarted ovs-vswitchd."""
+import os
+
+from trunkline.agent import ovsdb
+from trunkline.agent.ovs.daemon import datapath_type as detect_datapath
+from trunkline.agent.ovs.wiring import Wiring
+
+OWN_PATCH_PREFIXES = ("tpi-", "tpt-", "spi-", "spt-")
+
+
+class OvsDriver:
+    agent_type = "Open vSwitch agent"
+    binary = "trunkline-agent"
+
+    def __init__(self, ovsdb_target=None, ovs_rundir=None, integration_bridge="br-int",
+                 datapath_type=None, netns=None):
+        self.ovs_rundir = ovs_rundir or os.environ.get("OVS_RUNDIR", "/var/run/openvswitch")
+        self.ovsdb_target = ovsdb_target or "unix:%s/db.sock" % self.ovs_rundir
+        self.datapath_type = datapath_type or detect_datapath()
+        self.integration_bridge = integration_bridge
+        self.netns = netns
+        self.db = ovsdb.Ovsdb(self.ovsdb_target)
+        self.wiring = Wiring(self.db, integration_bridge, self.datapath_type, self.ovs_rundir)
+
+    def configurations(self):
+        return {"ovsdb_connection": self.ovsdb_target, "netns": self.netns,
+                "integration_bridge": self.integration_bridge,
+                "datapath_type": self.datapath_type, "bridge_mappings": {},
+                "tunnel_types": [], "l2_population": False, "ovs_rundir": self.ovs_rundir}
+
+    def reconcile(self, state, plugs):
+        return self.wiring.reconcile(state, plugs)
+
+    def timing(self):
+        lt = self.wiring.last_timing
+        return ("%s OVSDB ops; read+diff %.3f, commit %.3f, vswitchd applied %.3f, flows %.3f"
+                % (lt.get("ops"), lt.get("read_diff", 0), lt.get("commit", 0),
+                   lt.get("applied", 0), lt.get("flows", 0)))
+
+    def reset(self):
+        self.db.close()
+
+    def watchers(self):
+        return [self._watch_interfaces, self._watch_vswitchd]
+
+    def _watch_interfaces(self, wake, stopping):
+        """A VM or trunk bridge plugged or unplugged (not our own patch ports)."""
+        def on_update(rows):
+            for change in rows.values():
+                name = (change.get("new") or change.get("old") or {}).get("name", "")
+                if not name.startswith(OWN_PATCH_PREFIXES):
+                    wake.set()
+                    return
+        while not stopping.is_set():
+            try:
+                with ovsdb.Ovsdb(self.ovsdb_target) as db:
+                    db.monitor("Interface", ["name", "external_ids", "ofport"], on_update)
+            except Exception:
+                stopping.wait(1.0)
+
+    def _watch_vswitchd(self, wake, stopping, interval=0.5):
+        """ovs-vswitchd keeps no flows across a restart, and OVSDB does not show the restart
+        (the Interface rows keep their ofports; only statistics move). A (re)started
+        ovs-vswitchd creates the integration bridge's OpenFlow management socket anew: follow
+        that file and pass when it changes, so the pass re-installs the flows (Neutron checks a
+        canary flow for the same reason)."""
+        path = os.path.join(self.ovs_rundir, self.integration_bridge + ".mgmt")
+        seen = _file_id(path)
+        while not stopping.wait(interval):
+            now = _file_id(path)
+            if now != seen:
+                seen = now
+                if now is not None:
+                    wake.set()
+
+
+def _file_id(path):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_ctime_ns
