@@ -4,7 +4,9 @@ one way to write.
 ``Database.write(fn)`` runs ``fn(txn)`` in one transaction that first takes the next global
 revision (which serialises writers on both back ends), records change-log rows through
 ``txn.record`` and retries the whole function when the database reports a transient conflict.
-After each commit it calls the ``on_commit`` listeners with the new revision (the agent
+A database that cannot be reached (PostgreSQL restarting, a connection cut) gives Neutron's 503
+``ServiceUnavailable``, never a 500 or a hang; pooled connections are checked before use
+(``pool_pre_ping``), so the servers recover by themselves once it is back. After each commit it calls the ``on_commit`` listeners with the new revision (the agent
 channel wakes its watchers this way); ``snapshot()`` reads several statements as of one
 revision.
 """
@@ -15,7 +17,7 @@ from contextlib import contextmanager
 
 import orjson
 from sqlalchemy import create_engine, event, insert, update
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from trunkline import exceptions as exc
 from trunkline.db import changelog, schema
@@ -82,8 +84,10 @@ class Database:
         try:
             with self.engine.connect() as conn, conn.begin():
                 yield conn
-        except OperationalError as e:
-            raise exc.ServiceUnavailable("The database is not available: %s" % _short(e))
+        except DBAPIError as e:
+            if not _unavailable(e):
+                raise
+            raise _service_unavailable(e) from None
 
     @contextmanager
     def snapshot(self):
@@ -95,8 +99,10 @@ class Database:
                     conn = conn.execution_options(isolation_level="REPEATABLE READ")
                 with conn.begin():
                     yield conn
-        except OperationalError as e:
-            raise exc.ServiceUnavailable("The database is not available: %s" % _short(e))
+        except DBAPIError as e:
+            if not _unavailable(e):
+                raise
+            raise _service_unavailable(e) from None
 
     def write(self, fn, *args, **kwargs):
         for attempt in range(RETRIES):
@@ -118,10 +124,10 @@ class Database:
                 # Checks run inside the serialised transaction, so a constraint violation here
                 # is a genuine conflict the plugin chose to let the database detect.
                 raise _integrity_to_neutron(e)
-            except (OperationalError, DBAPIError) as e:
+            except DBAPIError as e:
                 if not _is_retriable(e) or attempt == RETRIES - 1:
                     LOG.warning("database error: %s", e)
-                    raise exc.ServiceUnavailable("The database is not available: %s" % _short(e))
+                    raise _service_unavailable(e) from None
                 time.sleep(min(0.01 * (2 ** attempt), 0.5))
 
     def dispose(self):
@@ -134,6 +140,17 @@ def _json_dumps(value):
 
 def _short(e):
     return str(getattr(e, "orig", e)).strip().splitlines()[0][:200]
+
+
+def _unavailable(e):
+    """A lost or refused connection (PostgreSQL down or restarting, a connection cut), as
+    opposed to a statement the database refused (a bug: that stays a 500)."""
+    return isinstance(e, (OperationalError, InterfaceError)) or e.connection_invalidated
+
+
+def _service_unavailable(e):
+    return exc.ServiceUnavailable("The database is not available (%s); retry the request in "
+                                  "a few seconds." % _short(e))
 
 
 def _is_retriable(e):
