@@ -4,11 +4,13 @@ one way to write.
 ``Database.write(fn)`` runs ``fn(txn)`` in one transaction that first takes the next global
 revision (which serialises writers on both back ends), records change-log rows through
 ``txn.record`` and retries the whole function when the database reports a transient conflict.
-A database that cannot be reached (PostgreSQL restarting, a connection cut) gives Neutron's 503
-``ServiceUnavailable``, never a 500 or a hang; pooled connections are checked before use
-(``pool_pre_ping``), so the servers recover by themselves once it is back. After each commit it calls the ``on_commit`` listeners with the new revision (the agent
+After each commit it calls the ``on_commit`` listeners with the new revision (the agent
 channel wakes its watchers this way); ``snapshot()`` reads several statements as of one
 revision.
+
+A database that cannot be reached (PostgreSQL restarting, a connection cut) gives Neutron's 503
+``ServiceUnavailable``, never a 500 or a hang; pooled connections are checked before use
+(``pool_pre_ping``), so the servers recover by themselves once it is back.
 """
 import datetime
 import logging
