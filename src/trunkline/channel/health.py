@@ -62,13 +62,16 @@ def check(db):
             LOG.warning("the agent of host %s is dead: %d of its ports set DOWN", host, count)
 
 
-async def run(db, interval=None):
-    """Check every ``interval`` seconds (default ``agent_down_time / 2``) until cancelled."""
+async def run(db):
+    """Check every ``agent_down_time / 2`` seconds (as Neutron does) until cancelled. The
+    first check waits a whole ``agent_down_time``: agents that could not heartbeat while this
+    server (or every server) was down get that long to report again before they count as dead."""
+    await asyncio.sleep(agents.down_time)
     while True:
-        await asyncio.sleep(interval or max(agents.down_time / 2, 0.5))
         try:
             check(db)
         except exc.ServiceUnavailable as e:
             LOG.warning("agent check skipped: %s", e.msg)
         except Exception:       # a bug must not end the checks for the server's lifetime
             LOG.exception("agent check failed")
+        await asyncio.sleep(max(agents.down_time / 2, 0.5))
