@@ -185,9 +185,17 @@ def test_agent_kill9_while_wiring_500_subports_converges(env):
         sub_vlan = spi[1]
     stale = [name for name in where if name.startswith(("spi-", "spt-"))]
     assert not stale, stale
+    # each patch interface names its own port, and only live ones are left
+    with ovsdb.Ovsdb(env.stack.ovs.db) as db:
+        ifaces = {r["name"]: ovsdb.py(r["external_ids"]).get("iface-id")
+                  for r in db.select("Interface", ["name", "external_ids"])}
+    patches = {n: i for n, i in ifaces.items() if n.startswith(("spi-", "spt-"))}
+    assert len(patches) == 2 * len(want)
+    assert all(n[4:] == i[:11] and i in want for n, i in patches.items()), patches
     flows = env.flows("br-int")
     assert len(flows) == 2 and any("dl_vlan=4095" in f and "actions=drop" in f for f in flows) \
         and any("priority=0" in f and "actions=NORMAL" in f for f in flows), flows
+    assert [f for f in env.flows(tbr) if "actions=NORMAL" in f], env.flows(tbr)
     assert env.agent()["alive"]
 
 
