@@ -4,8 +4,8 @@ vSwitch in its own namespace, agent with DHCP) and one lab VM on a trunk parent:
 - live add/remove of a subport (VLAN 3 on a fourth network) while the VM runs;
 - isolation between the untagged network and the VLANs;
 - bad or conflicting trunk requests leave nothing half wired;
-- an agent restart, and a server restart or kill -9, under a running ping lose no packet and
-  keep every OVSDB tag;
+- an agent restart, and a server restart or kill -9 (also with the agent restarted while no
+  server answers), under a running ping lose no packet and keep every OVSDB tag;
 - an ovs-vswitchd restart or kill -9 heals by itself (the agent re-installs br-int's flows);
 - deleting the VM, the trunk, the ports and the networks leaves nothing behind.
 
@@ -396,17 +396,21 @@ def test_agent_restart_loses_no_packets(env):
     assert restart.new.poll() is None
 
 
-@pytest.mark.parametrize("how", ["restart", "kill9"])
+@pytest.mark.parametrize("how", ["restart", "kill9", "kill9+agent"])
 def test_server_restart_loses_no_packets(env, how):
     """The server stopped (SIGTERM) or killed (SIGKILL) and started again: the agent keeps the
-    data plane as it is while the server is away and carries on with the new one."""
+    data plane as it is while the server is away and carries on with the new one. With
+    ``kill9+agent`` the agent is restarted too while no server answers: a fresh agent that
+    cannot learn the desired state must leave the switch alone."""
     agent = dict(env.stack.procs)["agent"]
     old = dict(env.stack.procs)["server"]
 
     def restart():
-        if how == "kill9":
+        if how.startswith("kill9"):
             os.killpg(old.pid, signal.SIGKILL)
             old.wait()
+        if how == "kill9+agent":
+            restart.agent = env.stack.restart("agent")
         time.sleep(1.0)                         # the agent's watch and passes fail meanwhile
         new = env.stack.restart("server")
         assert new.pid != old.pid and old.poll() is not None
@@ -417,6 +421,7 @@ def test_server_restart_loses_no_packets(env, how):
         assert env.get_trunk()["revision_number"] == before + 1
 
     _ping_through(env, "server-" + how, restart)
+    agent = getattr(restart, "agent", agent)
     assert agent.poll() is None and dict(env.stack.procs)["agent"] is agent
     wait_for(lambda: _agent(env)["alive"], 15, what="the agent to heartbeat to the new server")
 

@@ -7,11 +7,13 @@
   the API and with SQL against the database;
 - PostgreSQL stopped and started under load: requests meanwhile get a Neutron 503
   (``ServiceUnavailable``), never a 500 or a hang; the servers recover by themselves, and an
-  agent's long poll of /agent/v1/watch spans the outage.
+  agent's long poll of /agent/v1/watch spans the outage;
+- ``--agent-down-time`` (Neutron's agent_down_time, default 75 s) is checked and documented.
 
 (50 concurrent add_subports and the last-IP race run on both back ends in test_concurrency.py.)
 """
 import ipaddress
+import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +23,7 @@ import requests
 from sqlalchemy import create_engine, func, select
 
 from conftest import Client
-from fixtures import Postgres, Server
+from fixtures import TRUNKLINE, Postgres, Server
 from trunkline.db import engine as db_engine
 from trunkline.db import schema
 
@@ -314,3 +316,15 @@ def _load_through_restart(pg, servers):
     status, answer = watched["answer"]
     assert status == 200 and answer["revision"] > rev["revision"], watched
     assert watched["at"] > t_up, "the watch ended before the outage was over"
+
+
+# -- the agent_down_time option ---------------------------------------------------------------
+
+def test_agent_down_time_option():
+    out = subprocess.run([TRUNKLINE, "server", "--help"], capture_output=True, text=True,
+                         timeout=60).stdout
+    assert "--agent-down-time S" in out and "(default: 75)" in " ".join(out.split())
+    for bad in ("0", "nan"):
+        r = subprocess.run([TRUNKLINE, "server", "--agent-down-time", bad], capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode == 2 and "not a positive number of seconds" in r.stderr, r.stderr
