@@ -310,6 +310,8 @@ def _load_through_restart(pg, servers):
     assert set(statuses) <= {200, 201, 503}, [e for e in log if e[2] not in (200, 201, 503)][:3]
     assert unavailable and all(b["NeutronError"]["type"] == "ServiceUnavailable"
                                for b in unavailable)
+    # the database's address stays in the server's log
+    assert not [b for b in unavailable if "127.0.0.1" in b["NeutronError"]["message"]]
     assert max(d for _, d, _, _ in log) < 10, "a request hung"
     tail = [s for t, _, s, _ in log if t > t_up + recovered + 0.5]
     assert tail and set(tail) <= {200, 201}, tail

@@ -128,7 +128,6 @@ class Database:
                 raise _integrity_to_neutron(e)
             except DBAPIError as e:
                 if not _is_retriable(e) or attempt == RETRIES - 1:
-                    LOG.warning("database error: %s", e)
                     raise _service_unavailable(e) from None
                 time.sleep(min(0.01 * (2 ** attempt), 0.5))
 
@@ -151,8 +150,10 @@ def _unavailable(e):
 
 
 def _service_unavailable(e):
-    return exc.ServiceUnavailable("The database is not available (%s); retry the request in "
-                                  "a few seconds." % _short(e))
+    # the cause goes to the log, not to the client (it names the database's address)
+    LOG.warning("database error, answered 503: %s", _short(e))
+    return exc.ServiceUnavailable("The database is not available; retry the request in a few "
+                                  "seconds.")
 
 
 def _is_retriable(e):
