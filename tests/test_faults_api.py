@@ -135,7 +135,7 @@ def test_kill9_server_during_concurrent_writes(backend, db_url_factory):
         [(op[1], r) for op, r in zip(ops, results) if r[0] is not None and r[0] >= 300][:5]
     assert ok >= KILL_AFTER and lost > 0 and in_flight > 0
 
-    server = Server(url, workers=2)
+    server = Server(url)
     try:
         applied = _check_after_restart(Client(server.url), url, net, sub, bases, ops, results)
     finally:
