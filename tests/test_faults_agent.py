@@ -29,7 +29,7 @@ from trunkline.stack import Stack
 
 pytestmark = needs_root_ovs
 
-DOWN_TIME = 4           # --agent-down-time of the stack's server
+DOWN_TIME = 5           # --agent-down-time of the stack's server (5x the report interval)
 SUBPORTS = 500
 
 
