@@ -5,7 +5,7 @@
   exactly, and a write that was not answered is there whole or not at all (no port without its
   address, no trunk missing a subport, no revision without its change-log rows), checked through
   the API and with SQL against the database;
-- PostgreSQL stopped and started under load: requests meanwhile get a Neutron 503
+- PostgreSQL stopped (fast, or immediate: a crash) and started under load: requests meanwhile get a Neutron 503
   (``ServiceUnavailable``), never a 500 or a hang; the servers recover by themselves, and an
   agent's long poll of /agent/v1/watch spans the outage;
 - ``--agent-down-time`` (Neutron's agent_down_time, default 75 s) is checked and documented.
@@ -238,17 +238,19 @@ def private_pg():
     pg.stop()
 
 
-def test_postgresql_restart_under_load_answers_503_and_recovers(private_pg):
+@pytest.mark.parametrize("mode", ["fast", "immediate"])
+def test_postgresql_restart_under_load_answers_503_and_recovers(private_pg, mode):
+    """``mode``: pg_ctl's shutdown mode (immediate = a crash, recovered at start)."""
     url = private_pg.new_database()
     servers = [Server(url, workers=1), Server(url, workers=1)]
     try:
-        _load_through_restart(private_pg, servers)
+        _load_through_restart(private_pg, servers, mode)
     finally:
         for s in servers:
             s.stop()
 
 
-def _load_through_restart(pg, servers):
+def _load_through_restart(pg, servers, mode):
     client = Client(servers[0].url)
     net = client.create("network", name="pg-load")
     client.create("subnet", network_id=net["id"], cidr="10.71.0.0/16", ip_version=4)
@@ -282,7 +284,7 @@ def _load_through_restart(pg, servers):
     try:
         time.sleep(1.0)
         t_down = time.monotonic()
-        pg.halt("fast")
+        pg.halt(mode)
         time.sleep(2.0)
         pg.start()
         t_up = time.monotonic()
