@@ -8,6 +8,8 @@
 - PostgreSQL stopped (fast, or immediate: a crash) and started under load: requests meanwhile get a Neutron 503
   (``ServiceUnavailable``), never a 500 or a hang; the servers recover by themselves, and an
   agent's long poll of /agent/v1/watch spans the outage;
+- a host whose agent stops heartbeating, seen by two servers: its ports and trunk go DOWN
+  exactly once, and ACTIVE again when it reports;
 - ``--agent-down-time`` (Neutron's agent_down_time, default 75 s) is checked and documented.
 
 (50 concurrent add_subports and the last-IP race run on both back ends in test_concurrency.py.)
@@ -16,6 +18,7 @@ import ipaddress
 import subprocess
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -24,6 +27,7 @@ from sqlalchemy import create_engine, func, select
 
 from conftest import Client
 from fixtures import TRUNKLINE, Postgres, Server
+from test_channel import Channel
 from trunkline.db import engine as db_engine
 from trunkline.db import schema
 
@@ -320,6 +324,76 @@ def _load_through_restart(pg, servers, mode):
     status, answer = watched["answer"]
     assert status == 200 and answer["revision"] > rev["revision"], watched
     assert watched["at"] > t_up, "the watch ended before the outage was over"
+
+
+# -- a host whose agent is dead, seen by two servers ------------------------------------------
+
+def test_dead_host_ports_down_once_with_two_servers(backend, db_url_factory):
+    """Two server processes on one database run the periodic check; the agent of one host
+    stops heartbeating: its ports and its trunk go DOWN exactly once (one revision bump each,
+    one change-log row that wakes the host's watch), the other host's ports are untouched, and
+    when the agent reports again the statuses are ACTIVE and stay so."""
+    url = db_url_factory(backend)
+    servers = [Server(url, extra=("--agent-down-time", "3")) for _ in range(2)]
+    stop, alive = threading.Event(), threading.Event()
+    try:
+        a, b = Channel(servers[0].url), Channel(servers[1].url)
+        client = Client(servers[0].url)
+        host, other = "dead-" + uuid.uuid4().hex[:6], "live-" + uuid.uuid4().hex[:6]
+        def beat(chan, h, until):
+            while not until.wait(0.5):
+                chan.register(h)
+        a.register(host)
+        a.register(other)
+        threading.Thread(target=beat, args=(b, other, stop), daemon=True).start()
+        threading.Thread(target=beat, args=(a, host, alive), daemon=True).start()
+        net = client.create("network")
+        parent, sub = client.create("port", network_id=net["id"]), \
+            client.create("port", network_id=net["id"])
+        trunk = client.create("trunk", port_id=parent["id"], sub_ports=[
+            {"port_id": sub["id"], "segmentation_type": "vlan", "segmentation_id": 7}])
+        plain = client.create("port", network_id=net["id"], **{"binding:host_id": host})
+        kept = client.create("port", network_id=net["id"], **{"binding:host_id": other})
+        assert client.put("/ports/" + parent["id"],
+                          {"port": {"binding:host_id": host}})[0] == 200
+        mine = [parent["id"], sub["id"], plain["id"]]
+        assert a.report(host, {p: "ACTIVE" for p in mine}, {trunk["id"]: "ACTIVE"})[0] == 204
+        assert a.report(other, {kept["id"]: "ACTIVE"})[0] == 204
+
+        def ports():
+            return {p["id"]: p for p in client.get("/ports")[1]["ports"]}
+        before = ports()
+        assert {before[p]["status"] for p in mine + [kept["id"]]} == {"ACTIVE"}
+        since = a.state(host)["revision"]
+        alive.set()             # the host disappears
+        deadline = time.monotonic() + 15
+        while not (all(ports()[p]["status"] == "DOWN" for p in mine)
+                   and client.get("/trunks/" + trunk["id"])[1]["trunk"]["status"] == "DOWN"):
+            assert time.monotonic() < deadline, ports()
+            time.sleep(0.2)
+        time.sleep(3.5)         # several more checks by both servers change nothing more
+        after = ports()
+        for p in mine:
+            assert after[p]["revision_number"] == before[p]["revision_number"] + 1
+        assert after[kept["id"]]["status"] == "ACTIVE"
+        assert after[kept["id"]]["revision_number"] == before[kept["id"]]["revision_number"]
+        agents = {g["host"]: g["alive"] for g in client.get("/agents")[1]["agents"]}
+        assert agents == {host: False, other: True}
+        status, woke = b.get("/watch", since=since, host=host, timeout=0)
+        assert status == 200 and woke["revision"] > since
+        # the host comes back: it heartbeats and reports its wiring
+        a.register(host)
+        threading.Thread(target=beat, args=(a, host, stop), daemon=True).start()
+        assert a.report(host, {p: "ACTIVE" for p in mine}, {trunk["id"]: "ACTIVE"})[0] == 204
+        time.sleep(2.5)
+        back = ports()
+        assert {back[p]["status"] for p in mine} == {"ACTIVE"}
+        assert client.get("/trunks/" + trunk["id"])[1]["trunk"]["status"] == "ACTIVE"
+    finally:
+        stop.set()
+        alive.set()
+        for s in servers:
+            s.stop()
 
 
 # -- the agent_down_time option ---------------------------------------------------------------
