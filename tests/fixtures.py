@@ -53,6 +53,11 @@ class Server:
         with open(self.log.name) as f:
             return f.read()
 
+    def kill(self):
+        """``kill -9`` of the server and its workers (its whole process group)."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
     def stop(self):
         if self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
@@ -78,10 +83,18 @@ class Postgres:
         self.port = free_port()
         self._as_postgres([os.path.join(self.bindir, "initdb"), "-D", self.data, "-A", "trust",
                            "-U", "postgres", "--no-sync"])
+        self.start()
+
+    def start(self):
         self._as_postgres([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-w", "-l",
                            os.path.join(self.dir, "log"), "-o",
                            "-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off "
                            "-c max_connections=300" % (self.port, self.sock), "start"])
+
+    def halt(self, mode="fast"):
+        """Stop the server (its data stays; ``start()`` brings it back on the same port)."""
+        self._as_postgres([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-m", mode,
+                           "-w", "stop"])
 
     def _as_postgres(self, cmd):
         subprocess.run(["runuser", "-u", "postgres", "--"] + cmd, check=True,

@@ -4,8 +4,9 @@ vSwitch in its own namespace, agent with DHCP) and one lab VM on a trunk parent:
 - live add/remove of a subport (VLAN 3 on a fourth network) while the VM runs;
 - isolation between the untagged network and the VLANs;
 - bad or conflicting trunk requests leave nothing half wired;
-- an agent restart under a running ping loses no packet and keeps every OVSDB tag;
-- an ovs-vswitchd restart heals by itself (the agent re-installs br-int's flows);
+- an agent restart, and a server restart or kill -9 (also with the agent restarted while no
+  server answers), under a running ping lose no packet and keep every OVSDB tag;
+- an ovs-vswitchd restart or kill -9 heals by itself (the agent re-installs br-int's flows);
 - deleting the VM, the trunk, the ports and the networks leaves nothing behind.
 
 The tests share the module's stack and VM and run in file order (the last one deletes
@@ -334,26 +335,23 @@ def _agent(env):
     return agents[0]
 
 
-def test_agent_restart_loses_no_packets(env):
-    rows_before = env.port_rows()
-    started_before = _agent(env)["started_at"]
-    old = dict(env.stack.procs)["agent"]
-    out = os.path.join(env.root, "ping-restart.out")
+PING_INTERVAL = 0.05
+
+
+def _ping_during(env, name, action, settle=2.0):
+    """Run ``action()`` while the VM pings VLAN 1's DHCP port every 50 ms, and ``settle`` s
+    more; returns (answered sequence numbers, the unanswered ones before the last answer,
+    ping's output)."""
+    out = os.path.join(env.root, "ping-%s.out" % name)
     with open(out, "w") as f:
-        ping = subprocess.Popen(labvm.exec_argv(env.vm, ["ping", "-n", "-i", "0.05", "-I",
-                                                         "eth0.1", env.dhcp["net1"][0]],
+        ping = subprocess.Popen(labvm.exec_argv(env.vm, ["ping", "-n", "-i", str(PING_INTERVAL),
+                                                         "-I", "eth0.1", env.dhcp["net1"][0]],
                                                 state_dir=env.lab_dir), stdout=f,
                                 stderr=subprocess.STDOUT)
     try:
         time.sleep(0.5)
-        time.sleep(1.0 - time.time() % 1.0)     # started_at has one-second resolution
-        new = env.stack.restart("agent")
-        assert new.pid != old.pid and old.poll() is not None
-        assert new.args == old.args
-        wait_for(lambda: _agent(env)["started_at"] != started_before and _agent(env)["alive"],
-                 15, what="the new agent to report")
-        time.sleep(2.0)          # its first passes run while the ping goes on
-        assert new.poll() is None
+        action()
+        time.sleep(settle)       # the agent's next passes run while the ping goes on
     finally:
         ping.send_signal(signal.SIGINT)
         try:
@@ -365,9 +363,15 @@ def test_agent_restart_loses_no_packets(env):
         text = f.read()
     seqs = [int(s) for s in re.findall(r"icmp_seq=(\d+) ttl=", text)]
     assert len(seqs) > 40, text[-500:]
+    return seqs, sorted(set(range(1, max(seqs) + 1)) - set(seqs)), text
+
+
+def _ping_through(env, name, action):
+    """``action()`` loses not one echo, and the switch's ports are as before."""
+    rows_before = env.port_rows()
+    seqs, missing, text = _ping_during(env, name, action)
     # no gap: every echo sent before the last answered one was answered (the one in flight
     # when ping was interrupted may be the only unanswered)
-    missing = sorted(set(range(1, max(seqs) + 1)) - set(seqs))
     assert not missing, "lost %s\n%s" % (missing, text[-500:])
     m = re.search(r"(\d+) packets transmitted, (\d+) received", text)
     assert m and int(m.group(1)) - int(m.group(2)) <= 1, text[-300:]
@@ -375,22 +379,102 @@ def test_agent_restart_loses_no_packets(env):
     assert env.get_trunk()["status"] == "ACTIVE"
 
 
+def test_agent_restart_loses_no_packets(env):
+    started_before = _agent(env)["started_at"]
+    old = dict(env.stack.procs)["agent"]
+
+    def restart():
+        time.sleep(1.0 - time.time() % 1.0)     # started_at has one-second resolution
+        new = env.stack.restart("agent")
+        assert new.pid != old.pid and old.poll() is not None
+        assert new.args == old.args
+        wait_for(lambda: _agent(env)["started_at"] != started_before and _agent(env)["alive"],
+                 15, what="the new agent to report")
+        restart.new = new
+
+    _ping_through(env, "agent-restart", restart)
+    assert restart.new.poll() is None
+
+
+@pytest.mark.parametrize("how", ["restart", "kill9", "kill9+agent"])
+def test_server_restart_loses_no_packets(env, how):
+    """The server stopped (SIGTERM) or killed (SIGKILL) and started again: the agent keeps the
+    data plane as it is while the server is away and carries on with the new one. With
+    ``kill9+agent`` the agent is restarted too while no server answers: a fresh agent that
+    cannot learn the desired state must leave the switch alone."""
+    agent = dict(env.stack.procs)["agent"]
+    old = dict(env.stack.procs)["server"]
+
+    def restart():
+        if how.startswith("kill9"):
+            os.killpg(old.pid, signal.SIGKILL)
+            old.wait()
+        if how == "kill9+agent":
+            restart.agent = env.stack.restart("agent")
+        time.sleep(1.0)                         # the agent's watch and passes fail meanwhile
+        new = env.stack.restart("server")
+        assert new.pid != old.pid and old.poll() is not None
+        wait_for(lambda: _server_answers(env), 15, what="the server to answer again")
+        # the agent notices a change made through the new server
+        before = env.get_trunk()["revision_number"]
+        env.api("PUT", "/trunks/" + env.trunk, {"trunk": {"description": how}}, ok=200)
+        assert env.get_trunk()["revision_number"] == before + 1
+
+    _ping_through(env, "server-" + how, restart)
+    agent = getattr(restart, "agent", agent)
+    assert agent.poll() is None and dict(env.stack.procs)["agent"] is agent
+    wait_for(lambda: _agent(env)["alive"], 15, what="the agent to heartbeat to the new server")
+
+
+def _server_answers(env):
+    try:
+        return requests.get(env.stack.url + "/", timeout=1).ok
+    except requests.RequestException:
+        return False
+
+
 # -- 5. ovs-vswitchd restart -------------------------------------------------------------------
 
-def test_vswitchd_restart_recovers_by_itself(env):
+@pytest.mark.parametrize("how", ["restart", "kill9"])
+def test_vswitchd_restart_recovers_by_itself(env, how):
+    """ovs-vswitchd stopped (SIGTERM) or killed (SIGKILL) and started again keeps no flows; the
+    agent alone re-installs them and traffic is back (the time is printed, not asserted
+    tightly: the machine is shared)."""
     agent = dict(env.stack.procs)["agent"]
     rows_before = env.port_rows()
     assert env.ping("eth0.1", env.dhcp["net1"][0])
-    t0 = time.monotonic()
-    env.stack.ovs.restart_vswitchd()
-    wait_for(lambda: env.ping("eth0.1", env.dhcp["net1"][0], wait=1), 10,
-             what="VLAN 1 to answer again after the ovs-vswitchd restart")
-    took = time.monotonic() - t0
-    assert took < 8, took
+
+    def restart():
+        t0 = time.monotonic()
+        if how == "kill9":
+            pid = env.stack.ovs.pid("ovs-vswitchd")
+            os.kill(pid, signal.SIGKILL)
+            wait_for(lambda: _gone(pid), 10, what="ovs-vswitchd to be gone")
+            env.stack.ovs.start_vswitchd()
+        else:
+            env.stack.ovs.restart_vswitchd()
+        restart.took = time.monotonic() - t0
+
+    seqs, missing, text = _ping_during(env, "vswitchd-" + how, restart, settle=4.0)
+    # traffic is back: echoes after the outage are answered again, and it is one outage
+    assert missing and max(seqs) > max(missing) + 10, text[-500:]
+    outage = (max(missing) - min(missing) + 1) * PING_INTERVAL
+    print("\novs-vswitchd %s: running again after %.2f s; VLAN 1 lost %d echoes (%.2f s)"
+          % (how, restart.took, len(missing), outage))
+    assert outage < 8, outage
     assert env.ping("eth0", env.dhcp["net0"][0])
     assert env.ping("eth0.2", env.dhcp["net2"][0])
     assert agent.poll() is None and dict(env.stack.procs)["agent"] is agent
     assert env.port_rows() == rows_before
+
+
+def _gone(pid):
+    """The process has exited (a zombie nobody reaped yet counts as gone)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
 
 
 # -- 3. deleting everything leaves nothing --------------------------------------------------------

@@ -7,7 +7,7 @@ import uvicorn
 
 from trunkline import plugins
 from trunkline.api.app import Api
-from trunkline.channel import binding
+from trunkline.channel import agents, binding
 from trunkline.channel.routes import Channel
 from trunkline.db import migrate
 from trunkline.db.engine import Database
@@ -16,6 +16,7 @@ from trunkline.services.trunk.plugin import TrunkPlugin
 LOG = logging.getLogger(__name__)
 DEFAULT_STATE_DIR = "/var/lib/trunkline"
 ENV_DB = "TRUNKLINE_DB"
+ENV_AGENT_DOWN_TIME = "TRUNKLINE_AGENT_DOWN_TIME"
 
 
 def default_db_url(state_dir):
@@ -35,21 +36,25 @@ def prepare_database(url):
         db.dispose()
 
 
-def build_app(url):
+def build_app(url, agent_down_time=agents.DOWN_TIME):
+    agents.configure(agent_down_time)
     db = Database(url)
     core = plugins.build(binder=binding.bind)
     return Api(db, core, TrunkPlugin(), Channel(db, core))
 
 
 def factory():
-    """uvicorn's app factory for worker processes (the URL comes through the environment)."""
-    return build_app(os.environ[ENV_DB])
+    """uvicorn's app factory for worker processes (the settings come through the
+    environment)."""
+    return build_app(os.environ[ENV_DB],
+                     float(os.environ.get(ENV_AGENT_DOWN_TIME, agents.DOWN_TIME)))
 
 
-def run(bind, url, workers=1, log_level="warning"):
+def run(bind, url, workers=1, log_level="warning", agent_down_time=agents.DOWN_TIME):
     host, _, port = bind.rpartition(":")
     prepare_database(url)
     os.environ[ENV_DB] = url
+    os.environ[ENV_AGENT_DOWN_TIME] = repr(float(agent_down_time))
     uvicorn.run("trunkline.server:factory", factory=True, host=host or "127.0.0.1",
                 port=int(port), workers=workers if workers > 1 else None, loop="uvloop",
                 http="httptools", log_level=log_level, access_log=False,

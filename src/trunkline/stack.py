@@ -38,13 +38,17 @@ def _get_json(url, timeout=2):
 
 class Stack:
     def __init__(self, state_dir, bind=None, db_url=None, host=None, isolated=False,
-                 workers=1, log=print):
+                 workers=1, server_args=(), agent_args=(), log=print):
+        """``server_args``/``agent_args``: extra options for ``trunkline server``/``agent``
+        (e.g. ``--agent-down-time``, ``--report-interval``)."""
         self.state_dir = os.path.abspath(state_dir)
         self.bind = bind or "127.0.0.1:%d" % free_port()
         self.url = "http://" + self.bind
         self.db_url = db_url or "sqlite:///" + os.path.join(self.state_dir, "trunkline.db")
         self.isolated = isolated
         self.workers = workers
+        self.server_args = list(server_args)
+        self.agent_args = list(agent_args)
         tag = uuid.uuid4().hex[:6]
         self.host = host or (("tl-%s" % tag) if isolated else socket.gethostname())
         self.netns = "tlhost-%s" % tag if isolated else None
@@ -62,7 +66,8 @@ class Stack:
         try:
             rundir = self._start_ovs()
             self._spawn("server", [_bin("trunkline"), "server", "--bind", self.bind,
-                                   "--db", self.db_url, "--workers", str(self.workers)])
+                                   "--db", self.db_url, "--workers", str(self.workers),
+                                   *self.server_args])
             self._wait(lambda: _get_json(self.url + "/"), "the API server")
             self.log("server   %s (database %s)" % (self.url, self.db_url))
             argv = [_bin("trunkline"), "agent", "--host", self.host, "--server", self.url,
@@ -70,7 +75,7 @@ class Stack:
                     "--state-dir", os.path.join(self.state_dir, "agent")]
             if self.netns:
                 argv += ["--netns", self.netns]
-            self._spawn("agent", argv)
+            self._spawn("agent", argv + self.agent_args)
             self._wait(self._agent_alive, "the agent to register")
             self.log("agent    host %s, DHCP on%s" % (
                 self.host, ", switch in namespace %s" % self.netns if self.netns else ""))

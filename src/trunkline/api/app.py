@@ -5,6 +5,7 @@ Database work is short and synchronous, so it runs on the event loop directly; t
 free for long polls because those never hold a connection while they wait. ``/agent/v1/...``
 goes to the agent channel (channel/routes.py), whose dispatch is async for the watch.
 """
+import asyncio
 import logging
 import re
 import uuid
@@ -110,7 +111,8 @@ class Api:
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "lifespan":
-            return await _lifespan(receive, send)
+            return await _lifespan(receive, send,
+                                   [self.channel.periodic] if self.channel is not None else [])
         if scope["type"] != "http":
             return
         chunks, size = [], 0
@@ -380,12 +382,17 @@ def _fields(items, fields):
     return [{k: v for k, v in item.items() if k in fields} for item in items]
 
 
-async def _lifespan(receive, send):
+async def _lifespan(receive, send, background):
+    """Start the ``background`` coroutine functions with the server, cancel them at shutdown."""
+    tasks = []
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            tasks = [asyncio.ensure_future(fn()) for fn in background]
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            for task in tasks:
+                task.cancel()
             await send({"type": "lifespan.shutdown.complete"})
             return
 

@@ -1,6 +1,10 @@
 """Neutron's ``agents`` resource: the agents table as the API shows it (list with filters such
 as ``agent_type``, ``host`` and ``alive``, show, update of admin_state_up/description, delete
-of a dead agent), and the queries the channel asks of it (is there a live agent on a host?)."""
+of a dead agent), and the queries the channel asks of it (is there a live agent on a host?
+which hosts have a live one, which a dead one?).
+
+An agent is alive while its last heartbeat is at most ``down_time`` seconds old: Neutron's
+``agent_down_time`` (default 75 s; ``trunkline server --agent-down-time``)."""
 import datetime
 
 from sqlalchemy import and_, delete, or_, select, update
@@ -13,7 +17,8 @@ from trunkline.plugins import common
 G = schema.agents
 OVS = "Open vSwitch agent"
 DHCP = "DHCP agent"
-ALIVE_SECONDS = 30
+DOWN_TIME = 75.0                            # Neutron's agent_down_time default
+down_time = DOWN_TIME
 TOPICS = {OVS: "N/A", DHCP: "dhcp_agent"}   # what Neutron's agents report
 ZONES = {DHCP: "nova"}                      # L2 agents have no availability zone
 
@@ -27,10 +32,16 @@ def now():
     return stamp(datetime.datetime.now(datetime.timezone.utc))
 
 
+def configure(agent_down_time):
+    """Set how long after its last heartbeat an agent counts as dead (the server's option)."""
+    global down_time
+    down_time = float(agent_down_time)
+
+
 def alive_cutoff():
     """Agents whose last heartbeat is at or after this stamp are alive."""
     return stamp(datetime.datetime.now(datetime.timezone.utc)
-                 - datetime.timedelta(seconds=ALIVE_SECONDS))
+                 - datetime.timedelta(seconds=down_time))
 
 
 def live_agent(conn, host, agent_type=OVS):
@@ -39,6 +50,18 @@ def live_agent(conn, host, agent_type=OVS):
     return conn.execute(select(G).where(
         G.c.host == host, G.c.agent_type == agent_type,
         G.c.heartbeat_at >= alive_cutoff())).first()
+
+
+def live_hosts(conn, agent_type=OVS):
+    """The hosts whose ``agent_type`` agent is alive (L2 population sends only to these)."""
+    return set(conn.execute(select(G.c.host).where(
+        G.c.agent_type == agent_type, G.c.heartbeat_at >= alive_cutoff())).scalars())
+
+
+def dead_hosts(conn, agent_type=OVS):
+    """The hosts whose ``agent_type`` agent has registered and stopped heartbeating."""
+    return set(conn.execute(select(G.c.host).where(
+        G.c.agent_type == agent_type, G.c.heartbeat_at < alive_cutoff())).scalars())
 
 
 class AgentPlugin:

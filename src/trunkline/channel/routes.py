@@ -5,7 +5,7 @@ import math
 import re
 
 from trunkline import exceptions as exc
-from trunkline.channel import agents, dhcp, register, reports, state, watch
+from trunkline.channel import agents, dhcp, health, register, reports, state, watch
 from trunkline.channel.notify import Notifier
 
 _STATE = re.compile(r"^/agent/v1/hosts/([^/]+)/state$")
@@ -19,6 +19,10 @@ class Channel:
         self.agents = agents.AgentPlugin()
         self.notifier = Notifier()
         db.on_commit.append(self.notifier.notify)
+
+    async def periodic(self):
+        """The server's background work while it runs: the agent check (channel/health.py)."""
+        await health.run(self.db)
 
     async def dispatch(self, req):
         path = req.path.rstrip("/")

@@ -5,7 +5,11 @@ too, since every port appears in its hosts files.
 
 It never holds a database connection while it waits: each check is one short query, and
 between checks it sleeps on the in-process notifier (woken by every local commit) for at most
-POLL seconds, which also catches commits made by other server processes."""
+POLL seconds, which also catches commits made by other server processes.
+
+A watch outlives a database outage (PostgreSQL restarting): a check that finds the database
+unavailable is retried at the next poll, and only a watch whose last check failed ends with
+Neutron's 503; the agent then watches again after a short backoff."""
 import asyncio
 
 import orjson
@@ -66,10 +70,16 @@ async def _watch(db, notifier, since, host, timeout, dhcp):
     loop = asyncio.get_running_loop()
     deadline = loop.time() + min(max(timeout, 0.0), MAX_TIMEOUT)
     while True:
-        revision = check(db, since, host, dhcp)
+        try:
+            revision = check(db, since, host, dhcp)
+            unavailable = None
+        except exc.ServiceUnavailable as e:
+            revision, unavailable = None, e
         if revision is not None:
             return {"revision": revision}
         remaining = deadline - loop.time()
         if remaining <= 0:
+            if unavailable is not None:
+                raise unavailable
             return {"revision": since}
         await notifier.wait(min(POLL, remaining))

@@ -4,6 +4,7 @@ import logging
 import sys
 
 from trunkline import server
+from trunkline.channel.agents import DOWN_TIME as AGENT_DOWN_TIME
 from trunkline.cli.options import add_log_level
 
 DESCRIPTION = """trunkline: a small, fast, Neutron-compatible network service built around
@@ -26,7 +27,23 @@ def _add_server_options(p):
                         "(default: sqlite under --state-dir)")
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="API worker processes (default: %(default)s)")
+    p.add_argument("--agent-down-time", type=_seconds, default=AGENT_DOWN_TIME, metavar="S",
+                   help="an agent whose last heartbeat is older than S seconds is dead "
+                        "(alive: false); the ports bound to a host whose Open vSwitch agent "
+                        "is dead are set DOWN, checked every S/2 seconds. Neutron's "
+                        "agent_down_time; keep it at least twice the agents' "
+                        "--report-interval (default: %(default)g)")
     add_log_level(p)
+
+
+def _seconds(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError("%r is not a positive number of seconds" % text)
+    return value
 
 
 def _db_url(args):
@@ -34,13 +51,15 @@ def _db_url(args):
 
 
 def cmd_server(args):
-    server.run(args.bind, _db_url(args), workers=args.workers, log_level=args.log_level)
+    server.run(args.bind, _db_url(args), workers=args.workers, log_level=args.log_level,
+               agent_down_time=args.agent_down_time)
 
 
 def cmd_up(args):
     from trunkline.stack import Stack
     print("trunkline up: Ctrl-C or SIGTERM stops everything", flush=True)
     stack = Stack(args.state_dir, bind=args.bind, db_url=_db_url(args), workers=args.workers,
+                  server_args=["--agent-down-time", repr(args.agent_down_time)],
                   log=lambda line: print(line, flush=True))
     stack.start()
     print("export OS_AUTH_TYPE=none OS_ENDPOINT=%s" % stack.url, flush=True)

@@ -7,6 +7,10 @@ revision (which serialises writers on both back ends), records change-log rows t
 After each commit it calls the ``on_commit`` listeners with the new revision (the agent
 channel wakes its watchers this way); ``snapshot()`` reads several statements as of one
 revision.
+
+A database that cannot be reached (PostgreSQL restarting, a connection cut) gives Neutron's 503
+``ServiceUnavailable``, never a 500 or a hang; pooled connections are checked before use
+(``pool_pre_ping``), so the servers recover by themselves once it is back.
 """
 import datetime
 import logging
@@ -15,7 +19,7 @@ from contextlib import contextmanager
 
 import orjson
 from sqlalchemy import create_engine, event, insert, update
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from trunkline import exceptions as exc
 from trunkline.db import changelog, schema
@@ -82,8 +86,10 @@ class Database:
         try:
             with self.engine.connect() as conn, conn.begin():
                 yield conn
-        except OperationalError as e:
-            raise exc.ServiceUnavailable("The database is not available: %s" % _short(e))
+        except DBAPIError as e:
+            if not _unavailable(e):
+                raise
+            raise _service_unavailable(e) from None
 
     @contextmanager
     def snapshot(self):
@@ -95,8 +101,10 @@ class Database:
                     conn = conn.execution_options(isolation_level="REPEATABLE READ")
                 with conn.begin():
                     yield conn
-        except OperationalError as e:
-            raise exc.ServiceUnavailable("The database is not available: %s" % _short(e))
+        except DBAPIError as e:
+            if not _unavailable(e):
+                raise
+            raise _service_unavailable(e) from None
 
     def write(self, fn, *args, **kwargs):
         for attempt in range(RETRIES):
@@ -118,10 +126,9 @@ class Database:
                 # Checks run inside the serialised transaction, so a constraint violation here
                 # is a genuine conflict the plugin chose to let the database detect.
                 raise _integrity_to_neutron(e)
-            except (OperationalError, DBAPIError) as e:
+            except DBAPIError as e:
                 if not _is_retriable(e) or attempt == RETRIES - 1:
-                    LOG.warning("database error: %s", e)
-                    raise exc.ServiceUnavailable("The database is not available: %s" % _short(e))
+                    raise _service_unavailable(e) from None
                 time.sleep(min(0.01 * (2 ** attempt), 0.5))
 
     def dispose(self):
@@ -134,6 +141,19 @@ def _json_dumps(value):
 
 def _short(e):
     return str(getattr(e, "orig", e)).strip().splitlines()[0][:200]
+
+
+def _unavailable(e):
+    """A lost or refused connection (PostgreSQL down or restarting, a connection cut), as
+    opposed to a statement the database refused (a bug: that stays a 500)."""
+    return isinstance(e, (OperationalError, InterfaceError)) or e.connection_invalidated
+
+
+def _service_unavailable(e):
+    # the cause goes to the log, not to the client (it names the database's address)
+    LOG.warning("database error, answered 503: %s", _short(e))
+    return exc.ServiceUnavailable("The database is not available; retry the request in a few "
+                                  "seconds.")
 
 
 def _is_retriable(e):

@@ -1,7 +1,9 @@
 """Trunk status: the one module that writes it (Neutron wrote it from many places).
 
 DOWN on create and whenever the API adds or removes subports, DOWN when the parent port moves
-to another host or is unbound, and otherwise only what the agent of the parent's host reports
+to another host or is unbound, DOWN when the agent of the parent's host is dead (no agent
+vouches for the wiring any more: Neutron's rule for an unbound parent, "no more physical
+resources associated"), and otherwise only what the agent of the parent's host reports
 (BUILD, ACTIVE, DEGRADED, ERROR). Every change made here appends a change-log row, so the
 host's agent sees it."""
 from sqlalchemy import select, update
@@ -26,6 +28,17 @@ def parent_moved(txn, parent_id, hosts):
     if row is not None and row.status != INITIAL:
         common.bump(txn, T, row.id, {"status": INITIAL})
         txn.record("trunk", row.id, "update", hosts)
+
+
+def host_lost(txn, host):
+    """The Open vSwitch agent of ``host`` is dead: the trunks whose parent is bound there go
+    DOWN until it comes back and reports again; returns their ids."""
+    ids = list(txn.execute(select(T.c.id).join(P, P.c.id == T.c.port_id).where(
+        P.c.host == host, T.c.status != INITIAL)).scalars())
+    for tid in ids:
+        common.bump(txn, T, tid, {"status": INITIAL})
+        txn.record("trunk", tid, "update", [host])
+    return ids
 
 
 def apply_reports(txn, host, statuses):

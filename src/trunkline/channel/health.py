@@ -1,0 +1,77 @@
+"""The server's periodic agent check: a host whose Open vSwitch agent stopped heartbeating for
+longer than ``agent_down_time`` has lost its ports. They go DOWN, and the trunks whose parent is
+bound there go DOWN (services/trunk/status.py); every change is bumped and logged, so other
+hosts and the returning agent see it. When the agent is back it reports its wiring and the
+statuses return to ACTIVE through the ordinary status reports.
+
+Neutron's server checks agents every ``agent_down_time / 2`` seconds and only logs the dead
+ones; trunkline acts on them. Every server process runs the check: it first looks in a read
+snapshot (no write, no revision taken when nothing is to do), then writes through
+``Database.write``, which re-checks inside the serialised transaction — a second server doing
+the same finds nothing left to change.
+"""
+import asyncio
+import logging
+
+from sqlalchemy import select, update
+
+from trunkline import exceptions as exc
+from trunkline.channel import agents
+from trunkline.db import schema
+from trunkline.services.trunk import status as trunk_status
+
+LOG = logging.getLogger(__name__)
+P, T = schema.ports, schema.trunks
+DOWN = "DOWN"
+
+
+def _lost(conn):
+    """{dead host: [ids of its ports not DOWN yet]} plus the dead hosts with trunks to set DOWN."""
+    dead = agents.dead_hosts(conn)
+    if not dead:
+        return {}, set()
+    ports = {}
+    for port_id, host in conn.execute(select(P.c.id, P.c.host).where(
+            P.c.host.in_(sorted(dead)), P.c.status != DOWN)).all():
+        ports.setdefault(host, []).append(port_id)
+    trunk_hosts = set(conn.execute(select(P.c.host).join(T, T.c.port_id == P.c.id).where(
+        P.c.host.in_(sorted(dead)), T.c.status != trunk_status.INITIAL)).scalars())
+    return ports, trunk_hosts
+
+
+def mark_lost(txn):
+    """Set DOWN what is bound to hosts whose agent is dead; returns {host: ports set DOWN}."""
+    ports, trunk_hosts = _lost(txn.conn)
+    for host, ids in ports.items():
+        txn.execute(update(P).where(P.c.id.in_(ids)).values(
+            status=DOWN, revision_number=P.c.revision_number + 1, updated_at=txn.now))
+        for port_id in ids:
+            txn.record("port", port_id, "update", [host])
+    for host in trunk_hosts:
+        trunk_status.host_lost(txn, host)
+    return {host: len(ids) for host, ids in ports.items()}
+
+
+def check(db):
+    """One check: write only when a read finds something to change."""
+    with db.read() as conn:
+        ports, trunk_hosts = _lost(conn)
+    if ports or trunk_hosts:
+        changed = db.write(mark_lost)
+        for host, count in changed.items():
+            LOG.warning("the agent of host %s is dead: %d of its ports set DOWN", host, count)
+
+
+async def run(db):
+    """Check every ``agent_down_time / 2`` seconds (as Neutron does) until cancelled. The
+    first check waits a whole ``agent_down_time``: agents that could not heartbeat while this
+    server (or every server) was down get that long to report again before they count as dead."""
+    await asyncio.sleep(agents.down_time)
+    while True:
+        try:
+            check(db)
+        except exc.ServiceUnavailable as e:
+            LOG.warning("agent check skipped: %s", e.msg)
+        except Exception:       # a bug must not end the checks for the server's lifetime
+            LOG.exception("agent check failed")
+        await asyncio.sleep(max(agents.down_time / 2, 0.5))
