@@ -6,7 +6,7 @@ import os
 import uvicorn
 
 from trunkline import plugins
-from trunkline.api.app import Api
+from trunkline.api.app import MAX_BODY, Api
 from trunkline.channel import binding
 from trunkline.channel.routes import Channel
 from trunkline.db import migrate
@@ -16,6 +16,8 @@ from trunkline.services.trunk.plugin import TrunkPlugin
 LOG = logging.getLogger(__name__)
 DEFAULT_STATE_DIR = "/var/lib/trunkline"
 ENV_DB = "TRUNKLINE_DB"
+ENV_MAX_BODY = "TRUNKLINE_MAX_REQUEST_BODY_SIZE"
+ENV_MAX_LIMIT = "TRUNKLINE_PAGINATION_MAX_LIMIT"
 
 
 def default_db_url(state_dir):
@@ -35,21 +37,26 @@ def prepare_database(url):
         db.dispose()
 
 
-def build_app(url):
+def build_app(url, max_body=MAX_BODY, max_limit=-1):
     db = Database(url)
     core = plugins.build(binder=binding.bind)
-    return Api(db, core, TrunkPlugin(), Channel(db, core))
+    return Api(db, core, TrunkPlugin(), Channel(db, core), max_body=max_body,
+               max_limit=max_limit)
 
 
 def factory():
-    """uvicorn's app factory for worker processes (the URL comes through the environment)."""
-    return build_app(os.environ[ENV_DB])
+    """uvicorn's app factory for worker processes (the settings come through the
+    environment)."""
+    return build_app(os.environ[ENV_DB], int(os.environ.get(ENV_MAX_BODY, MAX_BODY)),
+                     int(os.environ.get(ENV_MAX_LIMIT, -1)))
 
 
-def run(bind, url, workers=1, log_level="warning"):
+def run(bind, url, workers=1, log_level="warning", max_body=MAX_BODY, max_limit=-1):
     host, _, port = bind.rpartition(":")
     prepare_database(url)
     os.environ[ENV_DB] = url
+    os.environ[ENV_MAX_BODY] = str(max_body)
+    os.environ[ENV_MAX_LIMIT] = str(max_limit)
     uvicorn.run("trunkline.server:factory", factory=True, host=host or "127.0.0.1",
                 port=int(port), workers=workers if workers > 1 else None, loop="uvloop",
                 http="httptools", log_level=log_level, access_log=False,

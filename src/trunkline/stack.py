@@ -38,13 +38,18 @@ def _get_json(url, timeout=2):
 
 class Stack:
     def __init__(self, state_dir, bind=None, db_url=None, host=None, isolated=False,
-                 workers=1, log=print):
+                 workers=1, log=print, max_body=None, max_limit=None):
         self.state_dir = os.path.abspath(state_dir)
         self.bind = bind or "127.0.0.1:%d" % free_port()
         self.url = "http://" + self.bind
         self.db_url = db_url or "sqlite:///" + os.path.join(self.state_dir, "trunkline.db")
         self.isolated = isolated
         self.workers = workers
+        self.limits = []        # server options: request body size, page size
+        if max_body is not None:
+            self.limits += ["--max-request-body-size", str(max_body)]
+        if max_limit is not None:
+            self.limits += ["--pagination-max-limit", str(max_limit)]
         tag = uuid.uuid4().hex[:6]
         self.host = host or (("tl-%s" % tag) if isolated else socket.gethostname())
         self.netns = "tlhost-%s" % tag if isolated else None
@@ -62,7 +67,8 @@ class Stack:
         try:
             rundir = self._start_ovs()
             self._spawn("server", [_bin("trunkline"), "server", "--bind", self.bind,
-                                   "--db", self.db_url, "--workers", str(self.workers)])
+                                   "--db", self.db_url, "--workers", str(self.workers),
+                                   *self.limits])
             self._wait(lambda: _get_json(self.url + "/"), "the API server")
             self.log("server   %s (database %s)" % (self.url, self.db_url))
             argv = [_bin("trunkline"), "agent", "--host", self.host, "--server", self.url,

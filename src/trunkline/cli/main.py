@@ -26,7 +26,29 @@ def _add_server_options(p):
                         "(default: sqlite under --state-dir)")
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="API worker processes (default: %(default)s)")
+    p.add_argument("--max-request-body-size", type=_positive, default=server.MAX_BODY,
+                   metavar="BYTES",
+                   help="larger API request bodies answer 413 (default: %(default)s, Neutron's; "
+                        "raise it for add_subports calls with more than ~1200 subports)")
+    p.add_argument("--pagination-max-limit", type=int, default=-1, metavar="N",
+                   help="largest list page; a request without limit (or with a larger one) "
+                        "gets N items and pagination links, as Neutron's pagination_max_limit "
+                        "(default: %(default)s, no cap)")
     add_log_level(p)
+
+
+def _positive(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be a positive number of bytes, not %r" % text)
+    return value
+
+
+def _limits(args):
+    return {"max_body": args.max_request_body_size, "max_limit": args.pagination_max_limit}
 
 
 def _db_url(args):
@@ -34,14 +56,15 @@ def _db_url(args):
 
 
 def cmd_server(args):
-    server.run(args.bind, _db_url(args), workers=args.workers, log_level=args.log_level)
+    server.run(args.bind, _db_url(args), workers=args.workers, log_level=args.log_level,
+               **_limits(args))
 
 
 def cmd_up(args):
     from trunkline.stack import Stack
     print("trunkline up: Ctrl-C or SIGTERM stops everything", flush=True)
     stack = Stack(args.state_dir, bind=args.bind, db_url=_db_url(args), workers=args.workers,
-                  log=lambda line: print(line, flush=True))
+                  log=lambda line: print(line, flush=True), **_limits(args))
     stack.start()
     print("export OS_AUTH_TYPE=none OS_ENDPOINT=%s" % stack.url, flush=True)
     try:
