@@ -192,8 +192,9 @@ class Bench:
         self.tmp = tempfile.mkdtemp(prefix="trunkline-wbench-")
         os.chmod(self.tmp, 0o755)      # dnsmasq (user nobody) reads the agent's files below it
         self.lab = os.path.join(self.tmp, "lab")
+        # one add_subports call with 4094 subports is ~390 kB: above Neutron's default body limit
         self.stack = Stack(os.path.join(self.tmp, "stack"), isolated=True,
-                           log=lambda line: log("stack: " + line))
+                           log=lambda line: log("stack: " + line), server_args=["--max-request-body-size", str(4 * 1024 * 1024)])
         self.api = None
         self.probes = []
         self.res = {}

@@ -538,8 +538,62 @@ def _trunk_actions():
     ]
 
 
+def _hardening():
+    """Hostile text and limits (issue 7): IPv6 scope ids (Python's ipaddress accepts any text
+    after a ``%``, netaddr refuses it), invalid UTF-8, free text Neutron stores as given."""
+    v6 = {"network_id": "{net1}", "ip_version": 6, "cidr": "fd00:77::/64"}
+    v4 = {"network_id": "{net1}", "ip_version": 4, "cidr": "10.77.0.0/24"}
+    hostile = "a\nb,c;$(reboot) `id` | & > /etc/x \u202e"
+    big = '{"network": {"name": "big-{run}"}}'
+    return [
+        entry("hard-dns-scope-id", "POST", "/subnets", {"subnet": dict(
+            v6, dns_nameservers=["fe80::1%eth0\ndhcp-option=3"])}, setup=NET),
+        entry("hard-cidr-scope-id", "POST", "/subnets", {"subnet": dict(
+            v6, cidr="fe80::%x\n/64")}, setup=NET),
+        entry("hard-route-scope-id", "POST", "/subnets", {"subnet": dict(
+            v6, host_routes=[{"destination": "fd00:1::/64", "nexthop": "fe80::1%a,b"}])},
+              setup=NET),
+        entry("hard-gateway-scope-id", "POST", "/subnets", {"subnet": dict(
+            v6, gateway_ip="fd00:77::1%x")}, setup=NET),
+        entry("hard-pool-scope-id", "POST", "/subnets", {"subnet": dict(
+            v6, allocation_pools=[{"start": "fd00:77::5%x", "end": "fd00:77::9"}])},
+              setup=NET),
+        entry("hard-fixed-ip-scope-id", "POST", "/ports", {"port": {
+            "network_id": "{net1}", "fixed_ips": [{"ip_address": "10.10.0.9%x"}]}}, setup=SUB),
+        entry("hard-pair-scope-id", "POST", "/ports", {"port": {
+            "network_id": "{net1}", "allowed_address_pairs": [
+                {"ip_address": "fe80::%x\n/64"}]}}, setup=SUB),
+        entry("hard-route-newline", "POST", "/subnets", {"subnet": dict(
+            v4, host_routes=[{"destination": "10.1.0.0/16\n", "nexthop": "10.77.0.1"}])},
+              setup=NET),
+        entry("hard-invalid-utf8", "POST", "/networks", raw=b'{"network": {"name": "\xff"}}'),
+        entry("hard-name-newline", "POST", "/networks", {"network": {"name": "a\nb"}}),
+        entry("hard-name-tab", "PUT", "/ports/{port1}", {"port": {"name": "a\tb"}}, setup=PORT),
+        entry("hard-name-bidi", "POST", "/subnets", {"subnet": dict(v4, name="\u202e")},
+              setup=NET),
+        entry("hard-name-leading-space", "POST", "/networks", {"network": {"name": " a"}}),
+        entry("hard-name-emoji", "POST", "/networks", {"network": {"name": "\U0001f600"}}),
+        entry("hard-name-shell-ok", "POST", "/networks", {"network": {
+            "name": "a,b;$(reboot) `id` | & > /etc/x"}}, shape="brief"),
+        entry("hard-description-hostile-ok", "POST", "/networks", {"network": {
+            "description": hostile}}, shape="brief"),
+        entry("hard-tags-hostile-ok", "PUT", "/networks/{net1}/tags", {"tags": [hostile]},
+              setup=NET, shape="brief"),
+        entry("hard-device-id-hostile-ok", "POST", "/ports", {"port": {
+            "network_id": "{net1}", "device_id": hostile, "device_owner": hostile}},
+              setup=NET, shape="brief"),
+        entry("hard-subnetpool-filter", "GET", "/subnets?subnetpool_id=AAA", shape="brief"),
+        entry("hard-body-over-limit", "POST", "/networks",
+              raw=big[:-1] + " " * (114689 - len(big)) + "}", deviation={
+                  "status": 413, "type": "RequestTooLarge", "message": "Request is too large.",
+                  "note": "Neutron 29 under uwsgi has no body limit in its paste pipeline; "
+                          "trunkline refuses bodies over oslo.middleware's default 114688"}),
+    ]
+
+
 CATALOGUE = (_bodies() + _types() + _subnets() + _ports() + _missing() + _in_use() +
-             _listing() + _if_match() + _tags() + _urls() + _trunk_create() + _trunk_actions())
+             _listing() + _if_match() + _tags() + _urls() + _trunk_create() + _trunk_actions() +
+             _hardening())
 
 
 # -- running
@@ -555,7 +609,7 @@ class Runner:
     def call(self, method, path, body=None, raw=None, headers=None):
         kw = {"headers": dict(headers or {})}
         if raw is not None:
-            kw["data"] = raw.encode()
+            kw["data"] = raw if isinstance(raw, bytes) else raw.encode()
             kw["headers"].setdefault("Content-Type", "application/json")
         elif body is not None:
             kw["json"] = body

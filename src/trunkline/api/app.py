@@ -15,14 +15,16 @@ import orjson
 
 from trunkline import exceptions as exc
 from trunkline.api import body as body_mod
-from trunkline.api import extensions, listing
-from trunkline.definitions import validators
+from trunkline.api import extensions, listing, openapi
+from trunkline.definitions import MAX_TAG_LENGTH, MAX_TAGS, validators
 from trunkline.plugins import common
 from trunkline.plugins.common import DEFAULT_PROJECT, Context
 
 LOG = logging.getLogger(__name__)
-MAX_BODY = 10 * 1024 * 1024
-MAX_TAGS = 50
+MAX_BODY = 114688  # oslo.middleware's max_request_body_size default, as Neutron
+# An agent's status report names every port on its host (4094 subports: ~200 kB); the channel
+# is not the tenant API, so it keeps its own, larger bound.
+CHANNEL_MAX_BODY = 10 * 1024 * 1024
 JSON = [(b"content-type", b"application/json")]
 
 _ID_PATH = re.compile(r"^/v2\.0/([a-z_-]+)(?:/([^/]+)(?:/([a-z_]+)(?:/(.+))?)?)?$")
@@ -50,6 +52,11 @@ class Request:
         try:
             data = orjson.loads(self.body)
         except orjson.JSONDecodeError:
+            try:
+                self.body.decode("utf-8")
+            except UnicodeDecodeError:  # webob's words: Neutron cannot even decode it
+                raise exc.HTTPBadRequest("The server could not comply with the request since "
+                                         "it is either malformed or otherwise incorrect.")
             raise exc.HTTPBadRequest("Body contains invalid data")
         # JSON can only carry NUL escaped; no database text column can store it (PostgreSQL
         # refuses it outright), so a body with a NUL in any string is invalid data.
@@ -100,8 +107,10 @@ class Response:
 class Api:
     """Routes Neutron's URLs to the core plugins and the trunk service."""
 
-    def __init__(self, db, core, trunks, channel=None):
+    def __init__(self, db, core, trunks, channel=None, max_body=MAX_BODY, max_limit=-1):
         self.db = db
+        self.max_body = max_body      # bytes; larger bodies answer 413
+        self.max_limit = max_limit    # Neutron's pagination_max_limit (-1: none)
         self.plugins = {"networks": core.networks, "subnets": core.subnets,
                         "ports": core.ports, "trunks": trunks}
         if channel is not None:
@@ -115,18 +124,19 @@ class Api:
                                    [self.channel.periodic] if self.channel is not None else [])
         if scope["type"] != "http":
             return
+        limit = CHANNEL_MAX_BODY if scope["path"].startswith("/agent/v1/") else self.max_body
         chunks, size = [], 0
         while True:
             message = await receive()
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size <= MAX_BODY:
+            if size <= limit:
                 chunks.append(chunk)
             if not message.get("more_body"):
                 break
         req = Request(scope, b"".join(chunks), receive)
         try:
-            if size > MAX_BODY:
+            if size > limit:
                 raise exc.RequestTooLarge("Request is too large.")
             # No id, tag or host holds a NUL, and PostgreSQL refuses to even compare with one.
             if "\x00" in req.path:
@@ -167,6 +177,9 @@ class Api:
             return self._only(req, "GET", lambda: Response(200, self.versions(req)))
         if path == "/v2.0":
             return self._only(req, "GET", lambda: Response(200, self.resources(req)))
+        if path == "/v2.0/openapi":  # no Neutron collection has this name
+            return self._only(req, "GET", lambda: Response(200, openapi.document(
+                req.base_url, self.max_body, self.max_limit)))
         m = _ID_PATH.match(path)
         if not m:
             raise exc.HTTPNotFound()
@@ -231,7 +244,7 @@ class Api:
 
     def list(self, req, plugin):
         resource = plugin.resource
-        q = listing.parse(resource, req.params)
+        q = listing.parse(resource, req.params, self.max_limit)
         with self.db.read() as conn:
             if q.marker:
                 plugin.get_row(conn, q.marker)
@@ -365,7 +378,7 @@ def _tags_body(body):
 def _valid_tags(tags, collection):
     if len(tags) > MAX_TAGS:
         raise _too_many_tags(collection)
-    reason = validators.list_of_unique_strings(255)(tags)
+    reason = validators.list_of_unique_strings(MAX_TAG_LENGTH)(tags)
     if reason:
         raise exc.InvalidInput(error_message=reason)
     return tags

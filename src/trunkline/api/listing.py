@@ -24,8 +24,9 @@ def parse_fields(params):
     return [f for key, value in params if key == "fields" for f in value.split(",") if f]
 
 
-def parse(resource, params):
-    """``params`` is the query string as a list of (key, value) pairs."""
+def parse(resource, params, max_limit=-1):
+    """``params`` is the query string as a list of (key, value) pairs. ``max_limit`` > 0 caps
+    every page as Neutron's pagination_max_limit does (no limit or 0 means the cap)."""
     q = ListQuery(fields=parse_fields(params))
     sort_keys, sort_dirs, unknown = [], [], []
     for key, value in params:
@@ -54,6 +55,8 @@ def parse(resource, params):
     if unknown:
         raise exc.HTTPBadRequest("%s is invalid attribute for filtering" % unknown)
     q.sorts = _sorts(resource, sort_keys, sort_dirs)
+    if max_limit > 0:
+        q.limit = min(q.limit, max_limit) or max_limit
     return q
 
 

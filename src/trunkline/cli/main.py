@@ -33,6 +33,14 @@ def _add_server_options(p):
                         "is dead are set DOWN, checked every S/2 seconds. Neutron's "
                         "agent_down_time; keep it at least twice the agents' "
                         "--report-interval (default: %(default)g)")
+    p.add_argument("--max-request-body-size", type=_positive, default=server.MAX_BODY,
+                   metavar="BYTES",
+                   help="larger API request bodies answer 413 (default: %(default)s, Neutron's; "
+                        "raise it for add_subports calls with more than ~1200 subports)")
+    p.add_argument("--pagination-max-limit", type=int, default=-1, metavar="N",
+                   help="largest list page; a request without limit (or with a larger one) "
+                        "gets N items and pagination links, as Neutron's pagination_max_limit "
+                        "(default: %(default)s, no cap)")
     add_log_level(p)
 
 
@@ -46,20 +54,43 @@ def _seconds(text):
     return value
 
 
+def _positive(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be a positive number of bytes, not %r" % text)
+    return value
+
+
+def _settings(args):
+    """The server's settings from its options (server.DEFAULTS)."""
+    return {"agent_down_time": args.agent_down_time, "max_body": args.max_request_body_size,
+            "max_limit": args.pagination_max_limit}
+
+
+def _server_argv(args):
+    """The same settings as ``trunkline server`` options (for the stack `up` starts)."""
+    return ["--agent-down-time", repr(args.agent_down_time),
+            "--max-request-body-size", str(args.max_request_body_size),
+            "--pagination-max-limit", str(args.pagination_max_limit)]
+
+
 def _db_url(args):
     return args.db or server.default_db_url(args.state_dir)
 
 
 def cmd_server(args):
     server.run(args.bind, _db_url(args), workers=args.workers, log_level=args.log_level,
-               agent_down_time=args.agent_down_time)
+               settings=_settings(args))
 
 
 def cmd_up(args):
     from trunkline.stack import Stack
     print("trunkline up: Ctrl-C or SIGTERM stops everything", flush=True)
     stack = Stack(args.state_dir, bind=args.bind, db_url=_db_url(args), workers=args.workers,
-                  server_args=["--agent-down-time", repr(args.agent_down_time)],
+                  server_args=_server_argv(args),
                   log=lambda line: print(line, flush=True))
     stack.start()
     print("export OS_AUTH_TYPE=none OS_ENDPOINT=%s" % stack.url, flush=True)

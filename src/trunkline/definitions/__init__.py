@@ -8,6 +8,13 @@ from typing import Any, Callable, Optional
 
 from trunkline.definitions import validators as v
 
+UUID = {"type": "string", "format": "uuid"}
+TEXT = {"type": "string"}
+TIME = {"type": "string", "format": "date-time"}
+OBJECT = {"type": "object"}
+
+MAX_TAGS = 50         # per resource (Neutron's MAX_TAGS_PER_RESOURCE)
+MAX_TAG_LENGTH = 255
 NOTSET = object()       # no default: the attribute is required on POST
 UNSPECIFIED = object()  # optional, and "not given" differs from null (gateway_ip)
 
@@ -23,6 +30,15 @@ class Attr:
     sort: bool = False
     column: Optional[str] = None   # column for filter/sort, when it is not the attribute's name
     convert_filter: Optional[Callable] = None  # how query-string values are converted
+    schema: Optional[dict] = None  # JSON Schema of the value, when no converter/validator says
+
+    def json_schema(self):
+        """The JSON Schema of the attribute's wire value (for the OpenAPI document)."""
+        schema = self.schema or getattr(self.validate, "schema", None) or \
+            getattr(self.convert, "schema", None) or {}
+        if self.default is None and not schema.get("nullable"):
+            schema = dict(schema, nullable=True)
+        return schema
 
 
 @dataclass(frozen=True)
@@ -40,7 +56,7 @@ class Resource:
 def _standard(extra):
     """Attributes every resource has: id, project, description, revision, timestamps, tags."""
     attrs = {
-        "id": Attr(filter=True, sort=True),
+        "id": Attr(filter=True, sort=True, schema=UUID),
         "project_id": Attr(post=True, default=None, validate=v.string_or_none(255), filter=True,
                            sort=True),
         "tenant_id": Attr(post=True, default=None, validate=v.string_or_none(255), filter=True,
@@ -49,10 +65,11 @@ def _standard(extra):
                      sort=True),
         "description": Attr(post=True, put=True, default="", validate=v.description_string,
                             filter=True, sort=True),
-        "revision_number": Attr(filter=True, sort=True, convert_filter=v.to_filter_int),
-        "created_at": Attr(sort=True),
-        "updated_at": Attr(sort=True),
-        "tags": Attr(),
+        "revision_number": Attr(filter=True, sort=True, convert_filter=v.to_filter_int,
+                                schema={"type": "integer"}),
+        "created_at": Attr(sort=True, schema=TIME),
+        "updated_at": Attr(sort=True, schema=TIME),
+        "tags": Attr(schema={"type": "array", "items": TEXT}),
     }
     attrs.update(extra)
     return attrs
@@ -62,8 +79,8 @@ _bool_filter = dict(filter=True, sort=True, convert_filter=v.to_boolean)
 
 network = Resource("network", "networks", _standard({
     "admin_state_up": Attr(post=True, put=True, default=True, convert=v.to_boolean, **_bool_filter),
-    "status": Attr(filter=True, sort=True),
-    "subnets": Attr(),
+    "status": Attr(filter=True, sort=True, schema=TEXT),
+    "subnets": Attr(schema={"type": "array", "items": UUID}),
     "shared": Attr(post=True, put=True, default=False, convert=v.to_boolean, **_bool_filter),
     "router:external": Attr(post=True, put=True, default=False, convert=v.to_boolean,
                             column="router_external", **_bool_filter),
@@ -91,7 +108,7 @@ subnet = Resource("subnet", "subnets", _standard({
     "gateway_ip": Attr(post=True, put=True, default=UNSPECIFIED, validate=v.ip_address_or_none,
                        filter=True, sort=True),
     "allocation_pools": Attr(post=True, put=True, default=None, convert=v.to_pool_list,
-                             validate=lambda x: None if x is None else v.allocation_pools(x)),
+                             validate=v.allocation_pools_or_none),
     "dns_nameservers": Attr(post=True, put=True, default=None, convert=v.to_list,
                             validate=v.nameservers),
     "host_routes": Attr(post=True, put=True, default=None, convert=v.to_list,
@@ -116,7 +133,7 @@ port = Resource("port", "ports", _standard({
     "network_id": Attr(post=True, validate=v.uuid_, filter=True, sort=True),
     "admin_state_up": Attr(post=True, put=True, default=True, convert=v.to_boolean, **_bool_filter),
     "mac_address": Attr(post=True, put=True, default=None, convert=v.to_lower_mac,
-                        validate=lambda x: None if x is None else v.mac_address(x),
+                        validate=v.mac_address_or_none,
                         filter=True, sort=True),
     "fixed_ips": Attr(post=True, put=True, default=None, convert=v.to_list,
                       validate=v.fixed_ips, filter=True),
@@ -124,27 +141,27 @@ port = Resource("port", "ports", _standard({
                       sort=True),
     "device_owner": Attr(post=True, put=True, default="", validate=v.string(255), filter=True,
                          sort=True),
-    "status": Attr(filter=True, sort=True),
+    "status": Attr(filter=True, sort=True, schema=TEXT),
     "binding:host_id": Attr(post=True, put=True, default="", validate=v.string(255),
                             filter=True, column="host"),
-    "binding:vif_type": Attr(filter=True, column="vif_type"),
-    "binding:vif_details": Attr(),
+    "binding:vif_type": Attr(filter=True, column="vif_type", schema=TEXT),
+    "binding:vif_details": Attr(schema=OBJECT),
     "binding:vnic_type": Attr(post=True, put=True, default="normal",
                               validate=v.values(VNIC_TYPES), filter=True, column="vnic_type"),
     "binding:profile": Attr(post=True, put=True, default=None, validate=v.dict_or_empty),
     "allowed_address_pairs": Attr(post=True, put=True, default=None,
                                   convert=v.none_to_empty_list, validate=v.address_pairs),
     "port_security_enabled": Attr(post=True, put=True, default=None,
-                                  convert=lambda x: None if x is None else v.to_boolean(x),
+                                  convert=v.to_boolean_or_none,
                                   **_bool_filter),
-    "trunk_details": Attr(),
+    "trunk_details": Attr(schema=dict(OBJECT, nullable=True)),
 }))
 
 SEGMENTATION_TYPES = ("vlan", "inherit")
 
 trunk = Resource("trunk", "trunks", _standard({
     "admin_state_up": Attr(post=True, put=True, default=True, convert=v.to_boolean, **_bool_filter),
-    "status": Attr(filter=True, sort=True),
+    "status": Attr(filter=True, sort=True, schema=TEXT),
     "port_id": Attr(post=True, validate=v.uuid_, filter=True, sort=True),
     "sub_ports": Attr(post=True, default=[], validate=v.subports),
 }))
@@ -152,19 +169,19 @@ trunk = Resource("trunk", "trunks", _standard({
 # Neutron's agents (agent extension): registered by the agents themselves over the agent
 # channel; the API only lists, shows, updates admin_state_up/description and deletes them.
 agent = Resource("agent", "agents", {
-    "id": Attr(filter=True, sort=True),
-    "agent_type": Attr(filter=True, sort=True),
-    "binary": Attr(filter=True, sort=True),
-    "topic": Attr(filter=True, sort=True),
-    "host": Attr(filter=True, sort=True),
+    "id": Attr(filter=True, sort=True, schema=UUID),
+    "agent_type": Attr(filter=True, sort=True, schema=TEXT),
+    "binary": Attr(filter=True, sort=True, schema=TEXT),
+    "topic": Attr(filter=True, sort=True, schema=TEXT),
+    "host": Attr(filter=True, sort=True, schema=TEXT),
     "admin_state_up": Attr(put=True, convert=v.to_boolean, **_bool_filter),
-    "created_at": Attr(sort=True),
-    "started_at": Attr(sort=True),
-    "heartbeat_timestamp": Attr(sort=True, column="heartbeat_at"),
-    "alive": Attr(filter=True, convert_filter=v.to_boolean),
-    "configurations": Attr(),
+    "created_at": Attr(sort=True, schema=TEXT),
+    "started_at": Attr(sort=True, schema=TEXT),
+    "heartbeat_timestamp": Attr(sort=True, column="heartbeat_at", schema=TEXT),
+    "alive": Attr(filter=True, convert_filter=v.to_boolean, schema={"type": "boolean"}),
+    "configurations": Attr(schema=OBJECT),
     "description": Attr(put=True, validate=v.description_string, filter=True, sort=True),
-    "availability_zone": Attr(),
-    "resources_synced": Attr(),
+    "availability_zone": Attr(schema=dict(TEXT, nullable=True)),
+    "resources_synced": Attr(schema={"type": "boolean", "nullable": True}),
 }, tags=False)
 

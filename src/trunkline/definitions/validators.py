@@ -6,6 +6,7 @@ returns None when the value is fine, else the reason text the API wraps as
 """
 import ipaddress
 import re
+import unicodedata
 import uuid
 
 from trunkline import exceptions as exc
@@ -15,6 +16,21 @@ UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA
                      r"[0-9a-fA-F]{12}$")
 NAME_MAX = 255
 DESCRIPTION_MAX = 255
+MAX_VLAN = 4094
+IP_SCHEMA = {"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}
+
+
+def described(schema):
+    """Attach the JSON Schema of the values a converter or validator accepts (the OpenAPI
+    document is generated from these, api/openapi.py)."""
+    def attach(fn):
+        fn.schema = schema
+        return fn
+    return attach
+
+
+def _nullable(schema):
+    return dict(schema, nullable=True)
 
 
 # -- converters
@@ -23,6 +39,7 @@ TRUE_STRINGS = ("1", "t", "true", "on", "y", "yes")
 FALSE_STRINGS = ("0", "f", "false", "off", "n", "no")
 
 
+@described({"type": "boolean"})
 def to_boolean(value):
     if isinstance(value, bool):
         return value
@@ -36,6 +53,7 @@ def to_boolean(value):
     raise exc.InvalidInput(error_message="'%s' cannot be converted to boolean" % (value,))
 
 
+@described({"type": "integer"})
 def to_int(value):
     if isinstance(value, bool):
         raise exc.InvalidInput(error_message="'%s' is not an integer" % (value,))
@@ -57,8 +75,14 @@ def to_filter_int(value):
     return number
 
 
+@described({"type": "integer", "nullable": True})
 def to_int_or_none(value):
     return None if value is None else to_int(value)
+
+
+@described({"type": "boolean", "nullable": True})
+def to_boolean_or_none(value):
+    return None if value is None else to_boolean(value)
 
 
 def to_list(value):
@@ -83,13 +107,14 @@ def to_lower_mac(value):
 def to_cidr(value):
     """A subnet CIDR in canonical form; host bits are dropped as Neutron does."""
     try:
-        if not isinstance(value, str):
-            raise ValueError
+        if not isinstance(value, str) or "%" in value:
+            raise ValueError  # an IPv6 scope id is no part of a subnet (netaddr refuses it)
         return str(ipaddress.ip_network(value, strict=False))
     except ValueError:
         raise exc.InvalidInput(error_message="%s is not in a CIDR format" % (value,))
 
 
+@described({"type": "string", "nullable": True, "example": "10.0.0.0/24"})
 def to_cidr_or_none(value):
     return None if value is None else to_cidr(value)
 
@@ -113,17 +138,44 @@ def _string(value, max_len):
 
 
 def string(max_len=NAME_MAX):
-    return lambda v: _string(v, max_len)
+    return described({"type": "string", "maxLength": max_len})(lambda v: _string(v, max_len))
 
 
 def string_or_none(max_len=NAME_MAX):
-    return lambda v: None if v is None else _string(v, max_len)
+    return described({"type": "string", "maxLength": max_len, "nullable": True})(
+        lambda v: None if v is None else _string(v, max_len))
 
 
+def _printable(char):
+    """neutron-lib's printable: no control/format/unassigned character (category C*) and no
+    line or paragraph separator (Z* other than the space separators Zs). Its name rule
+    only knows the code points below U+FFFF; the others (emoji) are not printable to it."""
+    category = unicodedata.category(char)
+    return ord(char) < 0xFFFF and category[0] != "C" and (category[0] != "Z" or
+                                                           category == "Zs")
+
+
+def _valid_name(value):
+    """Printable characters only, neither starting nor ending with a space: no newline,
+    tab, NUL or bidi override can sit in a name."""
+    if not value:
+        return True
+    if not all(_printable(c) for c in value):
+        return False
+    return unicodedata.category(value[0]) != "Zs" and unicodedata.category(value[-1]) != "Zs"
+
+
+@described({"type": "string", "maxLength": NAME_MAX,
+            "description": "printable characters, no leading or trailing space"})
 def name_string(value):
-    return _string(value, NAME_MAX)
+    """neutron-lib's type:name_string (names of networks, subnets, ports, trunks)."""
+    reason = _string(value, NAME_MAX)
+    if reason is None and not _valid_name(value):
+        reason = "'%s' is not a valid string" % (value,)
+    return reason
 
 
+@described({"type": "string", "maxLength": DESCRIPTION_MAX})
 def description_string(value):
     return _string(value, DESCRIPTION_MAX)
 
@@ -140,6 +192,7 @@ def _uuid_ok(value):
         return False
 
 
+@described({"type": "string", "format": "uuid"})
 def uuid_(value):
     if not is_uuid(value):
         return "'%s' is not a valid UUID" % (value,)
@@ -147,6 +200,7 @@ def uuid_(value):
 
 
 def values(allowed):
+    @described({"enum": list(allowed)})
     def check(value):
         if value not in allowed:
             return "%s is not in valid_values" % (value,)
@@ -156,9 +210,11 @@ def values(allowed):
 
 def values_or_none(allowed):
     check = values(allowed)
-    return lambda v: None if v is None else check(v)
+    return described({"enum": [a for a in allowed if a is not None], "nullable": True})(
+        lambda v: None if v is None else check(v))
 
 
+@described({"type": "integer", "minimum": 0, "nullable": True})
 def non_negative_or_none(value):
     if value is None:
         return None
@@ -169,6 +225,10 @@ def non_negative_or_none(value):
     return None
 
 
+MAC_SCHEMA = {"type": "string", "pattern": "^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$"}
+
+
+@described(MAC_SCHEMA)
 def mac_address(value):
     if not isinstance(value, str) or not MAC_RE.match(value):
         return "'%s' is not a valid MAC address" % (value,)
@@ -178,9 +238,17 @@ def mac_address(value):
     return None
 
 
+@described(_nullable(MAC_SCHEMA))
+def mac_address_or_none(value):
+    return None if value is None else mac_address(value)
+
+
+@described(IP_SCHEMA)
 def ip_address(value):
+    """netaddr's rules: no prefix, and no IPv6 scope id (``fe80::1%eth0``), which Python's
+    ipaddress accepts with any text after the ``%``."""
     try:
-        if not isinstance(value, str) or "/" in value:
+        if not isinstance(value, str) or "/" in value or "%" in value:
             raise ValueError
         ipaddress.ip_address(value)
     except ValueError:
@@ -188,23 +256,27 @@ def ip_address(value):
     return None
 
 
+@described(_nullable(IP_SCHEMA))
 def ip_address_or_none(value):
     return None if value is None else ip_address(value)
 
 
-def subnet_cidr(value):
-    """A CIDR in canonical form (host bits clear), as Neutron's type:subnet (host routes)."""
+def route_cidr(value):
+    """A host route's destination (neutron-lib's route CIDR): a prefix with its host bits
+    clear, no whitespace, not loopback."""
     try:
-        net = ipaddress.ip_network(value, strict=False)
-    except (ValueError, TypeError):
-        return "'%s' is not a valid IP subnet" % (value,)
-    if "/" not in str(value):
-        return "'%s' isn't a recognized IP subnet cidr, '%s' is recommended" % (value, net)
-    if str(net) != value and str(net.with_prefixlen) != value:
-        return "'%s' isn't a recognized IP subnet cidr, '%s' is recommended" % (value, net)
+        if not isinstance(value, str) or "/" not in value or "%" in value or \
+                re.search(r"\s", value):
+            raise ValueError
+        net = ipaddress.ip_network(value)   # strict: host bits set is an error
+    except ValueError:
+        return "'%s' is not a valid CIDR" % (value,)
+    if net.is_loopback:
+        return "'%s' is not a routable CIDR" % (value,)
     return None
 
 
+@described({"type": "object", "nullable": True})
 def dict_or_empty(value):
     if value in (None, ""):
         return None
@@ -214,6 +286,8 @@ def dict_or_empty(value):
 
 
 def list_of_unique_strings(max_len=NAME_MAX):
+    @described({"type": "array", "uniqueItems": True,
+                "items": {"type": "string", "maxLength": max_len}})
     def check(value):
         if not isinstance(value, list):
             return "'%s' is not a list" % (value,)
@@ -228,6 +302,7 @@ def list_of_unique_strings(max_len=NAME_MAX):
     return check
 
 
+@described({"type": "array", "uniqueItems": True, "items": IP_SCHEMA, "nullable": True})
 def nameservers(value):
     if not isinstance(value, list):
         return "Invalid data format for nameserver: '%s'" % (value,)
@@ -253,6 +328,10 @@ def _set_repr(keys):
     return "{%s}" % ", ".join(repr(k) for k in sorted(keys))
 
 
+@described({"type": "array", "nullable": True, "items": {
+    "type": "object", "required": ["destination", "nexthop"], "additionalProperties": False,
+    "properties": {"destination": {"type": "string", "example": "10.9.0.0/16"},
+                   "nexthop": IP_SCHEMA}}})
 def hostroutes(value):
     if not isinstance(value, list):
         return "Invalid data format for hostroute: '%s'" % (value,)
@@ -263,7 +342,7 @@ def hostroutes(value):
         reason = _keys(route, {"destination", "nexthop"})
         if reason:
             return reason
-        reason = subnet_cidr(route["destination"]) or ip_address(route["nexthop"])
+        reason = route_cidr(route["destination"]) or ip_address(route["nexthop"])
         if reason:
             return reason
         if route in seen:
@@ -272,6 +351,12 @@ def hostroutes(value):
     return None
 
 
+POOLS_SCHEMA = {"type": "array", "items": {
+    "type": "object", "required": ["start", "end"], "additionalProperties": False,
+    "properties": {"start": IP_SCHEMA, "end": IP_SCHEMA}}}
+
+
+@described(POOLS_SCHEMA)
 def allocation_pools(value):
     if not isinstance(value, list):
         return "Invalid data format for IP pool: '%s'" % (value,)
@@ -288,6 +373,14 @@ def allocation_pools(value):
     return None
 
 
+@described(_nullable(POOLS_SCHEMA))
+def allocation_pools_or_none(value):
+    return None if value is None else allocation_pools(value)
+
+
+@described({"type": "array", "nullable": True, "items": {
+    "type": "object", "additionalProperties": False,
+    "properties": {"ip_address": IP_SCHEMA, "subnet_id": {"type": "string", "format": "uuid"}}}})
 def fixed_ips(value):
     if not isinstance(value, list):
         return "Invalid data format for fixed IP: '%s'" % (value,)
@@ -309,6 +402,10 @@ def fixed_ips(value):
     return None
 
 
+@described({"type": "array", "nullable": True, "items": {
+    "type": "object", "required": ["ip_address"], "additionalProperties": False,
+    "properties": {"ip_address": {"type": "string", "example": "10.0.0.0/24"},
+                   "mac_address": MAC_SCHEMA}}})
 def address_pairs(value):
     """Neutron raises its own errors here instead of returning a reason."""
     if not isinstance(value, list):
@@ -326,12 +423,12 @@ def address_pairs(value):
         if not isinstance(ip, str):
             return "'%s' is not a valid IP address" % (ip,)
         if "/" in ip:
-            reason = subnet_cidr(str(ipaddress.ip_network(ip, strict=False))) if _is_net(ip) \
-                else "'%s' is not a valid IP subnet" % (ip,)
+            if not _is_net(ip):   # Neutron raises this one bare
+                raise exc.HTTPBadRequest("'%s' is not a valid IP subnet" % (ip,))
         else:
             reason = ip_address(ip)
-        if reason:
-            return reason
+            if reason:
+                return reason
         if "mac_address" in pair:
             reason = mac_address(pair["mac_address"])
             if reason:
@@ -345,16 +442,30 @@ def address_pairs(value):
 
 def _is_net(value):
     try:
+        if "%" in value:
+            raise ValueError
         ipaddress.ip_network(value, strict=False)
         return True
     except ValueError:
         return False
 
 
+SUBPORTS_SCHEMA = {"type": "array", "maxItems": MAX_VLAN, "items": {
+    "type": "object", "required": ["port_id"], "additionalProperties": False,
+    "properties": {"port_id": {"type": "string", "format": "uuid"},
+                   "segmentation_type": {"enum": ["vlan", "inherit"]},
+                   "segmentation_id": {"type": "integer", "minimum": 1, "maximum": MAX_VLAN}}}}
+
+
+@described(SUBPORTS_SCHEMA)
 def subports(value):
     """neutron-lib's validate_subports, including its early return on ``inherit``."""
     if not isinstance(value, list):
         return "Invalid data format for subports: '%s' is not a list" % (value,)
+    if len(value) > MAX_VLAN:
+        # a trunk holds at most one subport per VLAN id, so no request needs more; refusing
+        # before the per-item checks keeps a huge request cheap
+        return "Too many subports in one request: %d (at most %d)" % (len(value), MAX_VLAN)
     seen_ports, seen_segs = set(), set()
     for sub in value:
         if not isinstance(sub, dict):

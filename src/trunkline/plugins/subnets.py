@@ -2,7 +2,7 @@
 overlap checks within a network, and delete refused while ports hold addresses from it."""
 import ipaddress
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, false, insert, select
 
 from trunkline import definitions
 from trunkline import exceptions as exc
@@ -40,7 +40,10 @@ class SubnetPlugin:
         return out
 
     def list(self, conn, ctx, q):
-        return self.dicts(conn, common.select_rows(conn, S, self.resource, q))
+        # no subnet belongs to a subnet pool (there are none): a pool filter matches nothing
+        custom = {"subnetpool_id": lambda values: false()}
+        return self.dicts(conn, common.select_rows(conn, S, self.resource, q,
+                                                   custom_filters=custom))
 
     def get_row(self, conn, subnet_id):
         return common.get_row(conn, S, subnet_id, exc.SubnetNotFound(subnet_id=subnet_id))
