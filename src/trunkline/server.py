@@ -1,12 +1,17 @@
-"""Assembling and running the API server: database (migrated to head), plugins, the ASGI app,
-and uvicorn with the fastest loop and HTTP parser available."""
+"""Assembling and running the API server: database (migrated to head), plugins, the ASGI app
+with its authentication and policy, and uvicorn with the fastest loop and HTTP parser
+available."""
+import ipaddress
+import json
 import logging
 import os
 
 import uvicorn
 
 from trunkline import plugins
+from trunkline.api import auth as auth_mod
 from trunkline.api.app import Api
+from trunkline.api.policy import Policy
 from trunkline.channel import binding
 from trunkline.channel.routes import Channel
 from trunkline.db import migrate
@@ -16,6 +21,12 @@ from trunkline.services.trunk.plugin import TrunkPlugin
 LOG = logging.getLogger(__name__)
 DEFAULT_STATE_DIR = "/var/lib/trunkline"
 ENV_DB = "TRUNKLINE_DB"
+ENV_AUTH = "TRUNKLINE_AUTH"  # the auth options (JSON) for worker processes
+ENV_KEYSTONE_PASSWORD = "TRUNKLINE_KEYSTONE_PASSWORD"
+
+
+class ConfigError(Exception):
+    """A server option that cannot work; the message says what to do."""
 
 
 def default_db_url(state_dir):
@@ -35,21 +46,74 @@ def prepare_database(url):
         db.dispose()
 
 
-def build_app(url):
+def build_auth(opts):
+    """The authenticator for the options ``trunkline server`` was given (a dict: ``auth``,
+    ``policy_file``, ``agent_secret_file``, ``keystone_*``, ``token_cache_ttl``)."""
+    policy = Policy(opts.get("policy_file"))
+    secret = None
+    if opts.get("agent_secret_file"):
+        secret = auth_mod.read_secret(opts["agent_secret_file"])
+    if opts.get("auth", "noauth") == "noauth":
+        return auth_mod.NoAuth(policy, agent_secret=secret)
+    return auth_mod.KeystoneAuth(
+        policy, opts["keystone_url"], opts["keystone_user"],
+        opts.get("keystone_password") or os.environ.get(ENV_KEYSTONE_PASSWORD, ""),
+        opts["keystone_project"], user_domain=opts.get("keystone_user_domain") or "Default",
+        project_domain=opts.get("keystone_project_domain") or "Default",
+        cache_ttl=float(opts.get("token_cache_ttl", 300)), agent_secret=secret)
+
+
+def check_auth(host, opts):
+    """Refuse what cannot be safe or cannot work, before anything starts."""
+    mode = opts.get("auth", "noauth")
+    if mode == "noauth" and not _loopback(host):
+        raise ConfigError(
+            "refusing to serve without authentication on %s: no-auth mode makes every caller "
+            "an admin. Bind to 127.0.0.1, or use --auth keystone --keystone-url URL "
+            "(with the service user's --keystone-user/--keystone-password/"
+            "--keystone-project)." % host)
+    if mode == "keystone":
+        missing = [o for o in ("keystone_url", "keystone_user", "keystone_project")
+                   if not opts.get(o)]
+        if not (opts.get("keystone_password") or os.environ.get(ENV_KEYSTONE_PASSWORD)):
+            missing.append("keystone_password")
+        if missing:
+            raise ConfigError("--auth keystone needs %s (the password may come from $%s)" % (
+                ", ".join("--" + m.replace("_", "-") for m in missing), ENV_KEYSTONE_PASSWORD))
+    try:
+        build_auth(opts)
+    except (OSError, ValueError) as e:
+        raise ConfigError("cannot use the auth options: %s" % e)
+
+
+def _loopback(host):
+    if host in ("localhost", ""):
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def build_app(url, auth_opts=None):
     db = Database(url)
     core = plugins.build(binder=binding.bind)
-    return Api(db, core, TrunkPlugin(), Channel(db, core))
+    return Api(db, core, TrunkPlugin(), Channel(db, core), auth=build_auth(auth_opts or {}))
 
 
 def factory():
-    """uvicorn's app factory for worker processes (the URL comes through the environment)."""
-    return build_app(os.environ[ENV_DB])
+    """uvicorn's app factory for worker processes (URL and auth options come through the
+    environment)."""
+    return build_app(os.environ[ENV_DB], json.loads(os.environ.get(ENV_AUTH) or "{}"))
 
 
-def run(bind, url, workers=1, log_level="warning"):
+def run(bind, url, workers=1, log_level="warning", auth=None):
     host, _, port = bind.rpartition(":")
+    auth = auth or {}
+    check_auth(host or "127.0.0.1", auth)
     prepare_database(url)
     os.environ[ENV_DB] = url
+    os.environ[ENV_AUTH] = json.dumps(auth)
     uvicorn.run("trunkline.server:factory", factory=True, host=host or "127.0.0.1",
                 port=int(port), workers=workers if workers > 1 else None, loop="uvloop",
                 http="httptools", log_level=log_level, access_log=False,

@@ -14,7 +14,7 @@ import threading
 import time
 
 from trunkline.agent import ovsdb
-from trunkline.agent.client import ChannelClient, Gone
+from trunkline.agent.client import ChannelClient, Gone, read_secret
 from trunkline.agent.dhcp import DhcpManager
 from trunkline.agent.ovs import Wiring
 from trunkline.agent.ovs.daemon import datapath_type as detect_datapath
@@ -29,9 +29,9 @@ DHCP_AGENT = ("DHCP agent", "trunkline-dhcp")
 class Agent:
     def __init__(self, host, server, ovsdb_target=None, state_dir="/var/lib/trunkline",
                  integration_bridge="br-int", datapath_type=None, dhcp=False, netns=None,
-                 ovs_rundir=None, report_interval=10.0, resync_interval=30.0):
+                 ovs_rundir=None, report_interval=10.0, resync_interval=30.0, secret=None):
         self.host = host
-        self.client = ChannelClient(server, host)
+        self.client = ChannelClient(server, host, secret=secret)
         self.ovs_rundir = ovs_rundir or os.environ.get("OVS_RUNDIR", "/var/run/openvswitch")
         self.ovsdb_target = ovsdb_target or "unix:%s/db.sock" % self.ovs_rundir
         self.datapath_type = datapath_type or detect_datapath()
@@ -139,7 +139,8 @@ class Agent:
                 backoff = min(backoff * 2, 30.0)
 
     def _watch_server(self):
-        client = ChannelClient(self.client.base, self.host, timeout=70.0)
+        client = ChannelClient(self.client.base, self.host, timeout=70.0,
+                               secret=self.client.secret)
         backoff = 0.5
         while not self.stopping.is_set():
             seen = self.revision
@@ -206,7 +207,9 @@ def run(args):
     agent = Agent(host=args.host, server=args.server, ovsdb_target=args.ovsdb,
                   state_dir=args.state_dir, integration_bridge=args.integration_bridge,
                   datapath_type=args.datapath_type, dhcp=args.dhcp, netns=args.netns,
-                  ovs_rundir=args.ovs_rundir, report_interval=args.report_interval)
+                  ovs_rundir=args.ovs_rundir, report_interval=args.report_interval,
+                  secret=read_secret(args.agent_secret_file) if args.agent_secret_file
+                  else None)
     signal.signal(signal.SIGTERM, agent.stop)
     LOG.warning("trunkline agent for host %s, server %s, OVSDB %s, datapath %s%s",
                 agent.host, args.server, agent.ovsdb_target, agent.datapath_type,
