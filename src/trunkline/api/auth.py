@@ -76,7 +76,7 @@ class KeystoneAuth:
     def __init__(self, policy, url, username, password, project_name, user_domain="Default",
                  project_domain="Default", cache_ttl=300.0, cache_size=10000,
                  agent_secret=None, timeout=10.0):
-        from keystoneauth1 import session
+        from keystoneauth1 import session  # only a Keystone server loads keystoneauth1
         from keystoneauth1.identity import v3
         self.policy = policy
         self.agent_secret = agent_secret

@@ -54,27 +54,27 @@ class Policy:
         self.enforcer.load_rules()
         if not policy_file:
             self.enforcer.use_conf = False  # no file to look for again on every check
-        self._attr_rules = {}  # action -> [attribute names that have a rule]
+        self.attr_rules = {}  # action -> [attribute names that have a rule]
         keys = set()
         for name, rule in self.enforcer.rules.items():
             action, sep, attr = name.partition(":")
             if sep and action.split("_", 1)[0] in ("create", "update", "get"):
-                self._attr_rules.setdefault(action, []).append(attr)
+                self.attr_rules.setdefault(action, []).append(attr)
             text = str(rule)
             keys.update(_TARGET_KEY.findall(text))
             for resource, attr in _FIELD.findall(text):
                 keys.add("network:" + attr if resource in ("networks", "network") else attr)
         # Every target value a rule can read: two targets equal on these get the same answer.
-        self._keys = tuple(sorted(keys))
+        self.target_keys = tuple(sorted(keys))
 
     def checker(self, ctx):
         """The checks for one request's caller."""
         return Checker(self, ctx)
 
     def is_admin(self, ctx):
-        return self._check("context_is_admin", {}, context_mod.creds(ctx))
+        return self.check("context_is_admin", {}, context_mod.creds(ctx))
 
-    def _check(self, rule, target, creds):
+    def check(self, rule, target, creds):
         try:
             return self.enforcer.enforce(rule, target, creds, do_raise=False)
         except policy.InvalidScope:
@@ -99,10 +99,10 @@ class Checker:
     def allowed(self, action, target):
         if self.ctx.is_admin:
             return True
-        key = (action,) + tuple(_hashable(target.get(k)) for k in self.policy._keys)
+        key = (action,) + tuple(_hashable(target.get(k)) for k in self.policy.target_keys)
         answer = self._memo.get(key)
         if answer is None:
-            answer = self._memo[key] = self.policy._check(action, target, self.creds)
+            answer = self._memo[key] = self.policy.check(action, target, self.creds)
         return answer
 
     def enforce(self, action, target):
@@ -114,7 +114,7 @@ class Checker:
         request sets; on create an attribute left at its default is not being set."""
         if self.ctx.is_admin:
             return
-        for attr in self.policy._attr_rules.get(action, ()):
+        for attr in self.policy.attr_rules.get(action, ()):
             if attr in res:
                 name, sub = attr, ""
             else:  # a key inside a list attribute: fixed_ips:ip_address
@@ -138,7 +138,7 @@ class Checker:
         if self.ctx.is_admin:
             return ()
         action = "get_" + member
-        return [attr for attr in self.policy._attr_rules.get(action, ())
+        return [attr for attr in self.policy.attr_rules.get(action, ())
                 if attr in target and not self.allowed("%s:%s" % (action, attr), target)]
 
 
