@@ -6,8 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # server and its tests (PostgreSQL); the agent (Open vSwitch, dnsmasq, ethtool); the lab's
-# guests and the data-plane tests (dhclient, ping, tcpdump; tc/BPF VLANs need only iproute2)
-APT_PACKAGES=(python3-venv postgresql iproute2 curl
+# guests and the data-plane tests (dhclient, ping, tcpdump; tc/BPF VLANs need only iproute2);
+# build-essential and python3-dev build uwsgi for the test Keystone
+APT_PACKAGES=(python3-venv postgresql iproute2 curl build-essential python3-dev
               openvswitch-switch dnsmasq-base isc-dhcp-client iputils-ping ethtool tcpdump)
 
 missing=()
@@ -33,5 +34,14 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/pip install -q -e '.[test]' 2>&1 | grep -v 'is ignored' || true
   .venv/bin/python -c 'import trunkline, sqlalchemy, alembic, uvicorn, orjson, psycopg, openstack'
   touch "$stamp"
+fi
+# A real Keystone for the auth tests, in its own virtualenv: keystone pins many libraries that
+# must not leak into trunkline's. Served by uwsgi (built by pip: build-essential, python3-dev).
+if [ ! -x .venv-keystone/bin/keystone-manage ] || [ ! -x .venv-keystone/bin/uwsgi ]; then
+  echo "[install] pip: keystone and uwsgi into .venv-keystone (test Keystone)"
+  [ -x .venv-keystone/bin/python ] || "$PY" -m venv .venv-keystone
+  .venv-keystone/bin/pip install -q --upgrade pip 2>&1 | grep -v 'is ignored' || true
+  .venv-keystone/bin/pip install -q keystone uwsgi 2>&1 | grep -v 'is ignored' || true
+  .venv-keystone/bin/python -c 'import keystone'
 fi
 echo "[install] ready: .venv/bin/trunkline"

@@ -6,7 +6,6 @@ whole bodies, member bodies, and values of each known attribute on POST and PUT;
 query strings, random paths and methods under /v2.0 and /agent/v1, raw non-JSON bodies and
 If-Match headers are fuzzed too. Runs against the ``client`` fixture (SQLite and PostgreSQL).
 """
-import string
 from urllib.parse import quote
 
 import pytest

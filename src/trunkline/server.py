@@ -1,5 +1,7 @@
-"""Assembling and running the API server: database (migrated to head), plugins, the ASGI app,
-and uvicorn with the fastest loop and HTTP parser available."""
+"""Assembling and running the API server: database (migrated to head), plugins, the ASGI app
+with its authentication and policy, and uvicorn with the fastest loop and HTTP parser
+available."""
+import ipaddress
 import json
 import logging
 import os
@@ -7,7 +9,9 @@ import os
 import uvicorn
 
 from trunkline import plugins
+from trunkline.api import auth as auth_mod
 from trunkline.api.app import MAX_BODY, Api
+from trunkline.api.policy import Policy
 from trunkline.channel import agents, binding
 from trunkline.channel.routes import Channel
 from trunkline.db import migrate
@@ -18,7 +22,14 @@ LOG = logging.getLogger(__name__)
 DEFAULT_STATE_DIR = "/var/lib/trunkline"
 ENV_DB = "TRUNKLINE_DB"
 ENV_SETTINGS = "TRUNKLINE_SERVER_SETTINGS"   # the settings (JSON) for worker processes
-DEFAULTS = {"agent_down_time": agents.DOWN_TIME, "max_body": MAX_BODY, "max_limit": -1}
+ENV_KEYSTONE_PASSWORD = "TRUNKLINE_KEYSTONE_PASSWORD"
+# the server's settings: agent liveness, request limits and the auth options (build_auth)
+DEFAULTS = {"agent_down_time": agents.DOWN_TIME, "max_body": MAX_BODY, "max_limit": -1,
+            "auth": {}}
+
+
+class ConfigError(Exception):
+    """A server option that cannot work; the message says what to do."""
 
 
 def default_db_url(state_dir):
@@ -38,14 +49,63 @@ def prepare_database(url):
         db.dispose()
 
 
+def build_auth(opts):
+    """The authenticator for the options ``trunkline server`` was given (a dict: ``auth``,
+    ``policy_file``, ``agent_secret_file``, ``keystone_*``, ``token_cache_ttl``)."""
+    policy = Policy(opts.get("policy_file"))
+    secret = None
+    if opts.get("agent_secret_file"):
+        secret = auth_mod.read_secret(opts["agent_secret_file"])
+    if opts.get("auth", "noauth") == "noauth":
+        return auth_mod.NoAuth(policy, agent_secret=secret)
+    return auth_mod.KeystoneAuth(
+        policy, opts["keystone_url"], opts["keystone_user"],
+        opts.get("keystone_password") or os.environ.get(ENV_KEYSTONE_PASSWORD, ""),
+        opts["keystone_project"], user_domain=opts.get("keystone_user_domain") or "Default",
+        project_domain=opts.get("keystone_project_domain") or "Default",
+        cache_ttl=float(opts.get("token_cache_ttl", 300)), agent_secret=secret)
+
+
+def check_auth(host, opts):
+    """Refuse what cannot be safe or cannot work, before anything starts."""
+    mode = opts.get("auth", "noauth")
+    if mode == "noauth" and not _loopback(host):
+        raise ConfigError(
+            "refusing to serve without authentication on %s: no-auth mode makes every caller "
+            "an admin. Bind to 127.0.0.1, or use --auth keystone --keystone-url URL "
+            "(with the service user's --keystone-user/--keystone-password/"
+            "--keystone-project)." % host)
+    if mode == "keystone":
+        missing = [o for o in ("keystone_url", "keystone_user", "keystone_project")
+                   if not opts.get(o)]
+        if not (opts.get("keystone_password") or os.environ.get(ENV_KEYSTONE_PASSWORD)):
+            missing.append("keystone_password")
+        if missing:
+            raise ConfigError("--auth keystone needs %s (the password may come from $%s)" % (
+                ", ".join("--" + m.replace("_", "-") for m in missing), ENV_KEYSTONE_PASSWORD))
+    try:
+        build_auth(opts)
+    except (OSError, ValueError) as e:
+        raise ConfigError("cannot use the auth options: %s" % e)
+
+
+def _loopback(host):
+    if host in ("localhost", ""):
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def build_app(url, settings=None):
     """The ASGI app on database ``url``; ``settings`` as DEFAULTS (the server's options)."""
     settings = dict(DEFAULTS, **(settings or {}))
     agents.configure(settings["agent_down_time"])
     db = Database(url)
     core = plugins.build(binder=binding.bind)
-    return Api(db, core, TrunkPlugin(), Channel(db, core), max_body=settings["max_body"],
-               max_limit=settings["max_limit"])
+    return Api(db, core, TrunkPlugin(), Channel(db, core), auth=build_auth(settings["auth"]),
+               max_body=settings["max_body"], max_limit=settings["max_limit"])
 
 
 def factory():
@@ -56,9 +116,11 @@ def factory():
 
 def run(bind, url, workers=1, log_level="warning", settings=None):
     host, _, port = bind.rpartition(":")
+    settings = settings or {}
+    check_auth(host or "127.0.0.1", settings.get("auth") or {})
     prepare_database(url)
     os.environ[ENV_DB] = url
-    os.environ[ENV_SETTINGS] = json.dumps(settings or {})
+    os.environ[ENV_SETTINGS] = json.dumps(settings)
     uvicorn.run("trunkline.server:factory", factory=True, host=host or "127.0.0.1",
                 port=int(port), workers=workers if workers > 1 else None, loop="uvloop",
                 http="httptools", log_level=log_level, access_log=False,

@@ -38,10 +38,13 @@ def _get_json(url, timeout=2):
 
 class Stack:
     def __init__(self, state_dir, bind=None, db_url=None, host=None, isolated=False,
-                 workers=1, server_args=(), agent_args=(), log=print):
+                 workers=1, server_args=(), agent_args=(), log=print, agent_secret_file=None,
+                 policy_file=None):
         """``server_args``/``agent_args``: extra options for ``trunkline server``/``agent``
         (e.g. ``--agent-down-time``, ``--report-interval``)."""
         self.state_dir = os.path.abspath(state_dir)
+        self.agent_secret_file = agent_secret_file
+        self.policy_file = policy_file
         self.bind = bind or "127.0.0.1:%d" % free_port()
         self.url = "http://" + self.bind
         self.db_url = db_url or "sqlite:///" + os.path.join(self.state_dir, "trunkline.db")
@@ -65,9 +68,13 @@ class Stack:
         started = time.monotonic()
         try:
             rundir = self._start_ovs()
-            self._spawn("server", [_bin("trunkline"), "server", "--bind", self.bind,
-                                   "--db", self.db_url, "--workers", str(self.workers),
-                                   *self.server_args])
+            argv = [_bin("trunkline"), "server", "--bind", self.bind, "--db", self.db_url,
+                    "--workers", str(self.workers), *self.server_args]
+            if self.policy_file:
+                argv += ["--policy-file", self.policy_file]
+            if self.agent_secret_file:
+                argv += ["--agent-secret-file", self.agent_secret_file]
+            self._spawn("server", argv)
             self._wait(lambda: _get_json(self.url + "/"), "the API server")
             self.log("server   %s (database %s)" % (self.url, self.db_url))
             argv = [_bin("trunkline"), "agent", "--host", self.host, "--server", self.url,
@@ -75,6 +82,8 @@ class Stack:
                     "--state-dir", os.path.join(self.state_dir, "agent")]
             if self.netns:
                 argv += ["--netns", self.netns]
+            if self.agent_secret_file:
+                argv += ["--agent-secret-file", self.agent_secret_file]
             self._spawn("agent", argv + self.agent_args)
             self._wait(self._agent_alive, "the agent to register")
             self.log("agent    host %s, DHCP on%s" % (

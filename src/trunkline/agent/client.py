@@ -17,20 +17,31 @@ class Gone(ChannelError):
     """410 from watch: the revision is older than the change log; refetch the state."""
 
 
+SECRET_HEADER = "X-Trunkline-Agent-Secret"
+
+
+def read_secret(path):
+    """The deployment's agent secret: the first line of the file."""
+    with open(path) as f:
+        return f.readline().strip()
+
+
 class ChannelClient:
-    def __init__(self, server, host, timeout=10.0):
+    def __init__(self, server, host, timeout=10.0, secret=None):
         self.base = server.rstrip("/")
         self.host = host
         self.timeout = timeout
+        self.secret = secret
 
     def _call(self, method, path, body=None, query=None, timeout=None):
         url = self.base + path
         if query:
             url += "?" + urllib.parse.urlencode(query)
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(url, data=data, method=method,
-                                     headers={"Content-Type": "application/json",
-                                              "Accept": "application/json"})
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if self.secret:
+            headers[SECRET_HEADER] = self.secret
+        req = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=timeout or self.timeout) as r:
                 raw = r.read()

@@ -13,7 +13,7 @@ import threading
 import time
 
 from trunkline.agent import driver as drivers
-from trunkline.agent.client import ChannelClient, Gone
+from trunkline.agent.client import ChannelClient, Gone, read_secret
 from trunkline.agent.dhcp import DhcpManager
 
 LOG = logging.getLogger("trunkline.agent")
@@ -23,9 +23,9 @@ DHCP_AGENT = ("DHCP agent", "trunkline-dhcp")
 
 class Agent:
     def __init__(self, host, server, driver, state_dir="/var/lib/trunkline", dhcp=False,
-                 report_interval=10.0, resync_interval=30.0):
+                 report_interval=10.0, resync_interval=30.0, secret=None):
         self.host = host
-        self.client = ChannelClient(server, host)
+        self.client = ChannelClient(server, host, secret=secret)
         self.driver = driver
         self.dhcp_enabled = dhcp
         self.report_interval = report_interval
@@ -123,7 +123,8 @@ class Agent:
                 backoff = min(backoff * 2, 30.0)
 
     def _watch_server(self):
-        client = ChannelClient(self.client.base, self.host, timeout=70.0)
+        client = ChannelClient(self.client.base, self.host, timeout=70.0,
+                               secret=self.client.secret)
         backoff = 0.5
         while not self.stopping.is_set():
             seen = self.revision
@@ -154,7 +155,9 @@ def run(args):
                           integration_bridge=args.integration_bridge,
                           datapath_type=args.datapath_type, netns=args.netns)
     agent = Agent(host=args.host, server=args.server, driver=driver, state_dir=args.state_dir,
-                  dhcp=args.dhcp, report_interval=args.report_interval)
+                  dhcp=args.dhcp, report_interval=args.report_interval,
+                  secret=read_secret(args.agent_secret_file) if args.agent_secret_file
+                  else None)
     signal.signal(signal.SIGTERM, agent.stop)
     LOG.warning("trunkline agent for host %s, server %s, driver %s (%s)%s", agent.host,
                 args.server, args.driver, agent.configurations(), ", DHCP" if args.dhcp else "")

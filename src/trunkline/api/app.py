@@ -4,6 +4,11 @@ parameters, tags, If-Match, request ids, and the NeutronError body for every fai
 Database work is short and synchronous, so it runs on the event loop directly; the loop stays
 free for long polls because those never hold a connection while they wait. ``/agent/v1/...``
 goes to the agent channel (channel/routes.py), whose dispatch is async for the watch.
+
+Every request but the version list is authenticated first (api/auth.py) and every resource
+operation is checked against the policy (api/policy.py) the way Neutron does: what the caller
+may not see answers 404, what it may see but not change answers 403, and attributes it may not
+read are left out of every answer.
 """
 import asyncio
 import logging
@@ -15,10 +20,11 @@ import orjson
 
 from trunkline import exceptions as exc
 from trunkline.api import body as body_mod
+from trunkline.api import auth as auth_mod
 from trunkline.api import extensions, listing, openapi
+from trunkline.api.policy import Policy
 from trunkline.definitions import MAX_TAG_LENGTH, MAX_TAGS, validators
-from trunkline.plugins import common
-from trunkline.plugins.common import DEFAULT_PROJECT, Context
+from trunkline.plugins import common, scope
 
 LOG = logging.getLogger(__name__)
 MAX_BODY = 114688  # oslo.middleware's max_request_body_size default, as Neutron
@@ -43,8 +49,8 @@ class Request:
         host = self.headers.get("host") or "%s:%s" % tuple(scope.get("server") or ("localhost", 80))
         self.base_url = "%s://%s" % (scope.get("scheme", "http"), host)
         self.request_id = "req-" + str(uuid.uuid4())
-        self.context = Context(project_id=self.headers.get("x-project-id") or DEFAULT_PROJECT,
-                               is_admin=True, request_id=self.request_id)
+        self.context = None  # set once the caller is authenticated
+        self.policy = None   # the caller's policy checker
 
     def json(self):
         if not self.body:
@@ -97,18 +103,22 @@ def _has_nul(data):
 
 
 class Response:
-    __slots__ = ("status", "payload")
+    __slots__ = ("status", "payload", "headers")
 
     def __init__(self, status, payload=None):
         self.status = status
         self.payload = payload
+        self.headers = []
 
 
 class Api:
     """Routes Neutron's URLs to the core plugins and the trunk service."""
 
-    def __init__(self, db, core, trunks, channel=None, max_body=MAX_BODY, max_limit=-1):
+    def __init__(self, db, core, trunks, channel=None, auth=None, max_body=MAX_BODY,
+                 max_limit=-1):
+        self.auth = auth if auth is not None else auth_mod.NoAuth(Policy())
         self.db = db
+        self.networks = core.networks
         self.max_body = max_body      # bytes; larger bodies answer 413
         self.max_limit = max_limit    # Neutron's pagination_max_limit (-1: none)
         self.plugins = {"networks": core.networks, "subnets": core.subnets,
@@ -144,19 +154,25 @@ class Api:
             if any("\x00" in k or "\x00" in v for k, v in req.params):
                 raise exc.HTTPBadRequest("Query string contains invalid data")
             if self.channel is not None and req.path.startswith("/agent/v1/"):
+                await self.auth.check_agent(req)
                 resp = Response(*await self.channel.dispatch(req))
             else:
+                if req.path.rstrip("/") not in ("", "/.json"):  # the version list is public
+                    req.context = await self.auth.context(req)
+                    req.policy = self.auth.policy.checker(req.context)
                 resp = self.dispatch(req)
         except exc.NeutronError as e:
             resp = Response(e.code, {"NeutronError": {"type": e.type, "message": e.msg,
                                                       "detail": ""}})
+            if e.code == 401 and self.auth.www_authenticate():
+                resp.headers = [(b"www-authenticate", self.auth.www_authenticate().encode())]
         except Exception:  # a bug: log it, answer like Neutron, never leak a traceback
             LOG.exception("unexpected error handling %s %s", req.method, req.path)
             resp = Response(500, {"NeutronError": {
                 "type": "HTTPInternalServerError",
                 "message": "Request Failed: internal server error while processing your request.",
                 "detail": ""}})
-        headers = [(b"x-openstack-request-id", req.request_id.encode())]
+        headers = [(b"x-openstack-request-id", req.request_id.encode())] + resp.headers
         if resp.payload is None:
             await send({"type": "http.response.start", "status": resp.status,
                         "headers": headers + [(b"content-length", b"0")]})
@@ -240,15 +256,110 @@ class Api:
             raise exc.HTTPNotFound("Extension with alias %s does not exist" % alias)
         return Response(200, {"extension": ext})
 
+    # -- policy
+
+    def targets(self, conn, member, items):
+        """Policy targets for resource dicts: the item with ``tenant_id`` and what the policy
+        knows about its network (``network:tenant_id``, ``network:shared``, ...)."""
+        if member in ("port", "subnet"):
+            nets = self.networks.owners(conn, {i.get("network_id") for i in items})
+        out = []
+        for item in items:
+            target = dict(item)
+            target["tenant_id"] = item.get("project_id")
+            if member == "network":
+                net = (item["project_id"], item["shared"], item["router:external"])
+            else:
+                net = nets.get(item.get("network_id")) if member in ("port", "subnet") else None
+            if net is not None:
+                (target["network:tenant_id"], target["network:shared"],
+                 target["network:router:external"]) = net
+            out.append(target)
+        return out
+
+    def readable(self, req, conn, member, items, visible_only=True):
+        """The items the caller may see, without the attributes it may not read."""
+        if req.context.is_admin:
+            return items
+        out = []
+        for item, target in zip(items, self.targets(conn, member, items)):
+            if visible_only and not req.policy.allowed("get_" + member, target):
+                continue
+            hidden = req.policy.hidden(member, target)
+            out.append({k: v for k, v in item.items() if k not in hidden} if hidden else item)
+        return out
+
+    def visible(self, req, conn, plugin, item_id):
+        """The item and its policy target; 404 (the resource's own NotFound) when the caller
+        may not see it, exactly as when it does not exist."""
+        member = plugin.resource.member
+        item = plugin.get(conn, req.context, item_id)
+        if req.context.is_admin:
+            return item, item
+        target = self.targets(conn, member, [item])[0]
+        if not req.policy.allowed("get_" + member, target):
+            raise _NOT_FOUND[member](item_id)
+        return item, target
+
+    def network_for(self, req, conn, network_id):
+        """The policy's view of the network a new subnet or port goes on; a network the caller
+        may not see does not exist for it. None when there is no such network (the plugin
+        answers that)."""
+        net = self.networks.owners(conn, [network_id]).get(network_id)
+        if net is None:
+            return None
+        target = {"project_id": net[0], "tenant_id": net[0], "network:tenant_id": net[0],
+                  "network:shared": net[1], "network:router:external": net[2]}
+        if not req.policy.allowed("get_network", target):
+            raise exc.NetworkNotFound(net_id=network_id)
+        return net
+
+    def usable_ports(self, req, conn, port_ids, project_id):
+        """Ports a trunk may use (parent and subports): an admin any, everyone else the ports
+        of the trunk's project it can see; any other port does not exist for the caller."""
+        if req.context.is_admin:
+            return
+        ports = self.plugins["ports"]
+        for port_id in port_ids:
+            try:
+                port = ports.get(conn, req.context, port_id)
+            except exc.PortNotFound:
+                continue  # no such port: the trunk plugin says so in its own words
+            target = self.targets(conn, "port", [port])[0]
+            if port["project_id"] != project_id or not req.policy.allowed("get_port", target):
+                raise exc.PortNotFound(port_id=port_id)
+
+    def authorize_create(self, req, conn, resource, res):
+        if req.context.is_admin:
+            return
+        member = resource.member
+        target = dict(res)
+        target["project_id"] = target["tenant_id"] = res.get("project_id") or \
+            req.context.project_id
+        if member in ("port", "subnet") and isinstance(res.get("network_id"), str):
+            net = self.network_for(req, conn, res["network_id"])
+            if net is not None:
+                (target["network:tenant_id"], target["network:shared"],
+                 target["network:router:external"]) = net
+        req.policy.enforce("create_" + member, target)
+        req.policy.enforce_attrs("create_" + member, resource, res, target, is_create=True)
+        if member == "trunk":
+            self.usable_ports(req, conn, [res["port_id"]] + [
+                s["port_id"] for s in res.get("sub_ports") or () if isinstance(s, dict)
+                and isinstance(s.get("port_id"), str)], target["project_id"])
+
     # -- collections
 
     def list(self, req, plugin):
         resource = plugin.resource
         q = listing.parse(resource, req.params, self.max_limit)
+        ctx = req.context
+        if not ctx.is_admin and "service" not in ctx.roles:
+            q.scope = scope.clauses(resource.collection, ctx.project_id) or []
         with self.db.read() as conn:
             if q.marker:
                 plugin.get_row(conn, q.marker)
-            items = plugin.list(conn, req.context, q)
+            items = self.readable(req, conn, resource.member, plugin.list(conn, ctx, q))
         body = {resource.collection: _fields(items, q.fields)}
         links = listing.links(req.base_url + "/v2.0", resource.collection, req.params, items, q)
         if links is not None:
@@ -258,7 +369,8 @@ class Api:
     def show(self, req, plugin, item_id):
         fields = listing.parse_fields(req.params)
         with self.db.read() as conn:
-            item = plugin.get(conn, req.context, item_id)
+            item, _ = self.visible(req, conn, plugin, item_id)
+            item = self.readable(req, conn, plugin.resource.member, [item])[0]
         return Response(200, {plugin.resource.member: _fields([item], fields)[0]})
 
     def create(self, req, plugin):
@@ -266,11 +378,15 @@ class Api:
         body = req.json()
         items = body_mod.parse_body(resource, body, is_create=True)
         bulk = isinstance(body, dict) and resource.collection in body
+        with self.db.read() as conn:
+            for res in items:
+                self.authorize_create(req, conn, resource, res)
 
         def create_all(txn):
             ids = [plugin.create(txn, req.context, res) for res in items]
             # Read back in the same transaction: the answer is exactly what was committed.
-            return plugin.dicts(txn.conn, [plugin.get_row(txn.conn, i) for i in ids])
+            rows = plugin.dicts(txn.conn, [plugin.get_row(txn.conn, i) for i in ids])
+            return self.readable(req, txn.conn, resource.member, rows, visible_only=False)
 
         rows = self.db.write(create_all)
         if bulk:
@@ -279,14 +395,27 @@ class Api:
 
     def update(self, req, plugin, item_id):
         resource = plugin.resource
+        member = resource.member
         res = body_mod.parse_body(resource, req.json(), is_create=False, allow_bulk=False)[0]
+        if not req.context.is_admin:  # an admin's update finds what exists like any write
+            with self.db.read() as conn:
+                _, target = self.visible(req, conn, plugin, item_id)
+            req.policy.enforce("update_" + member, target)
+            req.policy.enforce_attrs("update_" + member, resource, res, dict(target, **res),
+                                     is_create=False)
+
         def update(txn):
             plugin.update(txn, req.context, item_id, res, req.if_match())
-            return plugin.get(txn.conn, req.context, item_id)
+            item = plugin.get(txn.conn, req.context, item_id)
+            return self.readable(req, txn.conn, member, [item], visible_only=False)[0]
 
-        return Response(200, {resource.member: self.db.write(update)})
+        return Response(200, {member: self.db.write(update)})
 
     def delete(self, req, plugin, item_id):
+        if not req.context.is_admin:
+            with self.db.read() as conn:
+                _, target = self.visible(req, conn, plugin, item_id)
+            req.policy.enforce("delete_" + plugin.resource.member, target)
         self.db.write(plugin.delete, req.context, item_id, req.if_match())
         return Response(204)
 
@@ -297,12 +426,21 @@ class Api:
             if req.method != "GET":
                 raise exc.HTTPMethodNotAllowed()
             with self.db.read() as conn:
+                if not req.context.is_admin:
+                    _, target = self.visible(req, conn, self.trunks, trunk_id)
+                    req.policy.enforce("get_subports", target)
                 return Response(200, self.trunks.get_subports(conn, req.context, trunk_id))
         if action not in ("add_subports", "remove_subports"):
             raise exc.HTTPNotFound()
         if req.method != "PUT":
             raise exc.HTTPMethodNotAllowed()
         body = req.json()
+        if not req.context.is_admin:
+            with self.db.read() as conn:
+                _, target = self.visible(req, conn, self.trunks, trunk_id)
+                req.policy.enforce(action, target)
+                if action == "add_subports":
+                    self.usable_ports(req, conn, _subport_ids(body), target["project_id"])
         self.db.write(getattr(self.trunks, action), req.context, trunk_id, body)
         with self.db.read() as conn:
             return Response(200, self.trunks.get(conn, req.context, trunk_id))
@@ -311,6 +449,14 @@ class Api:
 
     def tags(self, req, plugin, item_id, tag):
         resource = plugin.resource
+        verb = {"GET": "get", "PUT": "update", "POST": "create", "DELETE": "delete"}.get(
+            req.method)
+        if verb is None or (tag is not None and verb == "create"):
+            raise exc.HTTPMethodNotAllowed()
+        if not req.context.is_admin:
+            with self.db.read() as conn:
+                _, target = self.visible(req, conn, plugin, item_id)
+            req.policy.enforce("%s_%s_tags" % (verb, resource.collection), target)
         if tag is None:
             if req.method == "GET":
                 with self.db.read() as conn:
@@ -319,10 +465,8 @@ class Api:
                 new = _valid_tags(_tags_body(req.json()), resource.collection)
                 self.db.write(self._replace_tags, plugin, item_id, new)
                 return Response(200, {"tags": sorted(new)})
-            if req.method == "DELETE":
-                self.db.write(self._replace_tags, plugin, item_id, [])
-                return Response(204)
-            raise exc.HTTPMethodNotAllowed()
+            self.db.write(self._replace_tags, plugin, item_id, [])
+            return Response(204)
         if req.method == "GET":
             with self.db.read() as conn:
                 if tag not in plugin.get(conn, req.context, item_id)["tags"]:
@@ -332,10 +476,8 @@ class Api:
             _valid_tags([tag], resource.collection)
             self.db.write(self._add_tag, plugin, item_id, tag)
             return Response(201)
-        if req.method == "DELETE":
-            self.db.write(self._remove_tag, plugin, item_id, tag)
-            return Response(204)
-        raise exc.HTTPMethodNotAllowed()
+        self.db.write(self._remove_tag, plugin, item_id, tag)
+        return Response(204)
 
     @staticmethod
     def _replace_tags(txn, plugin, item_id, new):
@@ -365,6 +507,24 @@ class Api:
         common.set_tags(txn, item_id, [t for t in current if t != tag])
         common.bump(txn, plugin.table, item_id)
         txn.record(plugin.resource.member, item_id, "update")
+
+
+_NOT_FOUND = {
+    "network": lambda i: exc.NetworkNotFound(net_id=i),
+    "subnet": lambda i: exc.SubnetNotFound(subnet_id=i),
+    "port": lambda i: exc.PortNotFound(port_id=i),
+    "trunk": lambda i: exc.TrunkNotFound(trunk_id=i),
+    "agent": lambda i: exc.AgentNotFound(id=i),
+}
+
+
+def _subport_ids(body):
+    """The port ids an add_subports body names (its shape is the trunk plugin's to judge)."""
+    subports = body.get("sub_ports") if isinstance(body, dict) else None
+    if not isinstance(subports, list):
+        return []
+    return [s["port_id"] for s in subports if isinstance(s, dict)
+            and isinstance(s.get("port_id"), str)]
 
 
 def _tags_body(body):

@@ -18,6 +18,7 @@ class ListQuery:
     marker: str = None
     page_reverse: bool = False
     tags: dict = field(default_factory=dict)        # tag filter name -> list of tags
+    scope: list = field(default_factory=list)       # SQL clauses: what the caller may see
 
 
 def parse_fields(params):

@@ -45,6 +45,10 @@ def register(subparsers):
                         "and DHCP veths happen there; the agent itself stays in its namespace")
     p.add_argument("--report-interval", type=float, default=10.0, metavar="S",
                    help="heartbeat interval in seconds (default: %(default)s)")
+    p.add_argument("--agent-secret-file", metavar="PATH",
+                   help="file whose first line is the deployment's agent secret, sent to the "
+                        "server on every agent channel request (the server's "
+                        "--agent-secret-file)")
     add_log_level(p)
     p.set_defaults(func=cmd_agent)
     return p

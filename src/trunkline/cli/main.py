@@ -41,6 +41,34 @@ def _add_server_options(p):
                    help="largest list page; a request without limit (or with a larger one) "
                         "gets N items and pagination links, as Neutron's pagination_max_limit "
                         "(default: %(default)s, no cap)")
+    a = p.add_argument_group("authentication and policy")
+    a.add_argument("--auth", choices=["noauth", "keystone"], default="noauth",
+                   help="noauth: every caller is an admin, 127.0.0.1 only; keystone: validate "
+                        "X-Auth-Token with Keystone (default: %(default)s)")
+    a.add_argument("--keystone-url", metavar="URL",
+                   help="Keystone's identity URL, e.g. http://keystone:5000/v3 "
+                        "(keystonemiddleware's auth_url)")
+    a.add_argument("--keystone-user", metavar="NAME",
+                   help="trunkline's service user, which validates tokens (needs the service "
+                        "or admin role)")
+    a.add_argument("--keystone-password", metavar="PASSWORD",
+                   help="its password (better: $%s, which `ps` does not show)"
+                        % server.ENV_KEYSTONE_PASSWORD)
+    a.add_argument("--keystone-project", metavar="NAME",
+                   help="the service user's project (usually 'service')")
+    a.add_argument("--keystone-user-domain", default="Default", metavar="NAME",
+                   help="the service user's domain name (default: %(default)s)")
+    a.add_argument("--keystone-project-domain", default="Default", metavar="NAME",
+                   help="the service project's domain name (default: %(default)s)")
+    a.add_argument("--token-cache-ttl", type=float, default=300.0, metavar="S",
+                   help="keep a validated token at most S seconds (and never past its "
+                        "expiry; default: %(default)s)")
+    a.add_argument("--policy-file", metavar="PATH",
+                   help="oslo.policy file (YAML or JSON) overriding Neutron's default rules")
+    a.add_argument("--agent-secret-file", metavar="PATH",
+                   help="file whose first line is the secret agents must send on /agent/v1 "
+                        "(required from agents when set; with keystone, a token with the "
+                        "service or admin role also works)")
     add_log_level(p)
 
 
@@ -67,7 +95,7 @@ def _positive(text):
 def _settings(args):
     """The server's settings from its options (server.DEFAULTS)."""
     return {"agent_down_time": args.agent_down_time, "max_body": args.max_request_body_size,
-            "max_limit": args.pagination_max_limit}
+            "max_limit": args.pagination_max_limit, "auth": _auth_options(args)}
 
 
 def _server_argv(args):
@@ -81,17 +109,37 @@ def _db_url(args):
     return args.db or server.default_db_url(args.state_dir)
 
 
+def _auth_options(args):
+    return {"auth": args.auth, "keystone_url": args.keystone_url,
+            "keystone_user": args.keystone_user, "keystone_password": args.keystone_password,
+            "keystone_project": args.keystone_project,
+            "keystone_user_domain": args.keystone_user_domain,
+            "keystone_project_domain": args.keystone_project_domain,
+            "token_cache_ttl": args.token_cache_ttl, "policy_file": args.policy_file,
+            "agent_secret_file": args.agent_secret_file}
+
+
 def cmd_server(args):
-    server.run(args.bind, _db_url(args), workers=args.workers, log_level=args.log_level,
-               settings=_settings(args))
+    try:
+        server.run(args.bind, _db_url(args), workers=args.workers, log_level=args.log_level,
+                   settings=_settings(args))
+    except server.ConfigError as e:
+        print("trunkline server: %s" % e, file=sys.stderr)
+        return 2
 
 
 def cmd_up(args):
     from trunkline.stack import Stack
     print("trunkline up: Ctrl-C or SIGTERM stops everything", flush=True)
+    if args.auth != "noauth":
+        print("trunkline up: the all-in-one stack runs in no-auth mode on 127.0.0.1; with "
+              "Keystone, run `trunkline server --auth keystone ...` and `trunkline agent "
+              "--agent-secret-file ...` separately", file=sys.stderr)
+        return 2
     stack = Stack(args.state_dir, bind=args.bind, db_url=_db_url(args), workers=args.workers,
                   server_args=_server_argv(args),
-                  log=lambda line: print(line, flush=True))
+                  log=lambda line: print(line, flush=True),
+                  agent_secret_file=args.agent_secret_file, policy_file=args.policy_file)
     stack.start()
     print("export OS_AUTH_TYPE=none OS_ENDPOINT=%s" % stack.url, flush=True)
     try:

@@ -15,9 +15,15 @@ DEFAULT_PROJECT = "b2a5f8c4d1e94a7f8a3c6e0d9b1f2a4c"
 
 @dataclass(frozen=True)
 class Context:
+    """Who is calling: built per request by the API's auth layer (api/context.py). The default
+    is the no-auth caller, an admin, as in Neutron's ``noauth`` mode."""
     project_id: str = DEFAULT_PROJECT
     is_admin: bool = True
     request_id: str = ""
+    user_id: str = ""
+    roles: tuple = ("admin", "member", "reader")
+    system_scope: str = ""
+    project_name: str = ""
 
 
 def new_id():
@@ -79,6 +85,7 @@ def select_rows(conn, table, resource, q, extra_where=(), custom_filters=None, c
         col = table.c[resource.column_of(name)]
         where.append(col.in_(vals) if len(vals) > 1 else col == vals[0])
     where.extend(_tag_clauses(table, q.tags))
+    where.extend(q.scope)
     sorts = list(q.sorts)
     if q.limit and not sorts:
         sorts = [("id", True)]

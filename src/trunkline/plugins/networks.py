@@ -51,6 +51,19 @@ class NetworkPlugin:
     def get(self, conn, ctx, network_id):
         return self.dicts(conn, [self.get_row(conn, network_id)])[0]
 
+    @staticmethod
+    def owners(conn, network_ids):
+        """``{id: (project_id, shared, router:external)}`` for the networks that exist: what
+        the policy engine knows about the network a subnet or port lives on."""
+        ids = [i for i in network_ids if isinstance(i, str)]
+        if not ids:
+            return {}
+        stmt = common.restrict(select(N.c.id, N.c.project_id, N.c.shared, N.c.router_external),
+                               N.c.id, ids)
+        wanted = set(ids)
+        return {nid: (project, shared, external)
+                for nid, project, shared, external in conn.execute(stmt) if nid in wanted}
+
     # -- writing
 
     def create(self, txn, ctx, res):

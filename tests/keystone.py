@@ -1,0 +1,184 @@
+"""A real Keystone for the auth tests: PyPI ``keystone`` from ``.venv-keystone`` (made by
+scripts/install.sh) under uwsgi, SQLite in a private directory, on a free 127.0.0.1 port.
+Bootstrapped like a small cloud: projects A and B, users with member, reader and admin roles in
+them, a ``service`` user in the ``service`` project, and a catalog entry for trunkline's
+network endpoint. Everything is removed by ``stop()``; the uwsgi process is ended by its PID."""
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import requests
+
+from trunkline.stack import free_port
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VENV = os.path.join(ROOT, ".venv-keystone")
+PASSWORD = "tl-secret-pw"
+# user name -> (project, role)
+USERS = {
+    "admin-a": ("proj-a", "admin"),
+    "member-a": ("proj-a", "member"),
+    "reader-a": ("proj-a", "reader"),
+    "member-b": ("proj-b", "member"),
+    "reader-b": ("proj-b", "reader"),
+    "trunkline": ("service", "service"),
+}
+
+CONF = """[DEFAULT]
+log_file = {dir}/keystone.log
+[database]
+connection = sqlite:///{dir}/keystone.db
+[fernet_tokens]
+key_repository = {dir}/fernet-keys
+[fernet_receipts]
+key_repository = {dir}/fernet-receipts
+[credential]
+key_repository = {dir}/credential-keys
+[token]
+expiration = {expiration}
+[cache]
+enabled = false
+"""
+
+
+def available():
+    return os.path.exists(os.path.join(VENV, "bin", "keystone-manage")) and \
+        os.path.exists(os.path.join(VENV, "bin", "uwsgi"))
+
+
+class Keystone:
+    def __init__(self, token_expiration=3600):
+        self.dir = tempfile.mkdtemp(prefix="tl-ks-")
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d/v3" % self.port
+        self.conf = os.path.join(self.dir, "keystone.conf")
+        with open(self.conf, "w") as f:
+            f.write(CONF.format(dir=self.dir, expiration=token_expiration))
+        self.proc = None
+        self.ids = {}
+        started = time.monotonic()
+        try:
+            self._manage("db_sync")
+            self._manage("fernet_setup", "--keystone-user", "root", "--keystone-group", "root")
+            self._manage("credential_setup", "--keystone-user", "root",
+                         "--keystone-group", "root")
+            self._manage("bootstrap", "--bootstrap-password", PASSWORD,
+                         "--bootstrap-admin-url", self.url, "--bootstrap-public-url", self.url,
+                         "--bootstrap-internal-url", self.url,
+                         "--bootstrap-region-id", "RegionOne")
+            self._start()
+            self._populate()
+        except Exception:
+            self.stop()
+            raise
+        self.startup_seconds = time.monotonic() - started
+
+    def _manage(self, *args):
+        subprocess.run([os.path.join(VENV, "bin", "keystone-manage"), "--config-file",
+                        self.conf, *args], check=True, cwd=self.dir,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def _start(self):
+        log = open(os.path.join(self.dir, "uwsgi.log"), "wb")
+        env = dict(os.environ, OS_KEYSTONE_CONFIG_FILES=self.conf)
+        self.proc = subprocess.Popen(
+            [os.path.join(VENV, "bin", "uwsgi"), "--http-socket", "127.0.0.1:%d" % self.port,
+             "--virtualenv", VENV, "--module", "keystone.wsgi.api:application",
+             "--master", "--processes", "1", "--threads", "4", "--die-on-term",
+             "--need-app", "--disable-logging",
+             "--add-header", "Connection: close"],
+            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.dir,
+            start_new_session=True)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("keystone under uwsgi exited: " + self.log())
+            try:
+                if requests.get(self.url, timeout=10).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("keystone did not answer within 60 s: " + self.log())
+
+    def log(self):
+        try:
+            with open(os.path.join(self.dir, "uwsgi.log"), errors="replace") as f:
+                return f.read()[-3000:]
+        except OSError:
+            return ""
+
+    # -- the cloud
+
+    def _api(self, method, path, token, body=None, expect=(200, 201, 204)):
+        r = requests.request(method, self.url + path, json=body,
+                             headers={"X-Auth-Token": token}, timeout=30)
+        assert r.status_code in expect, (method, path, r.status_code, r.text)
+        return r.json() if r.content else None
+
+    def _populate(self):
+        admin = self.token("admin", "admin")
+        roles = {r["name"]: r["id"] for r in self._api("GET", "/roles", admin)["roles"]}
+        if "service" not in roles:
+            roles["service"] = self._api("POST", "/roles", admin,
+                                         {"role": {"name": "service"}})["role"]["id"]
+        projects = {p["name"]: p["id"] for p in self._api("GET", "/projects", admin)["projects"]}
+        for name in ("proj-a", "proj-b", "service"):
+            if name not in projects:
+                projects[name] = self._api("POST", "/projects", admin, {"project": {
+                    "name": name, "domain_id": "default"}})["project"]["id"]
+        users = {}
+        for name, (project, role) in USERS.items():
+            users[name] = self._api("POST", "/users", admin, {"user": {
+                "name": name, "password": PASSWORD, "domain_id": "default"}})["user"]["id"]
+            self._api("PUT", "/projects/%s/users/%s/roles/%s" % (
+                projects[project], users[name], roles[role]), admin)
+        self.ids = {"projects": projects, "users": users, "roles": roles}
+
+    def add_network_endpoint(self, url):
+        """The catalog entry clients find trunkline by (type ``network``)."""
+        admin = self.token("admin", "admin")
+        service = self._api("POST", "/services", admin, {"service": {
+            "type": "network", "name": "trunkline"}})["service"]["id"]
+        for interface in ("public", "internal", "admin"):
+            self._api("POST", "/endpoints", admin, {"endpoint": {
+                "service_id": service, "interface": interface, "url": url,
+                "region_id": "RegionOne"}})
+
+    def project_id(self, name):
+        return self.ids["projects"][name]
+
+    def token(self, user, project):
+        """A project-scoped token for ``user`` (password auth, as a client does)."""
+        body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+            "name": user, "domain": {"id": "default"}, "password": PASSWORD}}},
+            "scope": {"project": {"name": project, "domain": {"id": "default"}}}}}
+        r = requests.post(self.url + "/auth/tokens", json=body, timeout=30)
+        assert r.status_code == 201, r.text
+        return r.headers["X-Subject-Token"]
+
+    def revoke(self, token):
+        r = requests.delete(self.url + "/auth/tokens", timeout=30,
+                            headers={"X-Auth-Token": token, "X-Subject-Token": token})
+        assert r.status_code == 204, r.text
+
+    def clouds_yaml(self, path, user, project):
+        with open(path, "w") as f:
+            f.write("clouds:\n  tl:\n    auth:\n      auth_url: %s\n      username: %s\n"
+                    "      password: %s\n      project_name: %s\n"
+                    "      user_domain_id: default\n      project_domain_id: default\n"
+                    "    region_name: RegionOne\n    identity_api_version: 3\n"
+                    % (self.url, user, PASSWORD, project))
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
