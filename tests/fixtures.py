@@ -46,8 +46,9 @@ class Server:
         try:
             wait_http(self.url + "/", self.proc)
         except Exception:
+            output = self.output()
             self.stop()
-            raise RuntimeError("server failed to start: " + self.output())
+            raise RuntimeError("server failed to start: " + output)
 
     def output(self):
         with open(self.log.name) as f:
