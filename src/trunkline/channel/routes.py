@@ -19,6 +19,7 @@ class Channel:
         self.agents = agents.AgentPlugin()
         self.notifier = Notifier()
         db.on_commit.append(self.notifier.notify)
+        db.listen(self.notifier.notify)     # PostgreSQL: other servers' commits too
 
     async def dispatch(self, req):
         path = req.path.rstrip("/")

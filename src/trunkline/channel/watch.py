@@ -4,8 +4,11 @@ soon as the change log has a row after REV that concerns H — its hosts contain
 too, since every port appears in its hosts files.
 
 It never holds a database connection while it waits: each check is one short query, and
-between checks it sleeps on the in-process notifier (woken by every local commit) for at most
-POLL seconds, which also catches commits made by other server processes."""
+between checks it sleeps on the notifier, woken by every local commit and, on PostgreSQL, by
+the LISTEN thread for every other server's commits. The timer between checks is a fallback:
+POLL on SQLite (several processes only with --workers, and they cannot notify each other),
+POLL_LISTEN on PostgreSQL (a commit made while the LISTEN connection was being re-established
+is still seen within it)."""
 import asyncio
 
 import orjson
@@ -16,6 +19,7 @@ from trunkline.db import changelog, schema
 
 C = schema.changes
 POLL = 0.5
+POLL_LISTEN = 5.0
 MAX_TIMEOUT = 60.0
 
 
@@ -65,11 +69,13 @@ async def _disconnected(receive):
 async def _watch(db, notifier, since, host, timeout, dhcp):
     loop = asyncio.get_running_loop()
     deadline = loop.time() + min(max(timeout, 0.0), MAX_TIMEOUT)
+    poll = POLL if db.is_sqlite else POLL_LISTEN
     while True:
+        generation = notifier.generation
         revision = check(db, since, host, dhcp)
         if revision is not None:
             return {"revision": revision}
         remaining = deadline - loop.time()
         if remaining <= 0:
             return {"revision": since}
-        await notifier.wait(min(POLL, remaining))
+        await notifier.wait(min(poll, remaining), generation)

@@ -7,14 +7,22 @@ revision (which serialises writers on both back ends), records change-log rows t
 After each commit it calls the ``on_commit`` listeners with the new revision (the agent
 channel wakes its watchers this way); ``snapshot()`` reads several statements as of one
 revision.
+
+On PostgreSQL every write also sends ``NOTIFY trunkline_changes, '<revision>'`` inside its
+transaction (PostgreSQL delivers it at commit, never for a rolled-back one), and ``listen(fn)``
+runs a thread with a dedicated connection that LISTENs and calls ``fn(revision)`` for every
+commit made by any server process on that database, reconnecting by itself when PostgreSQL
+restarts.
 """
 import datetime
 import logging
+import threading
 import time
 from contextlib import contextmanager
 
 import orjson
-from sqlalchemy import create_engine, event, insert, update
+import psycopg
+from sqlalchemy import create_engine, event, insert, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from trunkline import exceptions as exc
@@ -22,6 +30,7 @@ from trunkline.db import changelog, schema
 
 LOG = logging.getLogger(__name__)
 RETRIES = 20
+CHANNEL = "trunkline_changes"   # the PostgreSQL NOTIFY channel: payload = the new revision
 
 
 def normalise_url(url):
@@ -111,6 +120,8 @@ class Database:
                         result = fn(txn, *args, **kwargs)
                         txn.flush_changes()
                         changelog.maybe_prune(conn, rev, self.keep_changes, self.prune_every)
+                        if not self.is_sqlite:
+                            conn.execute(_NOTIFY, {"rev": str(rev)})
                     for listener in self.on_commit:
                         listener(rev)
                     return result
@@ -124,8 +135,59 @@ class Database:
                     raise exc.ServiceUnavailable("The database is not available: %s" % _short(e))
                 time.sleep(min(0.01 * (2 ** attempt), 0.5))
 
+    def listen(self, callback):
+        """PostgreSQL: start the LISTEN thread that calls ``callback(revision)`` after every
+        commit by any server process; returns it (None on SQLite, where only local commits are
+        seen and watchers poll for the others)."""
+        if self.is_sqlite:
+            return None
+        listener = Listener(self.engine.url, callback)
+        listener.start()
+        return listener
+
     def dispose(self):
         self.engine.dispose()
+
+
+_NOTIFY = text("SELECT pg_notify('%s', :rev)" % CHANNEL)
+
+
+class Listener(threading.Thread):
+    """One dedicated autocommit psycopg connection per server process, LISTENing on CHANNEL.
+    When the connection breaks (PostgreSQL restarted) it reconnects with a backoff and calls
+    ``callback(None)`` once connected again, since commits may have been missed meanwhile."""
+
+    def __init__(self, url, callback, timeout=5.0):
+        super().__init__(name="trunkline-listen", daemon=True)
+        self.conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self.callback = callback
+        self.timeout = timeout
+        self.stopping = threading.Event()
+        self.connected = threading.Event()
+
+    def run(self):
+        backoff = 0.1
+        while not self.stopping.is_set():
+            try:
+                with psycopg.connect(self.conninfo, autocommit=True,
+                                     connect_timeout=self.timeout) as conn:
+                    conn.execute("LISTEN %s" % CHANNEL)
+                    self.connected.set()
+                    backoff = 0.1
+                    self.callback(None)
+                    while not self.stopping.is_set():
+                        for note in conn.notifies(timeout=self.timeout):
+                            self.callback(int(note.payload))
+                        conn.execute("SELECT 1")    # a quiet connection may be a dead one
+            except psycopg.Error as e:
+                if self.connected.is_set():
+                    LOG.warning("LISTEN connection lost (%s); reconnecting", _short(e))
+                self.connected.clear()
+                self.stopping.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    def stop(self):
+        self.stopping.set()
 
 
 def _json_dumps(value):
