@@ -4,11 +4,12 @@ one way to write.
 ``Database.write(fn)`` runs ``fn(txn)`` in one transaction that first takes the next global
 revision (which serialises writers on both back ends), records change-log rows through
 ``txn.record`` and retries the whole function when the database reports a transient conflict.
-After each commit it calls the ``on_commit`` listeners with the new revision (the agent
-channel wakes its watchers this way); ``snapshot()`` reads several statements as of one
+After each commit that recorded changes it calls the ``on_commit`` listeners with the new
+revision (the agent channel wakes its watchers this way; a write without change rows, such as
+an agent's heartbeat, wakes nobody); ``snapshot()`` reads several statements as of one
 revision.
 
-On PostgreSQL every write also sends ``NOTIFY trunkline_changes, '<revision>'`` inside its
+On PostgreSQL such a write also sends ``NOTIFY trunkline_changes, '<revision>'`` inside its
 transaction (PostgreSQL delivers it at commit, never for a rolled-back one), and ``listen(fn)``
 runs a thread with a dedicated connection that LISTENs and calls ``fn(revision)`` for every
 commit made by any server process on that database, reconnecting by itself when PostgreSQL
@@ -61,8 +62,10 @@ class Txn:
                               "op": op, "hosts": sorted(set(h for h in hosts if h)), "at": self.now})
 
     def flush_changes(self):
+        """Store the change records; True when there were any."""
         if self._changes:
             self.conn.execute(insert(schema.changes), self._changes)
+        return bool(self._changes)
 
 
 class Database:
@@ -118,12 +121,13 @@ class Database:
                             .returning(schema.revision.c.value)).scalar_one()
                         txn = Txn(conn, rev)
                         result = fn(txn, *args, **kwargs)
-                        txn.flush_changes()
+                        changed = txn.flush_changes()
                         changelog.maybe_prune(conn, rev, self.keep_changes, self.prune_every)
-                        if not self.is_sqlite:
+                        if changed and not self.is_sqlite:
                             conn.execute(_NOTIFY, {"rev": str(rev)})
-                    for listener in self.on_commit:
-                        listener(rev)
+                    if changed:
+                        for listener in self.on_commit:
+                            listener(rev)
                     return result
             except IntegrityError as e:
                 # Checks run inside the serialised transaction, so a constraint violation here
