@@ -27,6 +27,7 @@ line. Everything started is stopped by PID and removed.
 import argparse
 import collections
 import json
+import logging
 import os
 import sys
 import threading
@@ -195,6 +196,8 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,    # the agents' warnings
+                        format="[%(asctime)s] %(name)s: %(message)s", datefmt="%H:%M:%S")
     counts = [int(c) for c in args.counts.split(",")]
     t_start = time.time()
     pg = Postgres()
