@@ -4,8 +4,8 @@
     .venv/bin/python bench/agents.py                       # 10 -> 100 -> 1000 agents (~3 min)
     .venv/bin/python bench/agents.py --counts 10,100 --changes 10     # quicker
 
-Starts a private PostgreSQL cluster and one ``trunkline server`` (one process: the figures are
-per server process), then grows a population of in-process agents (agent/main.py ``Agent``
+Starts a private PostgreSQL cluster and one ``trunkline server --workers 2`` (one process per
+core; --workers), then grows a population of in-process agents (agent/main.py ``Agent``
 with the noop driver, two threads each; 1000 agent processes would not fit in memory), each on
 its own host with one bound port, all watching the server. At each size it measures:
 
@@ -16,9 +16,10 @@ its own host with one bound port, all watching the server. At each size it measu
                   call to each agent's first pass that includes it (p50/p99 over agents x
                   --changes). The worst case: every agent needs the change at once
   CPU per change  server (and PostgreSQL) CPU seconds during each phase, less the idle rate
-                  (heartbeats every 10 s), divided by the number of changes
-  per watcher     server RSS with the agents idle minus RSS before any agent, divided by agents
-                  (each agent keeps one watch open)
+                  (heartbeats every --report-interval s), divided by the number of changes
+  per watcher     server RSS (all its processes) with the agents idle minus RSS before any
+                  agent, divided by agents (each agent keeps one watch open)
+  agent errors    agent passes that failed (a request timed out or was refused) at that size
 
 Latencies include the agents' side (the watch's HTTP answer, the state fetch) running in this one
 Python process, so at 1000 agents they are an upper bound. Prints a table and, last, one JSON
@@ -67,9 +68,23 @@ class TimedNoop(NoopDriver):
         return None
 
 
+class FailedPasses(logging.Filter):
+    """Counts the agents' "pass failed" warnings."""
+    count = 0
+
+    def filter(self, record):
+        if "pass failed" in record.msg:
+            self.count += 1
+        return True
+
+
+FAILED = FailedPasses()
+
+
 class Population:
-    def __init__(self, url, api, net_id):
+    def __init__(self, url, api, net_id, report_interval):
         self.url, self.api, self.net_id = url, api, net_id
+        self.report_interval = report_interval
         self.agents = []        # (Agent, TimedNoop)
 
     def grow(self, count):
@@ -77,18 +92,18 @@ class Population:
         while len(self.agents) < count:
             host = "bench-h%04d" % len(self.agents)
             driver = TimedNoop()
-            agent = Agent(host, self.url, driver, report_interval=10.0)
+            agent = Agent(host, self.url, driver, report_interval=self.report_interval)
             threading.Thread(target=agent.run, daemon=True).start()
             self.agents.append((agent, driver))
-            if len(self.agents) % 50 == 0:
-                time.sleep(0.2)             # a fleet comes up over time, not in one instant
+            if len(self.agents) % 25 == 0:
+                time.sleep(0.5)             # a fleet comes up over time, not in one instant
         for agent, _ in self.agents[-count:]:
-            self._wait(lambda a=agent: a.registered, 120)
+            self._wait(lambda a=agent: a.registered, 300)
         ports = [self.api.call("POST", "/v2.0/ports", {"port": {
             "network_id": self.net_id, "binding:host_id": agent.host}})["port"]["id"]
             for agent, driver in self.agents if not driver.wired]
         for agent, driver in self.agents:   # each agent has its port wired and reported
-            self._wait(lambda d=driver: d.wired, 120)
+            self._wait(lambda d=driver: d.wired, 300)
         return len(ports)
 
     @staticmethod
@@ -191,6 +206,11 @@ def parse_args(argv=None):
                    help="agent population sizes, growing (default: %(default)s)")
     p.add_argument("--changes", type=int, default=20,
                    help="port changes and network changes per size (default: %(default)s)")
+    p.add_argument("--report-interval", type=float, default=30.0,
+                   help="the agents' heartbeat interval in seconds (default: %(default)s, "
+                        "Neutron's default report_interval)")
+    p.add_argument("--workers", type=int, default=2,
+                   help="server worker processes (default: %(default)s)")
     return p.parse_args(argv)
 
 
@@ -198,6 +218,7 @@ def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,    # the agents' warnings
                         format="[%(asctime)s] %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("trunkline.agent").addFilter(FAILED)
     counts = [int(c) for c in args.counts.split(",")]
     t_start = time.time()
     pg = Postgres()
@@ -205,7 +226,7 @@ def main(argv=None):
     rows = []
     try:
         url = pg.new_database()
-        server = Server(url)
+        server = Server(url, workers=args.workers)
         engine = create_engine(normalise_url(url))
         with open(os.path.join(pg.data, "postmaster.pid")) as f:
             pg_pid = int(f.readline())
@@ -215,15 +236,16 @@ def main(argv=None):
             "network_id": net["id"], "cidr": "10.64.0.0/16", "ip_version": 4}})
         time.sleep(1.0)
         rss0 = rss_mb(server.proc.pid)
-        pop = Population(server.url, api, net["id"])
+        pop = Population(server.url, api, net["id"], args.report_interval)
         for count in counts:
             log("growing to %d agents" % count)
+            FAILED.count = 0
             pop.grow(count)
             res = measure(pop, engine, args.changes, lambda: tree(server.proc.pid),
                           lambda: tree(pg_pid))
             time.sleep(2.0)
             rss = rss_mb(server.proc.pid)
-            res.update(server_rss_mb=rss,
+            res.update(server_rss_mb=rss, agent_errors=FAILED.count,
                        watcher_kib=round((rss - rss0) * 1024 / count, 1))
             log(json.dumps(res))
             rows.append(res)
@@ -255,7 +277,8 @@ def print_table(rows):
             ("CPU/port chg ms", ("port_cpu_ms", "port_pg_cpu_ms")),
             ("CPU/net chg ms", ("net_cpu_ms", "net_pg_cpu_ms")),
             ("idle CPU %", "idle_server_cpu_pct"), ("RSS MB", "server_rss_mb"),
-            ("KiB/watcher", "watcher_kib"), ("missed", "missed")]
+            ("KiB/watcher", "watcher_kib"), ("missed", "missed"),
+            ("agent errors", "agent_errors")]
     print("CPU columns: server / PostgreSQL, ms per change beyond the idle rate")
     print("  ".join("%-18s" % c for c, _ in cols))
     for r in rows:

@@ -37,6 +37,7 @@ class Agent:
             if dhcp else None
         self.dhcp_ports = {}        # net id -> (subnet ids, port)
         self.revision = None
+        self.synced = threading.Condition()     # notified when a pass moved self.revision
         self.stopping = threading.Event()
         self.wake = threading.Event()
         self.registered = False
@@ -90,7 +91,9 @@ class Agent:
         trunks = {k: v for k, v in statuses["trunks"].items() if have_t.get(k) != v}
         if ports or trunks:
             self.client.status(ports, trunks)
-        self.revision = state.get("revision")
+        with self.synced:
+            self.revision = state.get("revision")
+            self.synced.notify_all()
         return self.revision
 
     # -- the loop ----------------------------------------------------------------
@@ -143,8 +146,11 @@ class Agent:
                 continue
             if changed:
                 self.wake.set()
-                while self.revision == seen and not self.stopping.is_set():
-                    self.stopping.wait(0.02)   # until the main loop has synced
+                # until the main loop has synced (a condition, not a busy wait: one process
+                # may run many agents, bench/agents.py)
+                with self.synced:
+                    while self.revision == seen and not self.stopping.is_set():
+                        self.synced.wait(1.0)
 
     def stop(self, *_):
         self.stopping.set()
