@@ -1,5 +1,5 @@
 # trunkline: `make demo` and `make test` install what they need first (idempotent `make install`).
-.PHONY: install demo test bench bench-wiring clean
+.PHONY: install demo test bench bench-wiring bench-load bench-agents clean
 
 install:
 	@bash scripts/install.sh
@@ -15,6 +15,12 @@ bench: install
 
 bench-wiring: install
 	.venv/bin/python bench/wiring.py
+
+bench-load: install
+	.venv/bin/python bench/load.py
+
+bench-agents: install
+	.venv/bin/python bench/agents.py
 
 clean:
 	rm -rf .venv build src/*.egg-info .pytest_cache

@@ -1,8 +1,17 @@
-"""HTTP JSON client for the agent channel (`/agent/v1`, docs/agent-channel.md), stdlib only."""
+"""HTTP JSON client for the agent channel (`/agent/v1`, docs/agent-channel.md), stdlib only.
+
+The client knows a list of servers (all stateless, on one database) and talks to one at a
+time; when that one fails (connection refused or reset, timeout, 5xx) it moves to the next
+and repeats the call there, once around the list, before it gives up with the last error.
+"""
+import http.client
 import json
+import logging
 import urllib.error
 import urllib.parse
 import urllib.request
+
+LOG = logging.getLogger(__name__)
 
 
 class ChannelError(RuntimeError):
@@ -26,15 +35,44 @@ def read_secret(path):
         return f.readline().strip()
 
 
+def server_list(servers):
+    """``servers``: "URL1,URL2,..." or a list of URLs; returns the list (at least one)."""
+    if isinstance(servers, str):
+        servers = servers.split(",")
+    servers = [s.strip().rstrip("/") for s in servers if s.strip()]
+    if not servers:
+        raise ValueError("no server URL given")
+    return servers
+
+
 class ChannelClient:
-    def __init__(self, server, host, timeout=10.0, secret=None):
-        self.base = server.rstrip("/")
+    def __init__(self, servers, host, timeout=10.0, secret=None):
+        self.servers = server_list(servers)
+        self.current = 0
         self.host = host
         self.timeout = timeout
         self.secret = secret
 
+    @property
+    def base(self):
+        """The server in use."""
+        return self.servers[self.current]
+
     def _call(self, method, path, body=None, query=None, timeout=None):
-        url = self.base + path
+        for attempt in range(len(self.servers)):
+            base = self.base
+            try:
+                return self._call_one(base, method, path, body, query, timeout)
+            except (ChannelError, OSError, http.client.HTTPException) as e:
+                server_failed = not isinstance(e, ChannelError) or e.status >= 500
+                if not server_failed or attempt == len(self.servers) - 1:
+                    raise
+                if self.base == base:   # (another thread may have moved on already)
+                    self.current = (self.current + 1) % len(self.servers)
+                LOG.warning("server %s failed (%s); switching to %s", base, e, self.base)
+
+    def _call_one(self, base, method, path, body, query, timeout):
+        url = base + path
         if query:
             url += "?" + urllib.parse.urlencode(query)
         data = json.dumps(body).encode() if body is not None else None

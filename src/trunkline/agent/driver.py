@@ -15,13 +15,16 @@ achieved; the loop (``agent/main.py``) fetches state, runs DHCP, calls the drive
     reset()                 drop connections after a failed pass (the next pass reconnects)
 """
 
-DRIVERS = ("ovs",)
+DRIVERS = ("ovs", "noop")
 
 
 def load(name, **options):
     """The driver ``name`` built from the agent's options (``ovsdb_target``, ``ovs_rundir``,
-    ``integration_bridge``, ``datapath_type``, ``netns``)."""
+    ``integration_bridge``, ``datapath_type``, ``netns``; the noop driver ignores the switch's)."""
     if name == "ovs":
         from trunkline.agent.ovs.driver import OvsDriver
         return OvsDriver(**options)
+    if name == "noop":
+        from trunkline.agent.noop import NoopDriver
+        return NoopDriver(**options)
     raise ValueError("unknown agent driver %r (choose from %s)" % (name, ", ".join(DRIVERS)))

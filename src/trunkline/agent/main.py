@@ -4,8 +4,9 @@ report statuses -> long-poll watch(since=revision) -> refetch on wake or every 3
 Level-triggered: every pass works from the full desired state, so a missed event costs nothing.
 Woken by the server's watch and by the driver's watchers (agent/driver.py: for Open vSwitch an
 OVSDB Interface monitor and a restarted ovs-vswitchd).
-Heartbeat (re-registration) every `report_interval` s. A server that is down or answers errors
-is retried with exponential backoff (0.5 s .. 30 s); 410 from watch means refetch.
+Heartbeat (re-registration) every `report_interval` s. Given several servers, the client moves
+to the next when one fails (agent/client.py); when all fail the pass is retried with exponential
+backoff (0.5 s .. 30 s); 410 from watch means refetch.
 """
 import logging
 import signal
@@ -24,6 +25,7 @@ DHCP_AGENT = ("DHCP agent", "trunkline-dhcp")
 class Agent:
     def __init__(self, host, server, driver, state_dir="/var/lib/trunkline", dhcp=False,
                  report_interval=10.0, resync_interval=30.0, secret=None):
+        """``server``: one URL, "URL1,URL2,..." or a list: the client fails over among them."""
         self.host = host
         self.client = ChannelClient(server, host, secret=secret)
         self.driver = driver
@@ -35,6 +37,7 @@ class Agent:
             if dhcp else None
         self.dhcp_ports = {}        # net id -> (subnet ids, port)
         self.revision = None
+        self.synced = threading.Condition()     # notified when a pass moved self.revision
         self.stopping = threading.Event()
         self.wake = threading.Event()
         self.registered = False
@@ -88,7 +91,9 @@ class Agent:
         trunks = {k: v for k, v in statuses["trunks"].items() if have_t.get(k) != v}
         if ports or trunks:
             self.client.status(ports, trunks)
-        self.revision = state.get("revision")
+        with self.synced:
+            self.revision = state.get("revision")
+            self.synced.notify_all()
         return self.revision
 
     # -- the loop ----------------------------------------------------------------
@@ -123,7 +128,7 @@ class Agent:
                 backoff = min(backoff * 2, 30.0)
 
     def _watch_server(self):
-        client = ChannelClient(self.client.base, self.host, timeout=70.0,
+        client = ChannelClient(self.client.servers, self.host, timeout=70.0,
                                secret=self.client.secret)
         backoff = 0.5
         while not self.stopping.is_set():
@@ -142,8 +147,11 @@ class Agent:
                 continue
             if changed:
                 self.wake.set()
-                while self.revision == seen and not self.stopping.is_set():
-                    self.stopping.wait(0.02)   # until the main loop has synced
+                # until the main loop has synced (a condition, not a busy wait: one process
+                # may run many agents, bench/agents.py)
+                with self.synced:
+                    while self.revision == seen and not self.stopping.is_set():
+                        self.synced.wait(1.0)
 
     def stop(self, *_):
         self.stopping.set()
@@ -151,6 +159,9 @@ class Agent:
 
 
 def run(args):
+    if args.dhcp and args.driver == "noop":
+        raise SystemExit("trunkline agent: --dhcp plugs dnsmasq into a switch; the noop driver "
+                         "has none (drop --dhcp or use --driver ovs)")
     driver = drivers.load(args.driver, ovsdb_target=args.ovsdb, ovs_rundir=args.ovs_rundir,
                           integration_bridge=args.integration_bridge,
                           datapath_type=args.datapath_type, netns=args.netns)

@@ -6,6 +6,7 @@ import re
 
 from trunkline import exceptions as exc
 from trunkline.channel import agents, dhcp, health, register, reports, state, watch
+from trunkline.channel.feed import Feed
 from trunkline.channel.notify import Notifier
 
 _STATE = re.compile(r"^/agent/v1/hosts/([^/]+)/state$")
@@ -19,6 +20,8 @@ class Channel:
         self.agents = agents.AgentPlugin()
         self.notifier = Notifier()
         db.on_commit.append(self.notifier.notify)
+        db.listen(self.notifier.notify)     # PostgreSQL: other servers' commits too
+        self.feed = Feed(db, self.notifier)
 
     async def periodic(self):
         """The server's background work while it runs: the agent check (channel/health.py)."""
@@ -52,8 +55,8 @@ class Channel:
             raise exc.InvalidInput(error_message="watch needs a 'host'")
         since = _number(params, "since", int, 0)
         timeout = _number(params, "timeout", float, DEFAULT_WATCH_TIMEOUT)
-        return await watch.watch(self.db, self.notifier, since, host, timeout,
-                                 _flag(req, "dhcp"), req.receive)
+        return await watch.watch(self.feed, since, host, timeout, _flag(req, "dhcp"),
+                                 req.receive)
 
     def status(self, body):
         self.db.write(reports.apply, *reports.parse(body))

@@ -3,9 +3,13 @@ soon as the change log has a row after REV that concerns H — its hosts contain
 (everyone), or it is a network or subnet change; with ``dhcp=1`` (a DHCP agent) any port change
 too, since every port appears in its hosts files.
 
-It never holds a database connection while it waits: each check is one short query, and
-between checks it sleeps on the in-process notifier (woken by every local commit) for at most
-POLL seconds, which also catches commits made by other server processes.
+It never holds a database connection while it waits: a new watch checks with one short query
+(``check``); after that the process's feed (channel/feed.py) reads new change rows once for all
+waiting watches and each matches them in memory; between checks it sleeps on the notifier, woken by every local commit and, on PostgreSQL, by
+the LISTEN thread for every other server's commits. The timer between checks is a fallback:
+POLL on SQLite (several processes only with --workers, and they cannot notify each other),
+POLL_LISTEN on PostgreSQL (a commit made while the LISTEN connection was being re-established
+is still seen within it).
 
 A watch outlives a database outage (PostgreSQL restarting): a check that finds the database
 unavailable is retried at the next poll, and only a watch whose last check failed ends with
@@ -20,6 +24,7 @@ from trunkline.db import changelog, schema
 
 C = schema.changes
 POLL = 0.5
+POLL_LISTEN = 5.0
 MAX_TIMEOUT = 60.0
 
 
@@ -28,6 +33,13 @@ def _concerns(host, dhcp):
     kinds = ("network", "subnet", "port") if dhcp else ("network", "subnet")
     return or_(C.c.kind.in_(kinds), hosts == "[]",
                hosts.contains(orjson.dumps(host).decode(), autoescape=True))
+
+
+def concerns(kinds, everyone, hosts, host, dhcp):
+    """``_concerns`` for the feed's in-memory copy of one revision: its rows' kinds, whether one
+    of them has no hosts (everyone) and the hosts they name."""
+    return everyone or host in hosts or not kinds.isdisjoint(
+        ("network", "subnet", "port") if dhcp else ("network", "subnet"))
 
 
 def check(db, since, host, dhcp=False):
@@ -41,12 +53,13 @@ def check(db, since, host, dhcp=False):
             C.c.revision > since, _concerns(host, dhcp))).scalar()
 
 
-async def watch(db, notifier, since, host, timeout, dhcp=False, receive=None):
-    """``receive``: the request's ASGI receive; when given, the poll ends as soon as the client
-    disconnects (a stopped agent must not hold the server's graceful shutdown for up to 60 s)."""
+async def watch(feed, since, host, timeout, dhcp=False, receive=None):
+    """``feed``: the process's Feed (its db and notifier). ``receive``: the request's ASGI
+    receive; when given, the poll ends as soon as the client disconnects (a stopped agent must
+    not hold the server's graceful shutdown for up to 60 s)."""
     if receive is None:
-        return await _watch(db, notifier, since, host, timeout, dhcp)
-    polling = asyncio.ensure_future(_watch(db, notifier, since, host, timeout, dhcp))
+        return await _watch(feed, since, host, timeout, dhcp)
+    polling = asyncio.ensure_future(_watch(feed, since, host, timeout, dhcp))
     gone = asyncio.ensure_future(_disconnected(receive))
     try:
         await asyncio.wait((polling, gone), return_when=asyncio.FIRST_COMPLETED)
@@ -66,13 +79,20 @@ async def _disconnected(receive):
         await asyncio.Event().wait()
 
 
-async def _watch(db, notifier, since, host, timeout, dhcp):
+async def _watch(feed, since, host, timeout, dhcp):
     loop = asyncio.get_running_loop()
     deadline = loop.time() + min(max(timeout, 0.0), MAX_TIMEOUT)
+    poll = POLL if feed.db.is_sqlite else POLL_LISTEN
+    notifier = feed.notifier
+    first = True        # a new watch asks the database itself (410 when pruned past since)
     while True:
+        generation = notifier.generation
         try:
-            revision = check(db, since, host, dhcp)
-            unavailable = None
+            revision = NotImplemented if first else feed.newest(since, host, dhcp, concerns,
+                                                                poll)
+            if revision is NotImplemented:
+                revision = check(feed.db, since, host, dhcp)
+            first, unavailable = False, None
         except exc.ServiceUnavailable as e:
             revision, unavailable = None, e
         if revision is not None:
@@ -82,4 +102,4 @@ async def _watch(db, notifier, since, host, timeout, dhcp):
             if unavailable is not None:
                 raise unavailable
             return {"revision": since}
-        await notifier.wait(min(POLL, remaining))
+        await notifier.wait(min(poll, remaining), generation)

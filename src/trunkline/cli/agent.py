@@ -20,11 +20,15 @@ def register(subparsers):
                     "--report-interval s, long-polls /agent/v1/watch.")
     p.add_argument("--host", default=socket.gethostname(),
                    help="host name ports are bound to (binding:host_id; default: %(default)s)")
-    p.add_argument("--server", default="http://127.0.0.1:9696", metavar="URL",
-                   help="trunkline server (default: %(default)s)")
+    p.add_argument("--server", default="http://127.0.0.1:9696", metavar="URL[,URL...]",
+                   help="trunkline server, or several servers on one database separated by "
+                        "commas: the agent uses one and moves to the next when it fails "
+                        "(refused, timeout, 5xx) (default: %(default)s)")
     p.add_argument("--driver", choices=DRIVERS, default="ovs",
-                   help="switch driver: ovs = Open vSwitch (br-int, trunk bridges) "
-                        "(default: %(default)s)")
+                   help="switch driver: ovs = Open vSwitch (br-int, trunk bridges); noop = "
+                        "control plane only: registers, watches, computes the desired state "
+                        "and reports every port and trunk ACTIVE without touching any device "
+                        "(simulations, benchmarks) (default: %(default)s)")
     p.add_argument("--dhcp", action="store_true",
                    help="also serve DHCP (qdhcp-<net> namespaces with dnsmasq)")
     p.add_argument("--ovsdb", metavar="unix:PATH|tcp:HOST:PORT",

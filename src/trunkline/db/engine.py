@@ -4,21 +4,30 @@ one way to write.
 ``Database.write(fn)`` runs ``fn(txn)`` in one transaction that first takes the next global
 revision (which serialises writers on both back ends), records change-log rows through
 ``txn.record`` and retries the whole function when the database reports a transient conflict.
-After each commit it calls the ``on_commit`` listeners with the new revision (the agent
-channel wakes its watchers this way); ``snapshot()`` reads several statements as of one
+After each commit that recorded changes it calls the ``on_commit`` listeners with the new
+revision (the agent channel wakes its watchers this way; a write without change rows, such as
+an agent's heartbeat, wakes nobody); ``snapshot()`` reads several statements as of one
 revision.
 
 A database that cannot be reached (PostgreSQL restarting, a connection cut) gives Neutron's 503
 ``ServiceUnavailable``, never a 500 or a hang; pooled connections are checked before use
 (``pool_pre_ping``), so the servers recover by themselves once it is back.
+
+On PostgreSQL such a write also sends ``NOTIFY trunkline_changes, '<revision>'`` inside its
+transaction (PostgreSQL delivers it at commit, never for a rolled-back one), and ``listen(fn)``
+runs a thread with a dedicated connection that LISTENs and calls ``fn(revision)`` for every
+commit made by any server process on that database, reconnecting by itself when PostgreSQL
+restarts.
 """
 import datetime
 import logging
+import threading
 import time
 from contextlib import contextmanager
 
 import orjson
-from sqlalchemy import create_engine, event, insert, update
+import psycopg
+from sqlalchemy import create_engine, event, insert, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from trunkline import exceptions as exc
@@ -26,6 +35,7 @@ from trunkline.db import changelog, schema
 
 LOG = logging.getLogger(__name__)
 RETRIES = 20
+CHANNEL = "trunkline_changes"   # the PostgreSQL NOTIFY channel: payload = the new revision
 
 
 def normalise_url(url):
@@ -56,8 +66,10 @@ class Txn:
                               "op": op, "hosts": sorted(set(h for h in hosts if h)), "at": self.now})
 
     def flush_changes(self):
+        """Store the change records; True when there were any."""
         if self._changes:
             self.conn.execute(insert(schema.changes), self._changes)
+        return bool(self._changes)
 
 
 class Database:
@@ -117,10 +129,13 @@ class Database:
                             .returning(schema.revision.c.value)).scalar_one()
                         txn = Txn(conn, rev)
                         result = fn(txn, *args, **kwargs)
-                        txn.flush_changes()
+                        changed = txn.flush_changes()
                         changelog.maybe_prune(conn, rev, self.keep_changes, self.prune_every)
-                    for listener in self.on_commit:
-                        listener(rev)
+                        if changed and not self.is_sqlite:
+                            conn.execute(_NOTIFY, {"rev": str(rev)})
+                    if changed:
+                        for listener in self.on_commit:
+                            listener(rev)
                     return result
             except IntegrityError as e:
                 # Checks run inside the serialised transaction, so a constraint violation here
@@ -131,8 +146,59 @@ class Database:
                     raise _service_unavailable(e) from None
                 time.sleep(min(0.01 * (2 ** attempt), 0.5))
 
+    def listen(self, callback):
+        """PostgreSQL: start the LISTEN thread that calls ``callback(revision)`` after every
+        commit by any server process; returns it (None on SQLite, where only local commits are
+        seen and watchers poll for the others)."""
+        if self.is_sqlite:
+            return None
+        listener = Listener(self.engine.url, callback)
+        listener.start()
+        return listener
+
     def dispose(self):
         self.engine.dispose()
+
+
+_NOTIFY = text("SELECT pg_notify('%s', :rev)" % CHANNEL)
+
+
+class Listener(threading.Thread):
+    """One dedicated autocommit psycopg connection per server process, LISTENing on CHANNEL.
+    When the connection breaks (PostgreSQL restarted) it reconnects with a backoff and calls
+    ``callback(None)`` once connected again, since commits may have been missed meanwhile."""
+
+    def __init__(self, url, callback, timeout=5.0):
+        super().__init__(name="trunkline-listen", daemon=True)
+        self.conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self.callback = callback
+        self.timeout = timeout
+        self.stopping = threading.Event()
+        self.connected = threading.Event()
+
+    def run(self):
+        backoff = 0.1
+        while not self.stopping.is_set():
+            try:
+                with psycopg.connect(self.conninfo, autocommit=True,
+                                     connect_timeout=self.timeout) as conn:
+                    conn.execute("LISTEN %s" % CHANNEL)
+                    self.connected.set()
+                    backoff = 0.1
+                    self.callback(None)
+                    while not self.stopping.is_set():
+                        for note in conn.notifies(timeout=self.timeout):
+                            self.callback(int(note.payload))
+                        conn.execute("SELECT 1")    # a quiet connection may be a dead one
+            except psycopg.Error as e:
+                if self.connected.is_set():
+                    LOG.warning("LISTEN connection lost (%s); reconnecting", _short(e))
+                self.connected.clear()
+                self.stopping.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    def stop(self):
+        self.stopping.set()
 
 
 def _json_dumps(value):

@@ -69,7 +69,7 @@ ports = Table(
     Column("id", String(36), primary_key=True),
     *_standard_attributes(),
     Column("network_id", String(36), ForeignKey("networks.id"), nullable=False, index=True),
-    Column("mac_address", String(32), nullable=False),
+    Column("mac_address", String(32), nullable=False, index=True),
     Column("admin_state_up", Boolean, nullable=False),
     Column("status", String(16), nullable=False),
     Column("device_id", String(255), nullable=False, index=True),
@@ -91,6 +91,7 @@ ipallocations = Table(
     Column("port_id", String(36), ForeignKey("ports.id", ondelete="CASCADE"),
            nullable=False, index=True),
     Column("network_id", String(36), nullable=False, index=True),
+    Index("ix_ipallocations_ip_address", "ip_address"),
 )
 
 trunks = Table(
