@@ -152,7 +152,9 @@ class Agent:
 def run(args):
     driver = drivers.load(args.driver, ovsdb_target=args.ovsdb, ovs_rundir=args.ovs_rundir,
                           integration_bridge=args.integration_bridge,
-                          datapath_type=args.datapath_type, netns=args.netns)
+                          datapath_type=args.datapath_type, netns=args.netns,
+                          tunnel_ip=args.tunnel_ip, tunnel_types=args.tunnel_types,
+                          physnet_mappings=args.physnet_mappings)
     agent = Agent(host=args.host, server=args.server, driver=driver, state_dir=args.state_dir,
                   dhcp=args.dhcp, report_interval=args.report_interval)
     signal.signal(signal.SIGTERM, agent.stop)

@@ -12,9 +12,11 @@ from trunkline.plugins import common
 
 G = schema.agents
 OVS = "Open vSwitch agent"
+LINUXBRIDGE = "Linux bridge agent"
 DHCP = "DHCP agent"
+L2_AGENT_TYPES = (OVS, LINUXBRIDGE)
 ALIVE_SECONDS = 30
-TOPICS = {OVS: "N/A", DHCP: "dhcp_agent"}   # what Neutron's agents report
+TOPICS = {OVS: "N/A", LINUXBRIDGE: "N/A", DHCP: "dhcp_agent"}   # what Neutron's agents report
 ZONES = {DHCP: "nova"}                      # L2 agents have no availability zone
 
 

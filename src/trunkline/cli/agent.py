@@ -1,13 +1,53 @@
 """`trunkline agent`: the host agent (OVS wiring + optional DHCP) talking to the server over
 the agent channel. `register(subparsers)` adds the subcommand."""
+import argparse
+import ipaddress
 import socket
 
 from trunkline.agent.driver import DRIVERS
 from trunkline.cli.options import add_log_level
 
+TUNNEL_TYPES = ("vxlan", "gre")
+
+
+def _ipv4(value):
+    try:
+        return str(ipaddress.IPv4Address(value))
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not an IPv4 address" % value)
+
+
+def _tunnel_types(value):
+    types = [t.strip() for t in value.split(",") if t.strip()]
+    bad = [t for t in types if t not in TUNNEL_TYPES]
+    if bad or not types:
+        raise argparse.ArgumentTypeError("tunnel types are a comma-separated list of %s, not %r"
+                                         % (" and ".join(TUNNEL_TYPES), value))
+    return sorted(set(types), key=TUNNEL_TYPES.index)
+
+
+def _physnet(value):
+    physnet, sep, iface = value.partition(":")
+    if not sep or not physnet or not iface or len(iface) > 15 or "/" in iface:
+        raise argparse.ArgumentTypeError("expected PHYSNET:IFACE (e.g. physnet1:eth2), not %r"
+                                         % value)
+    return physnet, iface
+
+
+def physnet_mappings(pairs):
+    """``--physnet-mapping`` values as {physnet: iface}; a physnet given twice is an error."""
+    out = {}
+    for physnet, iface in pairs:
+        if out.get(physnet, iface) != iface:
+            raise SystemExit("trunkline agent: error: physical network %s mapped twice "
+                             "(%s and %s)" % (physnet, out[physnet], iface))
+        out[physnet] = iface
+    return out
+
 
 def cmd_agent(args):
     from trunkline.agent import main
+    args.physnet_mappings = physnet_mappings(args.physnet_mapping)
     return main.run(args)
 
 
@@ -43,6 +83,17 @@ def register(subparsers):
     p.add_argument("--netns", metavar="NAME",
                    help="the switch lives in network namespace NAME (lab hosts): netlink work "
                         "and DHCP veths happen there; the agent itself stays in its namespace")
+    p.add_argument("--tunnel-ip", type=_ipv4, metavar="IP",
+                   help="this host's VTEP address (tenant vxlan/gre networks are tunnelled "
+                        "from it, UDP 4789 for VXLAN); without it the host does not tunnel")
+    p.add_argument("--tunnel-types", type=_tunnel_types, default=["vxlan"],
+                   metavar="vxlan[,gre]",
+                   help="tunnel types to carry with --tunnel-ip (default: vxlan)")
+    p.add_argument("--physnet-mapping", type=_physnet, action="append", default=[],
+                   metavar="PHYSNET:IFACE",
+                   help="physical network PHYSNET (flat/vlan provider networks) is reached "
+                        "through interface IFACE (ovs: a provider bridge br-IFACE holding "
+                        "IFACE; linuxbridge: IFACE itself); repeatable")
     p.add_argument("--report-interval", type=float, default=10.0, metavar="S",
                    help="heartbeat interval in seconds (default: %(default)s)")
     add_log_level(p)

@@ -15,20 +15,26 @@ class OvsDriver:
     binary = "trunkline-agent"
 
     def __init__(self, ovsdb_target=None, ovs_rundir=None, integration_bridge="br-int",
-                 datapath_type=None, netns=None):
+                 datapath_type=None, netns=None, tunnel_ip=None, tunnel_types=("vxlan",),
+                 physnet_mappings=None):
         self.ovs_rundir = ovs_rundir or os.environ.get("OVS_RUNDIR", "/var/run/openvswitch")
         self.ovsdb_target = ovsdb_target or "unix:%s/db.sock" % self.ovs_rundir
         self.datapath_type = datapath_type or detect_datapath()
         self.integration_bridge = integration_bridge
         self.netns = netns
+        self.tunnel_ip = tunnel_ip
+        self.tunnel_types = list(tunnel_types or ()) if tunnel_ip else []
+        self.bridge_mappings = {physnet: "br-" + iface
+                                for physnet, iface in (physnet_mappings or {}).items()}
         self.db = ovsdb.Ovsdb(self.ovsdb_target)
         self.wiring = Wiring(self.db, integration_bridge, self.datapath_type, self.ovs_rundir)
 
     def configurations(self):
         return {"ovsdb_connection": self.ovsdb_target, "netns": self.netns,
                 "integration_bridge": self.integration_bridge,
-                "datapath_type": self.datapath_type, "bridge_mappings": {},
-                "tunnel_types": [], "l2_population": False, "ovs_rundir": self.ovs_rundir}
+                "datapath_type": self.datapath_type, "bridge_mappings": self.bridge_mappings,
+                "tunnel_ip": self.tunnel_ip, "tunnel_types": self.tunnel_types,
+                "l2_population": True, "ovs_rundir": self.ovs_rundir}
 
     def reconcile(self, state, plugs):
         return self.wiring.reconcile(state, plugs)
