@@ -1,5 +1,5 @@
-"""`trunkline agent`: the host agent (OVS wiring + optional DHCP) talking to the server over
-the agent channel. `register(subparsers)` adds the subcommand."""
+"""`trunkline agent`: the host agent (Open vSwitch or Linux bridge wiring + optional DHCP)
+talking to the server over the agent channel. `register(subparsers)` adds the subcommand."""
 import argparse
 import ipaddress
 import socket
@@ -17,7 +17,8 @@ def _ipv4(value):
         raise argparse.ArgumentTypeError("%r is not an IPv4 address" % value)
 
 
-def _tunnel_types(value):
+def tunnel_types_arg(value):
+    """argparse type of --tunnel-types (the lab's too)."""
     types = [t.strip() for t in value.split(",") if t.strip()]
     bad = [t for t in types if t not in TUNNEL_TYPES]
     if bad or not types:
@@ -53,18 +54,21 @@ def cmd_agent(args):
 
 def register(subparsers):
     p = subparsers.add_parser(
-        "agent", help="run the host agent (Open vSwitch wiring, optionally DHCP)",
-        description="Make this host's Open vSwitch (br-int, local VLANs, trunk patch ports) "
-                    "and, with --dhcp, its dnsmasq instances match the server's desired state. "
-                    "Registers as 'Open vSwitch agent' (and 'DHCP agent'), heartbeats every "
-                    "--report-interval s, long-polls /agent/v1/watch.")
+        "agent", help="run the host agent (Open vSwitch or Linux bridge wiring, optionally DHCP)",
+        description="Make this host's switch and, with --dhcp, its dnsmasq instances match the "
+                    "server's desired state. --driver ovs: Open vSwitch (br-int, local VLANs, "
+                    "trunk bridges), registers as 'Open vSwitch agent'; --driver linuxbridge: "
+                    "Linux bridges brq<net>, vxlan-<VNI> devices with L2 population, trunk "
+                    "subports as VLAN devices of the VM's tap, registers as 'Linux bridge "
+                    "agent'. Also 'DHCP agent' with --dhcp. Heartbeats every --report-interval "
+                    "s, long-polls /agent/v1/watch.")
     p.add_argument("--host", default=socket.gethostname(),
                    help="host name ports are bound to (binding:host_id; default: %(default)s)")
     p.add_argument("--server", default="http://127.0.0.1:9696", metavar="URL",
                    help="trunkline server (default: %(default)s)")
     p.add_argument("--driver", choices=DRIVERS, default="ovs",
-                   help="switch driver: ovs = Open vSwitch (br-int, trunk bridges) "
-                        "(default: %(default)s)")
+                   help="switch driver: ovs = Open vSwitch (br-int, trunk bridges), "
+                        "linuxbridge = Linux bridges over netlink (default: %(default)s)")
     p.add_argument("--dhcp", action="store_true",
                    help="also serve DHCP (qdhcp-<net> namespaces with dnsmasq)")
     p.add_argument("--ovsdb", metavar="unix:PATH|tcp:HOST:PORT",
@@ -86,7 +90,7 @@ def register(subparsers):
     p.add_argument("--tunnel-ip", type=_ipv4, metavar="IP",
                    help="this host's VTEP address (tenant vxlan/gre networks are tunnelled "
                         "from it, UDP 4789 for VXLAN); without it the host does not tunnel")
-    p.add_argument("--tunnel-types", type=_tunnel_types, default=["vxlan"],
+    p.add_argument("--tunnel-types", type=tunnel_types_arg, default=["vxlan"],
                    metavar="vxlan[,gre]",
                    help="tunnel types to carry with --tunnel-ip (default: vxlan)")
     p.add_argument("--physnet-mapping", type=_physnet, action="append", default=[],

@@ -1,0 +1,56 @@
+"""Lab hosts running the Open vSwitch agent, several per test (tests/multihost.py): the hosts
+themselves (`trunkline lab host`), VXLAN/GRE overlays with L2 population between them (br-tun),
+DHCP and trunk VLANs across hosts, ports moving, hosts leaving, agents restarting."""
+import json
+import os
+import subprocess
+import sys
+
+from multihost import multihost, needs_multihost, wait_for  # noqa: F401 (fixture)
+from trunkline.agent import netns as nsutil
+
+TRUNKLINE = os.path.join(os.path.dirname(sys.executable), "trunkline")
+
+
+def lab_cli(mh, *args):
+    r = subprocess.run([TRUNKLINE, "lab", *args, "--endpoint", mh.url,
+                        "--state-dir", mh.lab_dir], capture_output=True, text=True, timeout=90)
+    return r
+
+
+@needs_multihost
+def test_lab_host_commands(multihost):
+    r = lab_cli(multihost, "host", "add", "h1", "--driver", "ovs")
+    assert r.returncode == 0, r.stderr
+    r = lab_cli(multihost, "host", "add", "h2", "--physnet", "physnet1",
+                "--tunnel-types", "vxlan,gre")
+    assert r.returncode == 0, r.stderr
+    assert "VTEP 192.0.2.2" in r.stdout
+    r = lab_cli(multihost, "host", "add", "h1")
+    assert r.returncode == 1 and "already exists" in r.stderr
+    hosts = json.loads(lab_cli(multihost, "host", "list", "-f", "json").stdout)
+    assert [(h["name"], h["tunnel_ip"], h["agent_running"]) for h in hosts] == [
+        ("h1", "192.0.2.1", True), ("h2", "192.0.2.2", True)]
+    h2 = hosts[1]
+    assert set(nsutil.links(h2["netns"])) >= {"eth1", "eth2", "br-phy"}
+    assert "192.0.2.2/24" in nsutil.addresses("br-phy", netns=h2["netns"])
+    agents = multihost.api("GET", "/agents?host=h2", ok=200)[1]["agents"]
+    conf = agents[0]["configurations"]
+    assert (conf["tunnel_ip"], conf["tunnel_types"], conf["l2_population"],
+            conf["bridge_mappings"]) == ("192.0.2.2", ["vxlan", "gre"], True,
+                                         {"physnet1": "br-eth2"})
+    # the underlay carries traffic: h1's VTEP answers h2's
+    assert subprocess.run(["ip", "netns", "exec", h2["netns"], "ping", "-c", "1", "-W", "2",
+                           "192.0.2.1"], capture_output=True).returncode == 0
+
+    pid = h2["agent_pid"]
+    r = lab_cli(multihost, "host", "del", "h2")
+    assert r.returncode == 0, r.stderr
+    assert not nsutil.exists(h2["netns"]) and not os.path.exists(h2["rundir"])
+    assert not os.path.exists("/proc/%d/cmdline" % pid) or b"h2" not in open(
+        "/proc/%d/cmdline" % pid, "rb").read()
+    assert [h["name"] for h in json.loads(
+        lab_cli(multihost, "host", "list", "-f", "json").stdout)] == ["h1"]
+    r = lab_cli(multihost, "down")
+    assert r.returncode == 0 and "host h1" in r.stdout
+    assert not nsutil.exists(hosts[0]["netns"]) and not nsutil.exists(hosts[0]["underlay_ns"])
