@@ -54,3 +54,44 @@ def test_lab_host_commands(multihost):
     r = lab_cli(multihost, "down")
     assert r.returncode == 0 and "host h1" in r.stdout
     assert not nsutil.exists(hosts[0]["netns"]) and not nsutil.exists(hosts[0]["underlay_ns"])
+
+
+def vxlan_net(mh, name, cidr, ntype="vxlan"):
+    net = mh.create("network", name=name, **{"provider:network_type": ntype})
+    mh.create("subnet", network_id=net["id"], cidr=cidr, ip_version=4, name="sub-" + name)
+    return mh.get("network", net["id"])
+
+
+def tun_flows(mh, host):
+    return mh.ovs(host).ofctl("dump-flows", "--no-stats", mh.ovs(host).mgmt("br-tun"))
+
+
+@needs_multihost
+def test_vxlan_dhcp_across_hosts_with_l2pop(multihost):
+    mh = multihost
+    mh.add_host("h1")
+    mh.add_host("h2", dhcp=True)
+    net = vxlan_net(mh, "net0", "10.70.0.0/24")
+    vni = net["provider:segmentation_id"]
+    p1 = mh.create("port", network_id=net["id"], name="p1")
+    p2 = mh.create("port", network_id=net["id"], name="p2")
+    vm1 = mh.vm("vm1", p1["id"], "h1")
+    vm2 = mh.vm("vm2", p2["id"], "h2")
+    mh.wait_port(p1["id"])
+    mh.wait_port(p2["id"])
+    # br-tun on h1: one vxlan port towards h2, l2pop entries for p2 and the DHCP port
+    ports = mh.ovs("h1").vsctl("list-ports", "br-tun").split()
+    assert sorted(ports) == ["patch-int", "vxlan-c0000202"]
+    assert mh.ovs("h1").vsctl("get", "Interface", "vxlan-c0000202", "options").strip() == (
+        '{df_default="true", key=flow, local_ip="192.0.2.1", remote_ip="192.0.2.2"}')
+    dhcp_port = wait_for(lambda: [p for p in mh.api("GET", "/ports?device_owner=network:dhcp")[1]
+                                  ["ports"] if p["status"] == "ACTIVE"], 30, "the DHCP port")[0]
+    wait_for(lambda: p2["mac_address"] in tun_flows(mh, "h1")
+             and dhcp_port["mac_address"] in tun_flows(mh, "h1"), 10, "h1's l2pop flows")
+    leased = []
+    lines = mh.sniff("h1", "udp port 4789", seconds=0.5,
+                     during=lambda: leased.append(mh.lease(vm1)))
+    assert leased == [p1["fixed_ips"][0]["ip_address"]]
+    assert any("VXLAN" in l and "vni %d" % vni in l for l in lines), lines[:10]
+    assert mh.lease(vm2) == p2["fixed_ips"][0]["ip_address"]
+    assert mh.ping(vm1, p2["fixed_ips"][0]["ip_address"], count=3)

@@ -1,10 +1,12 @@
 """The Open vSwitch driver of the agent (see agent/driver.py for the contract): br-int, local
-VLANs and trunk patch ports through ``Wiring`` in one OVSDB transaction per pass; woken by an
-OVSDB monitor on ``Interface`` and by a restarted ovs-vswitchd."""
+VLANs and trunk patch ports through ``Wiring``, with ``--tunnel-ip`` also br-tun and its L2
+population flows (ovs/tunnels.py), in one OVSDB transaction per pass; woken by an OVSDB monitor
+on ``Interface`` and by a restarted ovs-vswitchd."""
 import os
 
 from trunkline.agent import ovsdb
 from trunkline.agent.ovs.daemon import datapath_type as detect_datapath
+from trunkline.agent.ovs.tunnels import TunnelBridge, file_id
 from trunkline.agent.ovs.wiring import Wiring
 
 OWN_PATCH_PREFIXES = ("tpi-", "tpt-", "spi-", "spt-")
@@ -27,7 +29,10 @@ class OvsDriver:
         self.bridge_mappings = {physnet: "br-" + iface
                                 for physnet, iface in (physnet_mappings or {}).items()}
         self.db = ovsdb.Ovsdb(self.ovsdb_target)
-        self.wiring = Wiring(self.db, integration_bridge, self.datapath_type, self.ovs_rundir)
+        tunnels = TunnelBridge(tunnel_ip, self.tunnel_types, self.datapath_type,
+                               self.ovs_rundir) if tunnel_ip else None
+        self.wiring = Wiring(self.db, integration_bridge, self.datapath_type, self.ovs_rundir,
+                             tunnels=tunnels)
 
     def configurations(self):
         return {"ovsdb_connection": self.ovsdb_target, "netns": self.netns,
@@ -73,18 +78,10 @@ class OvsDriver:
         that file and pass when it changes, so the pass re-installs the flows (Neutron checks a
         canary flow for the same reason)."""
         path = os.path.join(self.ovs_rundir, self.integration_bridge + ".mgmt")
-        seen = _file_id(path)
+        seen = file_id(path)
         while not stopping.wait(interval):
-            now = _file_id(path)
+            now = file_id(path)
             if now != seen:
                 seen = now
                 if now is not None:
                     wake.set()
-
-
-def _file_id(path):
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino, st.st_ctime_ns

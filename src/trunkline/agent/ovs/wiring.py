@@ -135,8 +135,10 @@ class Wiring:
     """Reconciler for one OVS instance. `rundir` locates the bridges' mgmt sockets for ovs-ofctl
     (default the system's /var/run/openvswitch)."""
 
-    def __init__(self, db, integration_bridge="br-int", datapath_type="netdev", rundir=None):
+    def __init__(self, db, integration_bridge="br-int", datapath_type="netdev", rundir=None,
+                 tunnels=None):
         self.db = db if isinstance(db, ovsdb.Ovsdb) else ovsdb.Ovsdb(db)
+        self.tunnels = tunnels      # a TunnelBridge (ovs/tunnels.py) when the host tunnels
         self.br = integration_bridge
         self.datapath_type = datapath_type
         self.rundir = rundir or os.environ.get("OVS_RUNDIR", "/var/run/openvswitch")
@@ -344,11 +346,16 @@ class Wiring:
                 if row:
                     txn.update("Port", p["uuid"], row)
 
+        tunnels = desired.get("tunnels") or {}
+        if self.tunnels is not None:
+            self.tunnels.plan(snap, txn, br_uuid, int_ports, tunnels)
         ops = txn.finish()
         t1 = time.monotonic()
         _, waited = self.db.commit(ops, wait=wait)
         t2 = time.monotonic()
         flows_added = self.ensure_flows()
+        if self.tunnels is not None:
+            self.tunnels.apply_flows(self.db, lvlans, tunnels)
         self.last_timing = {"read_diff": t1 - t0, "commit": t2 - t1 - waited, "applied": waited,
                             "flows": time.monotonic() - t2, "ops": len(ops),
                             "flows_added": flows_added}

@@ -1,0 +1,180 @@
+"""The tunnel bridge ``br-tun`` as Neutron's OVS agent lays it out, driven by L2 population
+(the ``tunnels`` section of the desired state, docs/agent-channel.md).
+
+OVSDB (added to the pass's one transaction): ``br-tun`` (fail_mode secure, the integration
+bridge's datapath_type), the patch pair ``patch-int`` (br-tun) / ``patch-tun`` (br-int, a trunk
+port carrying every local VLAN), and one port per remote VTEP and tunnel type in use,
+``vxlan-<remote ip in hex>`` / ``gre-<hex>`` with options ``remote_ip``, ``local_ip``,
+``key=flow`` (VXLAN on UDP 4789); ports of VTEPs no longer needed are removed.
+
+Flows (one ``ovs-ofctl replace-flows`` batch, only when they changed or ovs-vswitchd restarted):
+
+    table 0   in_port=patch-int → 2; in_port=<vxlan port> → 4; in_port=<gre port> → 3; drop
+    table 2   unicast → 20; multicast/broadcast → 22
+    table 3/4 tun_id=<GRE key / VNI> → mod_vlan_vid:<local VLAN>, 10; drop
+    table 10  learn (a table-20 entry back to the sender's VTEP), output:patch-int
+    table 20  l2pop, per remote MAC: dl_vlan=<local VLAN>,dl_dst=MAC →
+              strip_vlan, set_tunnel:<segmentation id>, output:<its VTEP's port>; else → 22
+    table 22  per network: dl_vlan=<local VLAN> → strip_vlan, set_tunnel, output to every VTEP
+              with a port on that network (and no other); else drop
+"""
+import os
+import subprocess
+
+from trunkline.agent.ovsdb import named, omap
+
+BRIDGE = "br-tun"
+PATCH_INT, PATCH_TUN = "patch-int", "patch-tun"
+VXLAN_UDP_PORT = 4789
+TUN_TO_LV = {"gre": 3, "vxlan": 4}
+COOKIE = "0x7c1a0002"
+LEARN = ("learn(table=20,hard_timeout=300,priority=1,cookie=%s,NXM_OF_VLAN_TCI[0..11],"
+         "NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],load:0->NXM_OF_VLAN_TCI[],"
+         "load:NXM_NX_TUN_ID[]->NXM_NX_TUN_ID[],output:OXM_OF_IN_PORT[])" % COOKIE)
+
+
+def port_name(tunnel_type, ip):
+    """Neutron's tunnel port name: type + '-' + the remote IPv4 address in hex."""
+    return "%s-%s" % (tunnel_type, "".join("%02x" % int(o) for o in ip.split(".")))
+
+
+class TunnelBridge:
+    def __init__(self, local_ip, tunnel_types, datapath_type, rundir):
+        self.local_ip = local_ip
+        self.types = tuple(tunnel_types)
+        self.datapath_type = datapath_type
+        self.rundir = rundir
+        self._installed = None      # (flows text, mgmt socket identity) last replaced
+
+    def wanted_ports(self, tunnels):
+        """{port name: (type, remote ip)} for the VTEPs of the networks this host carries."""
+        out = {}
+        for net in tunnels.values():
+            ttype = net.get("network_type")
+            if ttype not in self.types:
+                continue
+            for ip in net.get("vteps") or {}:
+                if ip != self.local_ip:
+                    out[port_name(ttype, ip)] = (ttype, ip)
+        return out
+
+    # -- OVSDB -------------------------------------------------------------------------------
+    def plan(self, snap, txn, br_int, int_ports, tunnels):
+        """Add br-tun's part of the pass to ``txn``."""
+        if PATCH_TUN not in int_ports:
+            txn.add_port(br_int, PATCH_TUN, {"type": "patch",
+                                             "options": omap({"peer": PATCH_INT})}, {})
+        b = snap.bridges.get(BRIDGE)
+        if b is None:
+            iu, pu, bu = txn.name(), txn.name(), txn.name()
+            txn.ops += [
+                {"op": "insert", "table": "Interface", "uuid-name": iu,
+                 "row": {"name": BRIDGE, "type": "internal"}},
+                {"op": "insert", "table": "Port", "uuid-name": pu,
+                 "row": {"name": BRIDGE, "interfaces": named(iu)}},
+                {"op": "insert", "table": "Bridge", "uuid-name": bu,
+                 "row": {"name": BRIDGE, "ports": named(pu), "fail_mode": "secure",
+                         "datapath_type": self.datapath_type,
+                         "protocols": ["set", ["OpenFlow10", "OpenFlow13"]]}},
+                {"op": "mutate", "table": "Open_vSwitch", "where": [],
+                 "mutations": [["bridges", "insert", ["set", [named(bu)]]]]},
+            ]
+            bridge, have = named(bu), {}
+        else:
+            bridge, have = b["uuid"], snap.ports_of(BRIDGE)
+            if b["fail_mode"] != "secure":
+                txn.update("Bridge", b["uuid"], {"fail_mode": "secure"})
+        if PATCH_INT not in have:
+            txn.add_port(bridge, PATCH_INT, {"type": "patch",
+                                             "options": omap({"peer": PATCH_TUN})}, {})
+        want = self.wanted_ports(tunnels)
+        for name, p in have.items():
+            if name in (BRIDGE, PATCH_INT):
+                continue
+            if name in want and p["iface"] is not None and p["iface"]["type"] == want[name][0] \
+                    and p["iface"]["options"] == self._options(want[name][1]):
+                want.pop(name)                      # as it should be
+            else:
+                txn.del_port(bridge, p["uuid"])     # stale, or re-created below
+        for name, (ttype, ip) in sorted(want.items()):
+            txn.add_port(bridge, name, {"type": ttype, "options": omap(self._options(ip))}, {})
+
+    def _options(self, remote_ip):
+        return {"remote_ip": remote_ip, "local_ip": self.local_ip, "key": "flow",
+                "df_default": "true"}
+
+    # -- flows -------------------------------------------------------------------------------
+    def flows(self, ofports, lvlans, tunnels):
+        """The br-tun flow table (text for ovs-ofctl) given the ofports of br-tun's ports and
+        the local VLAN of each network."""
+        c = "cookie=%s," % COOKIE
+        pi = ofports.get(PATCH_INT)
+        lines = [c + "table=0,priority=0,actions=drop"]
+        if not pi:
+            return "\n".join(lines) + "\n"
+        lines += [
+            c + "table=0,priority=1,in_port=%d,actions=resubmit(,2)" % pi,
+            c + "table=2,priority=0,dl_dst=00:00:00:00:00:00/01:00:00:00:00:00,"
+                "actions=resubmit(,20)",
+            c + "table=2,priority=0,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00,"
+                "actions=resubmit(,22)",
+            c + "table=3,priority=0,actions=drop",
+            c + "table=4,priority=0,actions=drop",
+            c + "table=10,priority=1,actions=%s,output:%d" % (LEARN, pi),
+            c + "table=20,priority=0,actions=resubmit(,22)",
+            c + "table=22,priority=0,actions=drop",
+        ]
+        for name, (ttype, _) in sorted(self.wanted_ports(tunnels).items()):
+            if ofports.get(name):
+                lines.append(c + "table=0,priority=1,in_port=%d,actions=resubmit(,%d)"
+                             % (ofports[name], TUN_TO_LV[ttype]))
+        for net_id, net in sorted(tunnels.items()):
+            ttype, seg, lv = net.get("network_type"), net.get("segmentation_id"), \
+                lvlans.get(net_id)
+            if ttype not in self.types or not seg or not lv:
+                continue
+            lines.append(c + "table=%d,priority=1,tun_id=%#x,actions=mod_vlan_vid:%d,"
+                             "resubmit(,10)" % (TUN_TO_LV[ttype], seg, lv))
+            outs = []
+            for ip, entries in sorted((net.get("vteps") or {}).items()):
+                port = ofports.get(port_name(ttype, ip))
+                if not port or ip == self.local_ip:
+                    continue
+                outs.append("output:%d" % port)
+                for mac in sorted(set(e["mac_address"] for e in entries)):
+                    lines.append(c + "table=20,priority=2,dl_vlan=%d,dl_dst=%s,actions="
+                                     "strip_vlan,set_tunnel:%#x,output:%d" % (lv, mac, seg, port))
+            if outs:
+                lines.append(c + "table=22,priority=1,dl_vlan=%d,actions=strip_vlan,"
+                                 "set_tunnel:%#x,%s" % (lv, seg, ",".join(outs)))
+        return "\n".join(lines) + "\n"
+
+    def apply_flows(self, db, lvlans, tunnels):
+        """Replace br-tun's flows when they differ from what was installed last (or
+        ovs-vswitchd restarted, which keeps no flows). Returns True when it replaced them."""
+        names = [PATCH_INT] + list(self.wanted_ports(tunnels))
+        ofports = {}
+        for r in db.select("Interface", ["name", "ofport"]):
+            if r["name"] in names and isinstance(r["ofport"], int) and r["ofport"] > 0:
+                ofports[r["name"]] = r["ofport"]
+        text = self.flows(ofports, lvlans, tunnels)
+        mgmt = os.path.join(self.rundir, BRIDGE + ".mgmt")
+        ident = file_id(mgmt)
+        if self._installed == (text, ident):
+            return False
+        p = subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "replace-flows", "unix:" + mgmt, "-"],
+                           input=text, capture_output=True, text=True, timeout=30)
+        if p.returncode != 0:
+            raise RuntimeError("ovs-ofctl replace-flows %s: %s" % (BRIDGE, p.stderr.strip()))
+        self._installed = (text, ident)
+        return True
+
+
+def file_id(path):
+    """Identity of a file (None when missing): a bridge's .mgmt socket is new after every
+    ovs-vswitchd (re)start."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_ctime_ns
