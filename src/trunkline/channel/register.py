@@ -55,6 +55,6 @@ def report(txn, rep):
         hosts = l2pop.neighbour_hosts(txn.conn, rep["host"])
         if hosts:
             txn.record("agent", agent_id, "update", hosts)
-    if rep["agent_type"] == agents.OVS:
+    if rep["agent_type"] in agents.L2_AGENT_TYPES:
         binding.rebind_host(txn, rep["host"])
     return agent_id
