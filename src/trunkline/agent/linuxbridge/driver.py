@@ -1,0 +1,73 @@
+"""The Linux bridge driver of the agent (contract: agent/driver.py). Registers as Neutron's
+"Linux bridge agent"; one netlink snapshot and only the differing writes per pass (``Wiring``);
+woken by a netlink link monitor when a tap appears or vanishes (a VM plugged or gone)."""
+import logging
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.rtnl import RTMGRP_LINK
+
+from trunkline.agent.linuxbridge.netlink import Netlink
+from trunkline.agent.linuxbridge.wiring import Wiring
+
+LOG = logging.getLogger(__name__)
+
+
+class LinuxBridgeDriver:
+    agent_type = "Linux bridge agent"
+    binary = "trunkline-linuxbridge-agent"
+
+    def __init__(self, netns=None, tunnel_ip=None, physnet_mappings=None):
+        self.netns = netns
+        self.tunnel_ip = tunnel_ip
+        self.interface_mappings = dict(physnet_mappings or {})
+        self.netlink = Netlink(netns)
+        self.wiring = Wiring(self.netlink, tunnel_ip, self.interface_mappings)
+
+    def configurations(self):
+        return {"netns": self.netns, "tunnel_ip": self.tunnel_ip,
+                "tunnel_types": ["vxlan"] if self.tunnel_ip else [],
+                "l2_population": True, "interface_mappings": self.interface_mappings,
+                "bridge_mappings": {}}
+
+    def reconcile(self, state, plugs):
+        return self.wiring.reconcile(state, plugs)
+
+    def timing(self):
+        lt = self.wiring.last_timing
+        return "%s netlink writes in %.3f s" % (lt.get("writes"), lt.get("pass", 0))
+
+    def reset(self):
+        self.netlink.close()
+
+    def watchers(self):
+        return [self._watch_links]
+
+    def _watch_links(self, wake, stopping):
+        """A tap appeared or vanished. Set changes of known devices (ours: master, up) do not
+        wake: the pass that made them knows."""
+        while not stopping.is_set():
+            try:
+                ipr = IPRoute(netns=self.netns) if self.netns else IPRoute()
+                try:
+                    ipr.bind(groups=RTMGRP_LINK)
+                    known = {m["index"] for m in ipr.get_links()}
+                    wake.set()      # anything missed while not watching
+                    # a blocking read: pyroute2 buffers datagrams, select() on its fd would
+                    # miss them (the thread is a daemon; it ends with the agent)
+                    while not stopping.is_set():
+                        for msg in ipr.get():
+                            name = msg.get("IFLA_IFNAME") or ""
+                            event, index = msg.get("event"), msg.get("index")
+                            if event == "RTM_DELLINK":
+                                known.discard(index)
+                            elif event == "RTM_NEWLINK" and index not in known:
+                                known.add(index)
+                            else:
+                                continue
+                            if name.startswith("tap"):
+                                wake.set()
+                finally:
+                    ipr.close()
+            except Exception as e:
+                LOG.warning("link monitor failed (%s); restarting", e)
+                stopping.wait(1.0)
