@@ -153,3 +153,49 @@ def test_gre_between_ovs_hosts_and_agent_restart_without_loss(multihost):
     assert len(seqs) > 30, text[-400:]
     assert not sorted(set(range(1, max(seqs) + 1)) - set(seqs)), text[-400:]
     assert tun_flows(mh, "h1") == flows_before
+
+
+@needs_multihost
+def test_three_hosts_no_flooding_port_move_and_host_removal(multihost):
+    mh = multihost
+    for h in ("h1", "h2", "h3"):
+        mh.add_host(h)
+    net_a = vxlan_net(mh, "neta", "10.72.0.0/24")
+    net_b = vxlan_net(mh, "netb", "10.73.0.0/24")
+    vni_a = net_a["provider:segmentation_id"]
+    p1 = mh.create("port", network_id=net_a["id"], name="p1")
+    p2 = mh.create("port", network_id=net_a["id"], name="p2")
+    p3 = mh.create("port", network_id=net_b["id"], name="p3")
+    vm1, vm2 = static_vm(mh, "a1", p1, "h1"), static_vm(mh, "a2", p2, "h2")
+    static_vm(mh, "b3", p3, "h3")
+    for p in (p1, p2, p3):
+        mh.wait_port(p["id"])
+    wait_for(lambda: p2["mac_address"] in tun_flows(mh, "h1"), 10, "h1's l2pop flow for p2")
+    # h3 has no port on net A: no tunnel port towards it, and none of net A's broadcasts
+    # (ARP for an unknown address floods) or unicasts reach its underlay link
+    assert mh.ovs("h1").vsctl("list-ports", "br-tun").split() == ["patch-int", "vxlan-c0000202"]
+    lines = mh.sniff("h3", "udp port 4789", seconds=0.5, during=lambda: (
+        mh.ping(vm1, "10.72.0.250", count=2), mh.ping(vm1, ip_of(p2), count=2)))
+    assert not any("vni %d" % vni_a in l for l in lines), lines[:10]
+    # ... while h2's link carries them
+    lines = mh.sniff("h2", "udp port 4789", seconds=0.5,
+                     during=lambda: mh.ping(vm1, ip_of(p2), count=2))
+    assert any("vni %d" % vni_a in l for l in lines), lines[:10]
+
+    # p2 moves from h2 to h3 (the VM is re-created there, like a cold migration)
+    from trunkline.lab import vm as labvm
+    labvm.delete_vm(vm2, state_dir=mh.lab_dir)
+    vm2 = static_vm(mh, "a2b", p2, "h3")
+    mh.wait_port(p2["id"])
+    wait_for(lambda: mh.ovs("h1").vsctl("list-ports", "br-tun").split()
+             == ["patch-int", "vxlan-c0000203"] and p2["mac_address"] in tun_flows(mh, "h1"),
+             10, "h1's tunnel and l2pop flow to follow p2 to h3")
+    assert mh.ping(vm1, ip_of(p2), count=2, wait=2)
+    assert mh.ping(vm2, ip_of(p1), count=1, wait=2)
+
+    # h3 leaves: its VMs go with it, and so do h1's entries for it
+    mh.del_host("h3")
+    wait_for(lambda: mh.ovs("h1").vsctl("list-ports", "br-tun").split() == ["patch-int"],
+             10, "h1's tunnel port to h3 to go")
+    assert p2["mac_address"] not in tun_flows(mh, "h1")
+    assert mh.state("h1")["tunnels"][net_a["id"]]["vteps"] == {}
