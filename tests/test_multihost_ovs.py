@@ -199,3 +199,37 @@ def test_three_hosts_no_flooding_port_move_and_host_removal(multihost):
              10, "h1's tunnel port to h3 to go")
     assert p2["mac_address"] not in tun_flows(mh, "h1")
     assert mh.state("h1")["tunnels"][net_a["id"]]["vteps"] == {}
+
+
+@needs_multihost
+def test_trunk_vlans_across_hosts(multihost):
+    mh = multihost
+    mh.add_host("h1")
+    mh.add_host("h2")
+    net0 = vxlan_net(mh, "tnet0", "10.74.0.0/24")
+    net1 = vxlan_net(mh, "tnet1", "10.75.0.0/24")
+    parent = mh.create("port", network_id=net0["id"], name="parent")
+    sub1 = mh.create("port", network_id=net1["id"], name="sub1")
+    trunk = mh.create("trunk", port_id=parent["id"], sub_ports=[
+        {"port_id": sub1["id"], "segmentation_type": "vlan", "segmentation_id": 1}])
+    other0 = mh.create("port", network_id=net0["id"], name="other0")
+    other1 = mh.create("port", network_id=net1["id"], name="other1")
+    vm1 = static_vm(mh, "t1", parent, "h1")
+    from trunkline.lab import vm as labvm
+    labvm.add_vm_vlan(vm1, 1, mac=sub1["mac_address"], state_dir=mh.lab_dir)
+    mh.vm_exec(vm1, "ip", "addr", "add", ip_of(sub1) + "/24", "dev", "eth0.1", check=True)
+    vm2 = static_vm(mh, "t2", other0, "h2")
+    vm3 = static_vm(mh, "t3", other1, "h2")
+    wait_for(lambda: mh.get("trunk", trunk["id"])["status"] == "ACTIVE", 30, "the trunk")
+    for p in (sub1, other0, other1):
+        mh.wait_port(p["id"])
+    # the subport's MAC is announced from h1 on net1's VNI, the parent's on net0's
+    h2_tunnels = mh.state("h2")["tunnels"]
+    assert [e["mac_address"] for e in h2_tunnels[net1["id"]]["vteps"]["192.0.2.1"]] == [
+        sub1["mac_address"]]
+    assert [e["mac_address"] for e in h2_tunnels[net0["id"]]["vteps"]["192.0.2.1"]] == [
+        parent["mac_address"]]
+    assert mh.ping(vm1, ip_of(other1), dev="eth0.1", count=2, wait=2)
+    assert mh.ping(vm3, ip_of(sub1), count=1, wait=2)
+    assert mh.ping(vm1, ip_of(other0), dev="eth0", count=1, wait=2)
+    assert mh.ping(vm2, ip_of(parent), count=1, wait=2)
