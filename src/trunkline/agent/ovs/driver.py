@@ -6,7 +6,8 @@ import os
 
 from trunkline.agent import ovsdb
 from trunkline.agent.ovs.daemon import datapath_type as detect_datapath
-from trunkline.agent.ovs.tunnels import TunnelBridge, file_id
+from trunkline.agent.ovs.flows import file_id
+from trunkline.agent.ovs.tunnels import TunnelBridge
 from trunkline.agent.ovs.wiring import Wiring
 
 OWN_PATCH_PREFIXES = ("tpi-", "tpt-", "spi-", "spt-")

@@ -7,7 +7,8 @@ port carrying every local VLAN), and one port per remote VTEP and tunnel type in
 ``vxlan-<remote ip in hex>`` / ``gre-<hex>`` with options ``remote_ip``, ``local_ip``,
 ``key=flow`` (VXLAN on UDP 4789); ports of VTEPs no longer needed are removed.
 
-Flows (one ``ovs-ofctl replace-flows`` batch, only when they changed or ovs-vswitchd restarted):
+Flows (one atomic ``ovs-ofctl --bundle`` batch, only when they changed or ovs-vswitchd restarted,
+ovs/flows.py):
 
     table 0   in_port=patch-int → 2; in_port=<vxlan port> → 4; in_port=<gre port> → 3; drop
     table 2   unicast → 20; multicast/broadcast → 22
@@ -18,9 +19,7 @@ Flows (one ``ovs-ofctl replace-flows`` batch, only when they changed or ovs-vswi
     table 22  per network: dl_vlan=<local VLAN> → strip_vlan, set_tunnel, output to every VTEP
               with a port on that network (and no other); else drop
 """
-import os
-import subprocess
-
+from trunkline.agent.ovs.flows import FlowSet, ofports
 from trunkline.agent.ovsdb import named, omap
 
 BRIDGE = "br-tun"
@@ -44,7 +43,7 @@ class TunnelBridge:
         self.types = tuple(tunnel_types)
         self.datapath_type = datapath_type
         self.rundir = rundir
-        self._installed = None      # (flows text, mgmt socket identity) last replaced
+        self.flowset = FlowSet(rundir, BRIDGE, COOKIE)
 
     def wanted_ports(self, tunnels):
         """{port name: (type, remote ip)} for the VTEPs of the networks this host carries."""
@@ -105,35 +104,34 @@ class TunnelBridge:
 
     # -- flows -------------------------------------------------------------------------------
     def flows(self, ofports, lvlans, tunnels):
-        """The br-tun flow table (text for ovs-ofctl) given the ofports of br-tun's ports and
+        """The br-tun flow table (flow specs for ovs-ofctl) given the ofports of br-tun's ports and
         the local VLAN of each network."""
-        c = "cookie=%s," % COOKIE
         pi = ofports.get(PATCH_INT)
-        lines = [c + "table=0,priority=0,actions=drop"]
+        lines = ["table=0,priority=0,actions=drop"]
         if not pi:
-            return "\n".join(lines) + "\n"
+            return lines
         lines += [
-            c + "table=0,priority=1,in_port=%d,actions=resubmit(,2)" % pi,
-            c + "table=2,priority=0,dl_dst=00:00:00:00:00:00/01:00:00:00:00:00,"
+            "table=0,priority=1,in_port=%d,actions=resubmit(,2)" % pi,
+            "table=2,priority=0,dl_dst=00:00:00:00:00:00/01:00:00:00:00:00,"
                 "actions=resubmit(,20)",
-            c + "table=2,priority=0,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00,"
+            "table=2,priority=0,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00,"
                 "actions=resubmit(,22)",
-            c + "table=3,priority=0,actions=drop",
-            c + "table=4,priority=0,actions=drop",
-            c + "table=10,priority=1,actions=%s,output:%d" % (LEARN, pi),
-            c + "table=20,priority=0,actions=resubmit(,22)",
-            c + "table=22,priority=0,actions=drop",
+            "table=3,priority=0,actions=drop",
+            "table=4,priority=0,actions=drop",
+            "table=10,priority=1,actions=%s,output:%d" % (LEARN, pi),
+            "table=20,priority=0,actions=resubmit(,22)",
+            "table=22,priority=0,actions=drop",
         ]
         for name, (ttype, _) in sorted(self.wanted_ports(tunnels).items()):
             if ofports.get(name):
-                lines.append(c + "table=0,priority=1,in_port=%d,actions=resubmit(,%d)"
+                lines.append("table=0,priority=1,in_port=%d,actions=resubmit(,%d)"
                              % (ofports[name], TUN_TO_LV[ttype]))
         for net_id, net in sorted(tunnels.items()):
             ttype, seg, lv = net.get("network_type"), net.get("segmentation_id"), \
                 lvlans.get(net_id)
             if ttype not in self.types or not seg or not lv:
                 continue
-            lines.append(c + "table=%d,priority=1,tun_id=%#x,actions=mod_vlan_vid:%d,"
+            lines.append("table=%d,priority=1,tun_id=%#x,actions=mod_vlan_vid:%d,"
                              "resubmit(,10)" % (TUN_TO_LV[ttype], seg, lv))
             outs = []
             for ip, entries in sorted((net.get("vteps") or {}).items()):
@@ -142,39 +140,14 @@ class TunnelBridge:
                     continue
                 outs.append("output:%d" % port)
                 for mac in sorted(set(e["mac_address"] for e in entries)):
-                    lines.append(c + "table=20,priority=2,dl_vlan=%d,dl_dst=%s,actions="
+                    lines.append("table=20,priority=2,dl_vlan=%d,dl_dst=%s,actions="
                                      "strip_vlan,set_tunnel:%#x,output:%d" % (lv, mac, seg, port))
             if outs:
-                lines.append(c + "table=22,priority=1,dl_vlan=%d,actions=strip_vlan,"
+                lines.append("table=22,priority=1,dl_vlan=%d,actions=strip_vlan,"
                                  "set_tunnel:%#x,%s" % (lv, seg, ",".join(outs)))
-        return "\n".join(lines) + "\n"
+        return lines
 
     def apply_flows(self, db, lvlans, tunnels):
-        """Replace br-tun's flows when they differ from what was installed last (or
-        ovs-vswitchd restarted, which keeps no flows). Returns True when it replaced them."""
-        names = [PATCH_INT] + list(self.wanted_ports(tunnels))
-        ofports = {}
-        for r in db.select("Interface", ["name", "ofport"]):
-            if r["name"] in names and isinstance(r["ofport"], int) and r["ofport"] > 0:
-                ofports[r["name"]] = r["ofport"]
-        text = self.flows(ofports, lvlans, tunnels)
-        mgmt = os.path.join(self.rundir, BRIDGE + ".mgmt")
-        ident = file_id(mgmt)
-        if self._installed == (text, ident):
-            return False
-        p = subprocess.run(["ovs-ofctl", "-O", "OpenFlow13", "replace-flows", "unix:" + mgmt, "-"],
-                           input=text, capture_output=True, text=True, timeout=30)
-        if p.returncode != 0:
-            raise RuntimeError("ovs-ofctl replace-flows %s: %s" % (BRIDGE, p.stderr.strip()))
-        self._installed = (text, ident)
-        return True
-
-
-def file_id(path):
-    """Identity of a file (None when missing): a bridge's .mgmt socket is new after every
-    ovs-vswitchd (re)start."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino, st.st_ctime_ns
+        """Bring br-tun's flows in line (ovs/flows.py); True when they had to be written."""
+        ports = ofports(db, [PATCH_INT] + list(self.wanted_ports(tunnels)))
+        return self.flowset.sync(self.flows(ports, lvlans, tunnels))
