@@ -146,7 +146,7 @@ class MultiHost:
         "ph_dev" for the physical one) for SECONDS while ``during()`` runs; returns the
         decoded lines."""
         rec = self.host(host)
-        argv = ["ip", "netns", "exec", rec["underlay_ns"], "tcpdump", "-l", "-n", "-e", "-vv",
+        argv = ["ip", "netns", "exec", rec["underlay_ns"], "tcpdump", "-l", "-n", "-e",
                 "-i", rec[nic]] + ([bpf] if bpf else [])
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, start_new_session=True)

@@ -233,3 +233,39 @@ def test_trunk_vlans_across_hosts(multihost):
     assert mh.ping(vm3, ip_of(sub1), count=1, wait=2)
     assert mh.ping(vm1, ip_of(other0), dev="eth0", count=1, wait=2)
     assert mh.ping(vm2, ip_of(parent), count=1, wait=2)
+
+
+@needs_multihost
+def test_flat_and_vlan_provider_networks_across_hosts(multihost):
+    mh = multihost
+    mh.add_host("h1", physnet="physnet1")
+    mh.add_host("h2", physnet="physnet1")
+    flat = mh.create("network", name="flat", **{"provider:network_type": "flat",
+                                                 "provider:physical_network": "physnet1"})
+    mh.create("subnet", network_id=flat["id"], cidr="10.76.0.0/24", ip_version=4)
+    vlan = mh.create("network", name="vlan", **{"provider:network_type": "vlan",
+                                                 "provider:physical_network": "physnet1",
+                                                 "provider:segmentation_id": 100})
+    mh.create("subnet", network_id=vlan["id"], cidr="10.77.0.0/24", ip_version=4)
+    ports = {}
+    for net, name in ((flat, "f"), (vlan, "v")):
+        for h in ("h1", "h2"):
+            ports[name + h] = mh.create("port", network_id=net["id"], name=name + h)
+    vms = {k: static_vm(mh, k, p, k[1:]) for k, p in ports.items()}
+    for p in ports.values():
+        mh.wait_port(p["id"])
+    assert set(mh.ovs("h1").vsctl("list-ports", "br-eth2").split()) == {"eth2", "phy-br-eth2"}
+    assert "int-br-eth2" in mh.ovs("h1").vsctl("list-ports", "br-int").split()
+    # flat: untagged on the physical network; vlan: tagged with the provider VLAN 100
+    lines = mh.sniff("h2", "icmp or (vlan and icmp)", seconds=0.3, nic="ph_dev", during=lambda:
+                     mh.ping(vms["fh1"], ip_of(ports["fh2"]), count=2, wait=2))
+    assert any(ip_of(ports["fh2"]) in l and "vlan" not in l for l in lines), lines[:6]
+    assert mh.ping(vms["fh1"], ip_of(ports["fh2"]), count=1, wait=2)
+    lines = mh.sniff("h2", "icmp or (vlan and icmp)", seconds=0.3, nic="ph_dev", during=lambda:
+                     mh.ping(vms["vh2"], ip_of(ports["vh1"]), count=2, wait=2))
+    assert any("vlan 100" in l and ip_of(ports["vh1"]) in l for l in lines), lines[:6]
+    assert mh.ping(vms["vh2"], ip_of(ports["vh1"]), count=1, wait=2)
+    # the two networks stay apart on the shared wire
+    assert not any("vlan" in l for l in mh.sniff(
+        "h1", "vlan", seconds=0.3, nic="ph_dev",
+        during=lambda: mh.ping(vms["fh2"], ip_of(ports["fh1"]), count=1)))

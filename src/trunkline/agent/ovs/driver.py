@@ -1,16 +1,19 @@
 """The Open vSwitch driver of the agent (see agent/driver.py for the contract): br-int, local
 VLANs and trunk patch ports through ``Wiring``, with ``--tunnel-ip`` also br-tun and its L2
-population flows (ovs/tunnels.py), in one OVSDB transaction per pass; woken by an OVSDB monitor
+population flows (ovs/tunnels.py), with ``--physnet-mapping`` provider bridges (ovs/provider.py),
+in one OVSDB transaction per pass; woken by an OVSDB monitor
 on ``Interface`` and by a restarted ovs-vswitchd."""
 import os
 
 from trunkline.agent import ovsdb
 from trunkline.agent.ovs.daemon import datapath_type as detect_datapath
 from trunkline.agent.ovs.flows import file_id
+from trunkline.agent.ovs.provider import ProviderBridges
 from trunkline.agent.ovs.tunnels import TunnelBridge
 from trunkline.agent.ovs.wiring import Wiring
 
-OWN_PATCH_PREFIXES = ("tpi-", "tpt-", "spi-", "spt-")
+OWN_PATCH_PREFIXES = ("tpi-", "tpt-", "spi-", "spt-", "patch-", "vxlan-", "gre-", "int-br-",
+                      "phy-br-")
 
 
 class OvsDriver:
@@ -32,8 +35,10 @@ class OvsDriver:
         self.db = ovsdb.Ovsdb(self.ovsdb_target)
         tunnels = TunnelBridge(tunnel_ip, self.tunnel_types, self.datapath_type,
                                self.ovs_rundir) if tunnel_ip else None
+        providers = ProviderBridges(physnet_mappings, self.datapath_type, self.ovs_rundir,
+                                    integration_bridge) if physnet_mappings else None
         self.wiring = Wiring(self.db, integration_bridge, self.datapath_type, self.ovs_rundir,
-                             tunnels=tunnels)
+                             tunnels=tunnels, providers=providers)
 
     def configurations(self):
         return {"ovsdb_connection": self.ovsdb_target, "netns": self.netns,

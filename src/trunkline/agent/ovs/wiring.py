@@ -136,9 +136,10 @@ class Wiring:
     (default the system's /var/run/openvswitch)."""
 
     def __init__(self, db, integration_bridge="br-int", datapath_type="netdev", rundir=None,
-                 tunnels=None):
+                 tunnels=None, providers=None):
         self.db = db if isinstance(db, ovsdb.Ovsdb) else ovsdb.Ovsdb(db)
         self.tunnels = tunnels      # a TunnelBridge (ovs/tunnels.py) when the host tunnels
+        self.providers = providers  # ProviderBridges (ovs/provider.py) for its physnets
         self.br = integration_bridge
         self.datapath_type = datapath_type
         self.rundir = rundir or os.environ.get("OVS_RUNDIR", "/var/run/openvswitch")
@@ -349,6 +350,8 @@ class Wiring:
         tunnels = desired.get("tunnels") or {}
         if self.tunnels is not None:
             self.tunnels.plan(snap, txn, br_uuid, int_ports, tunnels)
+        if self.providers is not None:
+            self.providers.plan(snap, txn, br_uuid, int_ports)
         ops = txn.finish()
         t1 = time.monotonic()
         _, waited = self.db.commit(ops, wait=wait)
@@ -356,6 +359,8 @@ class Wiring:
         flows_added = self.ensure_flows()
         if self.tunnels is not None:
             self.tunnels.apply_flows(self.db, lvlans, tunnels)
+        if self.providers is not None:
+            self.providers.apply_flows(self.db, lvlans, nets)
         self.last_timing = {"read_diff": t1 - t0, "commit": t2 - t1 - waited, "applied": waited,
                             "flows": time.monotonic() - t2, "ops": len(ops),
                             "flows_added": flows_added}
