@@ -2,9 +2,10 @@
 192.0.2.1), a real server (SQLite), a `trunkline agent --driver linuxbridge --dhcp` process working
 in that namespace, and a lab VM plugged the way Nova plugs a `bridge` VIF (only the tap):
 
-- the VM's tap lands in brq<net>, the network's vxlan-<VNI> (nolearning, proxy, 4789, MTU
-  underlay − 50) beside it; DHCP leases on eth0 and, through a trunk created on the already bound
-  parent (allowed for Linux bridge), on eth0.1/eth0.2 via the subports' VLAN devices;
+- the VM's tap lands in brq<net>, the network's vxlan-<VNI> (nolearning, proxy as the agent
+  runs with --arp-responder, 4789, MTU underlay − 50) beside it; DHCP leases on eth0 and,
+  through a trunk created on the already bound parent (allowed for Linux bridge), on
+  eth0.1/eth0.2 via the subports' VLAN devices;
 - live add/remove of a subport;
 - L2 population from a second (registered) VTEP: flood, per-MAC FDB and permanent neighbour
   entries on vxlan-<VNI>, removed when the remote port goes;
@@ -87,7 +88,8 @@ class Env:
         self.agent = subprocess.Popen(
             [TRUNKLINE, "agent", "--driver", "linuxbridge", "--host", self.host, "--server",
              self.url, "--netns", self.ns, "--dhcp", "--state-dir", self.state_dir,
-             "--tunnel-ip", "192.0.2.1", "--report-interval", "2", "--log-level", "info"],
+             "--tunnel-ip", "192.0.2.1", "--arp-responder", "--report-interval", "2",
+             "--log-level", "info"],
             stdout=open(self.agent_log, "a"), stderr=subprocess.STDOUT, start_new_session=True)
 
     def stop_agent(self):
@@ -213,7 +215,8 @@ def test_vm_dhcp_and_trunk_on_bound_parent(env):
     wait_for(lambda: env.port(parent["id"])["status"] == "ACTIVE", what="parent ACTIVE")
     assert env.master(ptap) == brq(env.nets["net0"])
 
-    # the network's VXLAN device: Neutron's flags, UDP 4789, MTU = underlay (1500) - 50
+    # the network's VXLAN device: Neutron's flags (proxy: --arp-responder), UDP 4789,
+    # MTU = underlay (1500) - 50
     net0 = env.api("GET", "/v2.0/networks/" + env.nets["net0"], ok=200)[1]["network"]
     vx = "vxlan-%d" % net0["provider:segmentation_id"]
     d = env.details(vx)
@@ -236,6 +239,10 @@ def test_vm_dhcp_and_trunk_on_bound_parent(env):
         labvm.add_vm_vlan(env.vm, vid, mac=env.ports[sub]["mac_address"],
                           state_dir=env.lab_dir)
 
+    dhcp = env.api("GET", "/v2.0/ports?device_owner=network:dhcp&network_id="
+                   + env.nets["net0"], ok=200)[1]["ports"][0]
+    wait_for(lambda: env.port(dhcp["id"])["status"] == "ACTIVE", what="DHCP port ACTIVE")
+    assert env.master(tap(dhcp["id"])) == brq(env.nets["net0"])
     assert env.lease("eth0") == parent["fixed_ips"][0]["ip_address"]
     for sub, dev in (("sub1", "eth0.1"), ("sub2", "eth0.2")):
         assert env.lease(dev) == env.ports[sub]["fixed_ips"][0]["ip_address"], dev

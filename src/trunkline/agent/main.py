@@ -154,7 +154,8 @@ def run(args):
                           integration_bridge=args.integration_bridge,
                           datapath_type=args.datapath_type, netns=args.netns,
                           tunnel_ip=args.tunnel_ip, tunnel_types=args.tunnel_types,
-                          physnet_mappings=args.physnet_mappings)
+                          physnet_mappings=args.physnet_mappings,
+                          arp_responder=args.arp_responder)
     agent = Agent(host=args.host, server=args.server, driver=driver, state_dir=args.state_dir,
                   dhcp=args.dhcp, report_interval=args.report_interval)
     signal.signal(signal.SIGTERM, agent.stop)

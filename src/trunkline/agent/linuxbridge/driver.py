@@ -16,17 +16,19 @@ class LinuxBridgeDriver:
     agent_type = "Linux bridge agent"
     binary = "trunkline-linuxbridge-agent"
 
-    def __init__(self, netns=None, tunnel_ip=None, physnet_mappings=None):
+    def __init__(self, netns=None, tunnel_ip=None, physnet_mappings=None, arp_responder=False):
         self.netns = netns
         self.tunnel_ip = tunnel_ip
         self.interface_mappings = dict(physnet_mappings or {})
         self.netlink = Netlink(netns)
-        self.wiring = Wiring(self.netlink, tunnel_ip, self.interface_mappings)
+        self.arp_responder = arp_responder
+        self.wiring = Wiring(self.netlink, tunnel_ip, self.interface_mappings, arp_responder)
 
     def configurations(self):
         return {"netns": self.netns, "tunnel_ip": self.tunnel_ip,
                 "tunnel_types": ["vxlan"] if self.tunnel_ip else [],
-                "l2_population": True, "interface_mappings": self.interface_mappings,
+                "l2_population": True, "arp_responder_enabled": self.arp_responder,
+                "interface_mappings": self.interface_mappings,
                 "bridge_mappings": {}}
 
     def reconcile(self, state, plugs):

@@ -37,7 +37,8 @@ class Link:
                               "link": data.get("IFLA_VXLAN_LINK"),
                               "port": data.get("IFLA_VXLAN_PORT"),
                               "learning": bool(data.get("IFLA_VXLAN_LEARNING")),
-                              "proxy": bool(data.get("IFLA_VXLAN_PROXY"))}
+                              "proxy": bool(data.get("IFLA_VXLAN_PROXY")),
+                              "udp_csum": bool(data.get("IFLA_VXLAN_UDP_CSUM"))}
         if self.kind == "veth" and self.alias.startswith(VLAN_ALIAS):
             kv = dict(p.split("=", 1) for p in self.alias[len(VLAN_ALIAS):].split() if "=" in p)
             self.vlan_id = int(kv["vid"]) if kv.get("vid", "").isdigit() else None
@@ -118,10 +119,10 @@ class Netlink:
     def add_bridge(self, name):
         self._w("add", ifname=name, kind="bridge", br_stp_state=0, br_forward_delay=0)
 
-    def add_vxlan(self, name, vni, local, link_index, mtu, port):
+    def add_vxlan(self, name, vni, local, link_index, mtu, port, proxy):
         self._w("add", ifname=name, kind="vxlan", vxlan_id=vni, vxlan_local=local,
-                vxlan_link=link_index, vxlan_learning=0, vxlan_proxy=1, vxlan_port=port,
-                mtu=mtu)
+                vxlan_link=link_index, vxlan_learning=0, vxlan_proxy=int(proxy),
+                vxlan_port=port, vxlan_udp_csum=0, mtu=mtu)
 
     def delete(self, index):
         self._w("del", index=index)

@@ -2,14 +2,18 @@
 wires them (names: DESIGN.md):
 
 - ``brq<net id[:11]>`` per network with a device on the host (STP off, forward delay 0);
-- the network's uplink in it: ``vxlan-<VNI>`` (``nolearning proxy dstport 4789``, local = the
-  tunnel IP, dev = the NIC holding it, MTU = that NIC's − 50), the mapped interface (flat) or a
-  VLAN subinterface ``<iface>.<vid>`` of it (vlan);
+- the network's uplink in it: ``vxlan-<VNI>`` (``nolearning dstport 4789``, local = the tunnel
+  IP, dev = the NIC holding it, MTU = that NIC's − 50, no outer UDP checksum as iproute2 makes
+  it), the mapped interface (flat) or a VLAN subinterface ``<iface>.<vid>`` of it (vlan);
 - VM taps ``tap<port id[:11]>`` (made by Nova/the lab) and the DHCP veths enslaved and up (down
   when the port is admin down); a trunk's subports are VLAN devices ``tap<subport id[:11]>`` on
   the parent's tap (lab/vlan.py: 8021q, or tc/BPF where the kernel lacks it);
 - L2 population from the state's ``tunnels``: per remote VTEP a ``00:00:00:00:00:00`` flood
-  entry, per remote port ``<mac> dst <vtep>`` and a permanent neighbour (ARP/ND proxy).
+  entry, per remote port ``<mac> dst <vtep>``; with ``arp_responder`` (Neutron's option, off by
+  default as there) also ``proxy`` on the vxlan device and a permanent neighbour per remote
+  address. The kernel's proxy consumes every ARP frame leaving through the device, replies
+  included, so hosts that do not answer ARP locally (Open vSwitch without its ARP responder)
+  would never hear a reply from this host: hence off by default.
 
 One pass = one snapshot (a few netlink dumps), then only the writes that differ: a pass that
 changes nothing writes nothing. Whatever this driver made and is no longer wanted goes (stale
@@ -47,8 +51,9 @@ def subinterface(iface, vid):
 
 
 class Wiring:
-    def __init__(self, netlink, tunnel_ip=None, interface_mappings=None):
+    def __init__(self, netlink, tunnel_ip=None, interface_mappings=None, arp_responder=False):
         self.nl = netlink
+        self.arp_responder = arp_responder
         self.tunnel_ip = tunnel_ip
         self.mappings = dict(interface_mappings or {})
         self.last_timing = {}
@@ -70,7 +75,8 @@ class Wiring:
         bridges = {bridge_name(n): n for n in net_ids}
         own_vlans = {u[0] for u in uplinks.values() if u and u[1] == "vlan"}
         vx_wanted = {u[0]: {"id": u[2][0], "local": self.tunnel_ip, "link": u[2][1],
-                            "port": VXLAN_PORT, "learning": False, "proxy": True}
+                            "port": VXLAN_PORT, "learning": False, "proxy": self.arp_responder,
+                            "udp_csum": False}
                      for u in uplinks.values() if u and u[1] == "vxlan"}
 
         # 1. what this driver made and is no longer wanted
@@ -162,8 +168,8 @@ class Wiring:
         for t in state.get("trunks") or []:
             for sp in t.get("sub_ports") or []:
                 want.setdefault(tap(sp["port_id"]), (sp["port_id"], sp.get("network_id"), True))
-        for pl in plugs or ():
-            want[pl["name"]] = (None, pl.get("network_id"), True)
+        for pl in plugs or ():          # a DHCP port bound here is also in `ports`
+            want.setdefault(pl["name"], (pl["iface_id"], pl.get("network_id"), True))
         return want
 
     def _uplink(self, net, snap):
@@ -191,7 +197,8 @@ class Wiring:
         name, kind, args, mtu = up
         if kind == "vxlan":
             vni, nic_index = args
-            self.nl.add_vxlan(name, vni, self.tunnel_ip, nic_index, mtu, VXLAN_PORT)
+            self.nl.add_vxlan(name, vni, self.tunnel_ip, nic_index, mtu, VXLAN_PORT,
+                              self.arp_responder)
             return True
         if kind == "vlan":
             vlans.add_vlan(self.nl.netns, args[0], name, args[1])
@@ -237,7 +244,7 @@ class Wiring:
                 fdb.add((FLOOD_MAC, vtep))
                 for p in ports:
                     fdb.add((p["mac_address"], vtep))
-                    if p.get("ip_address"):
+                    if p.get("ip_address") and self.arp_responder:
                         neigh[p["ip_address"]] = p["mac_address"]
             have_fdb = snap.fdb.get(l.index, set())
             have_neigh = snap.neighbours.get(l.index, {})
