@@ -128,3 +128,53 @@ def test_ovs_and_linuxbridge_hosts_share_a_vxlan_network(multihost, dhcp_on):
                ip_of(p1 if client == vm2 else p2) + "/24", "dev", "eth0", check=True)
     assert mh.ping(vm1, ip_of(p2), count=3, wait=2)
     assert mh.ping(vm2, ip_of(p1), count=3, wait=2)
+
+
+def static_vm(mh, name, port, host):
+    """A lab VM with its port's fixed IP configured by hand (no DHCP host needed)."""
+    vm = mh.vm(name, port["id"], host)
+    mh.vm_exec(vm, "ip", "addr", "add", ip_of(port) + "/24", "dev", "eth0", check=True)
+    return vm
+
+
+@needs_multihost
+@pytest.mark.parametrize("peer", ["linuxbridge", "ovs"])
+def test_flat_and_vlan_provider_networks(multihost, peer):
+    """A Linux bridge host puts eth2 (flat) and eth2.100 (vlan 100) into the networks' brq; VMs
+    reach a VM on a peer host (Linux bridge or Open vSwitch) over the physical network, the
+    VLAN network tagged 100 on the wire, the flat one untagged."""
+    mh = multihost
+    mh.add_host("h1", driver="linuxbridge", physnet="physnet1")
+    mh.add_host("h2", driver=peer, physnet="physnet1")
+    flat = mh.create("network", name="flat", **{"provider:network_type": "flat",
+                                                 "provider:physical_network": "physnet1"})
+    mh.create("subnet", network_id=flat["id"], cidr="10.78.0.0/24", ip_version=4)
+    vlan = mh.create("network", name="vlan", **{"provider:network_type": "vlan",
+                                                 "provider:physical_network": "physnet1",
+                                                 "provider:segmentation_id": 100})
+    mh.create("subnet", network_id=vlan["id"], cidr="10.79.0.0/24", ip_version=4)
+    ports, vms = {}, {}
+    for net, kind in ((flat, "f"), (vlan, "v")):
+        for h in ("h1", "h2"):
+            ports[kind + h] = mh.create("port", network_id=net["id"], name=kind + h)
+            vms[kind + h] = static_vm(mh, kind + h, ports[kind + h], h)
+    for p in ports.values():
+        mh.wait_port(p["id"])
+    links = nsutil.links(mh.host("h1")["netns"])
+    assert links["eth2"].get("master") == "brq" + flat["id"][:11]
+    assert links["eth2.100"].get("master") == "brq" + vlan["id"][:11]
+    lines = mh.sniff("h1", "icmp or (vlan and icmp)", seconds=0.3, nic="ph_dev", during=lambda:
+                     mh.ping(vms["fh1"], ip_of(ports["fh2"]), count=2, wait=2))
+    assert any(ip_of(ports["fh2"]) in l and "vlan" not in l for l in lines), lines[:6]
+    lines = mh.sniff("h1", "icmp or (vlan and icmp)", seconds=0.3, nic="ph_dev", during=lambda:
+                     mh.ping(vms["vh1"], ip_of(ports["vh2"]), count=2, wait=2))
+    assert any("vlan 100" in l and ip_of(ports["vh2"]) in l for l in lines), lines[:6]
+    assert mh.ping(vms["fh2"], ip_of(ports["fh1"]), count=1, wait=2)
+    assert mh.ping(vms["vh2"], ip_of(ports["vh1"]), count=1, wait=2)
+    # the VLAN network gone from h1: its subinterface goes, eth2 stays in the flat bridge
+    for k in ("vh1", "vh2"):
+        labvm.delete_vm(vms[k], state_dir=mh.lab_dir)
+        mh.api("DELETE", "/ports/" + ports[k]["id"], ok=204)
+    wait_for(lambda: "eth2.100" not in nsutil.links(mh.host("h1")["netns"]), 10,
+             "eth2.100 to go")
+    assert mh.ping(vms["fh1"], ip_of(ports["fh2"]), count=1, wait=2)
