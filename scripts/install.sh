@@ -6,9 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # server and its tests (PostgreSQL); the agent (Open vSwitch, dnsmasq, ethtool); the lab's
-# guests and the data-plane tests (dhclient, ping, tcpdump; tc/BPF VLANs need only iproute2)
+# guests and the data-plane tests (dhclient, ping, tcpdump; tc/BPF VLANs need only iproute2);
+# iperf3 for bench/dataplane.py
 APT_PACKAGES=(python3-venv postgresql iproute2 curl
-              openvswitch-switch dnsmasq-base isc-dhcp-client iputils-ping ethtool tcpdump)
+              openvswitch-switch dnsmasq-base isc-dhcp-client iputils-ping ethtool tcpdump
+              iperf3)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
