@@ -258,7 +258,9 @@ def _stop_agent(rec, timeout=10.0):
 
 
 def restart_agent(name, state_dir=None, timeout=30.0):
-    """Stop host NAME's agent by its PID and start it again with the same command line."""
+    """Stop host NAME's agent by its PID and start it again with the same command line; waits
+    until the new process runs and the host's agent is alive (the old heartbeat may still count
+    for that: callers that need the new agent's first pass wait for its effect)."""
     state = LabState(state_dir)
     rec = state.host(name)
     if rec is None:
