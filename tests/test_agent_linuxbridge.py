@@ -14,6 +14,8 @@ in that namespace, and a lab VM plugged the way Nova plugs a `bridge` VIF (only 
 
 Tests share the module's environment and run in file order; everything is removed at the end.
 """
+import glob
+import json
 import os
 import re
 import shutil
@@ -129,7 +131,6 @@ class Env:
 
     def details(self, dev):
         out = nsutil.ip(["-j", "-d", "link", "show", "dev", dev], netns=self.ns, check=False)
-        import json
         return json.loads(out)[0] if out.strip() else None
 
     def master(self, dev):
@@ -158,7 +159,7 @@ class Env:
             pass
         self.stop_agent()
         # dnsmasq instances the agent started (their pid files), then the namespaces
-        for pidfile in _glob(os.path.join(self.state_dir, "dhcp", "*", "pid")):
+        for pidfile in glob.glob(os.path.join(self.state_dir, "dhcp", "*", "pid")):
             try:
                 os.kill(int(open(pidfile).read().strip()), signal.SIGTERM)
             except (OSError, ValueError):
@@ -168,11 +169,6 @@ class Env:
                 nsutil.delete(name)
         nsutil.delete(self.ns)
         self.server.stop()
-
-
-def _glob(pattern):
-    import glob
-    return glob.glob(pattern)
 
 
 @pytest.fixture(scope="module")

@@ -1,44 +1,33 @@
 """One host namespace over netlink (pyroute2): a snapshot read in a few dumps (links, IPv4
 addresses, the bridge FDB, neighbours) and the writes a pass needs, each counted so a pass that
-changes nothing can prove it wrote nothing."""
+changes nothing can prove it wrote nothing. VLAN devices are lab/vlan.py's (real 8021q, or the
+veth + clsact/cls_bpf emulation with the same eBPF programs and ifalias mark, so either side can
+read or remove the other's) made here over netlink: no process per device."""
+import errno
+import os
 import socket
 
 from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from trunkline.agent.linuxbridge import linkdump
+from trunkline.lab import vlan as vlans
 
 NTF_SELF = 0x02
 NUD_PERMANENT = 0x80
 NUD_NOARP = 0x40
-VLAN_ALIAS = "trunkline-vlan "     # lab/vlan.py's mark on an emulated VLAN device
+VLAN_ALIAS = vlans.ALIAS_PREFIX     # lab/vlan.py's mark on an emulated VLAN device
+TC_INGRESS = "ffff:fff2"            # clsact's ingress hook
 
 
 class Link:
-    """What a pass needs to know about one device."""
+    """What a pass needs to know about one device (from linkdump.dump)."""
     __slots__ = ("name", "index", "kind", "master", "up", "mtu", "link", "vlan_id", "vxlan",
                  "alias")
 
-    def __init__(self, msg):
-        self.name = msg.get("IFLA_IFNAME")
-        self.index = msg["index"]
-        self.master = msg.get("IFLA_MASTER")
-        self.up = bool(msg["flags"] & 1)
-        self.mtu = msg.get("IFLA_MTU")
-        self.link = msg.get("IFLA_LINK")
-        self.alias = msg.get("IFLA_IFALIAS") or ""
-        self.kind, self.vlan_id, self.vxlan = None, None, None
-        info = msg.get("IFLA_LINKINFO")
-        if info is not None:
-            self.kind = info.get("IFLA_INFO_KIND")
-            data = info.get("IFLA_INFO_DATA")
-            if self.kind == "vlan" and data is not None:
-                self.vlan_id = data.get("IFLA_VLAN_ID")
-            elif self.kind == "vxlan" and data is not None:
-                self.vxlan = {"id": data.get("IFLA_VXLAN_ID"),
-                              "local": data.get("IFLA_VXLAN_LOCAL"),
-                              "link": data.get("IFLA_VXLAN_LINK"),
-                              "port": data.get("IFLA_VXLAN_PORT"),
-                              "learning": bool(data.get("IFLA_VXLAN_LEARNING")),
-                              "proxy": bool(data.get("IFLA_VXLAN_PROXY")),
-                              "udp_csum": bool(data.get("IFLA_VXLAN_UDP_CSUM"))}
+    def __init__(self, d):
+        for key in self.__slots__:
+            setattr(self, key, d[key])
         if self.kind == "veth" and self.alias.startswith(VLAN_ALIAS):
             kv = dict(p.split("=", 1) for p in self.alias[len(VLAN_ALIAS):].split() if "=" in p)
             self.vlan_id = int(kv["vid"]) if kv.get("vid", "").isdigit() else None
@@ -70,6 +59,7 @@ class Netlink:
     def __init__(self, netns=None):
         self.netns = netns
         self._ipr = None
+        self._dump = None
         self.writes = 0
 
     @property
@@ -79,6 +69,9 @@ class Netlink:
         return self._ipr
 
     def close(self):
+        if self._dump is not None:
+            self._dump.close()
+            self._dump = None
         if self._ipr is not None:
             try:
                 self._ipr.close()
@@ -87,7 +80,9 @@ class Netlink:
 
     # -- reading -----------------------------------------------------------------
     def links(self):
-        return {l.name: l for l in (Link(m) for m in self.ipr.get_links()) if l.name}
+        if self._dump is None:
+            self._dump = linkdump.open_socket(self.netns)
+        return {l.name: l for l in (Link(d) for d in linkdump.dump(self._dump)) if l.name}
 
     def snapshot(self, vxlan_indexes=None):
         """Links and addresses; FDB and neighbours only of ``vxlan_indexes`` (all vxlan
@@ -135,6 +130,64 @@ class Netlink:
         self.writes += 1
         kw = {"state": NUD_PERMANENT | NUD_NOARP} if op != "del" else {}
         self.ipr.fdb(op, ifindex=index, lladdr=mac, dst=dst, flags=NTF_SELF, **kw)
+
+    def add_vlan(self, parent, name, vid):
+        """VLAN device NAME with tag VID on PARENT (a Link), up."""
+        if vlans.vlan_mode() == "8021q":
+            self._w("add", ifname=name, kind="vlan", link=parent.index, vlan_id=vid)
+            self.set(self.ipr.link_lookup(ifname=name)[0], state="up")
+            return
+        peer = vlans.peer_name(name)
+        self._w("add", ifname=name, kind="veth", mtu=parent.mtu,
+                peer={"ifname": peer, "mtu": parent.mtu})
+        try:
+            index = self.ipr.link_lookup(ifname=name)[0]
+            peer_index = self.ipr.link_lookup(ifname=peer)[0]
+            self.set(index, ifalias="%slink=%s vid=%d" % (VLAN_ALIAS, parent.name, vid))
+            self.set(peer_index, state="up")
+            self.set(index, state="up")
+            self._clsact(parent.index)
+            self._clsact(peer_index)
+            self._bpf(parent.index, vlans.RX_PREF_BASE + vid, vlans.prog_rx(vid, index),
+                      "tlvlan_rx")
+            self._bpf(peer_index, 1, vlans.prog_tx(vid, parent.index), "tlvlan_tx")
+        except Exception:
+            self._del_rx(parent.index, vid)
+            self.ipr.link("del", ifname=name)
+            raise
+
+    def del_vlan(self, link, parent_index=None):
+        """Remove VLAN device LINK (with its rx filter on the parent when emulated)."""
+        if link.kind != "vlan" and parent_index is not None:
+            self._del_rx(parent_index, link.vlan_id)
+        self.delete(link.index)       # an emulated device takes its hidden peer along
+
+    def _clsact(self, index):
+        try:
+            self.writes += 1
+            self.ipr.tc("add", "clsact", index=index)
+        except NetlinkError as e:
+            if e.code != errno.EEXIST:
+                raise
+
+    def _bpf(self, index, pref, code, name):
+        """Attach CODE as a direct-action ingress filter; the filter holds the program, so its
+        fd is closed right away (deleting the filter or the device frees it)."""
+        fd = vlans._load(code, name)
+        try:
+            self.writes += 1
+            self.ipr.tc("add-filter", "bpf", index=index, handle=0, fd=fd, name=name,
+                        parent=TC_INGRESS, prio=pref, direct_action=True)
+        finally:
+            os.close(fd)
+
+    def _del_rx(self, parent_index, vid):
+        try:
+            self.writes += 1
+            self.ipr.tc("del-filter", "bpf", index=parent_index, parent=TC_INGRESS,
+                        prio=vlans.RX_PREF_BASE + vid)
+        except NetlinkError:
+            pass            # gone with its device already
 
     def neigh(self, op, index, ip, mac=None):
         self.writes += 1

@@ -7,7 +7,7 @@ wires them (names: DESIGN.md):
   it), the mapped interface (flat) or a VLAN subinterface ``<iface>.<vid>`` of it (vlan);
 - VM taps ``tap<port id[:11]>`` (made by Nova/the lab) and the DHCP veths enslaved and up (down
   when the port is admin down); a trunk's subports are VLAN devices ``tap<subport id[:11]>`` on
-  the parent's tap (lab/vlan.py: 8021q, or tc/BPF where the kernel lacks it);
+  the parent's tap (8021q, or lab/vlan.py's tc/BPF emulation where the kernel lacks it);
 - L2 population from the state's ``tunnels``: per remote VTEP a ``00:00:00:00:00:00`` flood
   entry, per remote port ``<mac> dst <vtep>``; with ``arp_responder`` (Neutron's option, off by
   default as there) also ``proxy`` on the vxlan device and a permanent neighbour per remote
@@ -22,8 +22,6 @@ longer belongs to is released.
 """
 import logging
 import time
-
-from trunkline.lab import vlan as vlans
 
 LOG = logging.getLogger(__name__)
 
@@ -91,7 +89,11 @@ class Wiring:
                          or subdevs.get(l.name, (None, None))[:2] != (parent, l.vlan_id)))
                 or (parent in self.mappings.values() and l.name not in own_vlans))
             if stale:
-                self._remove(l)
+                LOG.info("removing stale %s", l.name)
+                if l.vlan_id is not None:
+                    self.nl.del_vlan(l, links[parent].index if parent in links else None)
+                else:
+                    self.nl.delete(l.index)
                 links.pop(l.name, None)
 
         # 2. bridges and their uplinks
@@ -109,8 +111,7 @@ class Wiring:
             if name in links or parent not in links:
                 continue
             try:
-                vlans.add_vlan(self.nl.netns, parent, name, vid)
-                self.nl.writes += 1
+                self.nl.add_vlan(links[parent], name, vid)
                 created = True
             except Exception as e:
                 LOG.warning("trunk %s: VLAN device %s (id %d) on %s failed: %s",
@@ -201,18 +202,9 @@ class Wiring:
                               self.arp_responder)
             return True
         if kind == "vlan":
-            vlans.add_vlan(self.nl.netns, args[0], name, args[1])
-            self.nl.writes += 1
+            self.nl.add_vlan(snap.links[args[0]], name, args[1])
             return True
         return False
-
-    def _remove(self, l):
-        LOG.info("removing stale %s", l.name)
-        if l.vlan_id is not None:
-            vlans.del_vlan(self.nl.netns, l.name)      # also its rx filter on the parent
-            self.nl.writes += 1
-        else:
-            self.nl.delete(l.index)
 
     def _ensure(self, l, master, up, mtu):
         """Set what differs: master (None = leave), up/down, mtu (None = leave)."""
