@@ -149,3 +149,21 @@ def test_watch_wakes_hosts_sharing_the_network_only(client, chan, hosts):
         result = step()
         q = q or result
         assert watch_now(chan, h1, since) > since, step
+
+
+def test_watch_sleeps_through_changes_that_alter_no_entry(client, chan, hosts):
+    (h1, h2, _), _ = hosts
+    net = vxlan_net(client, "l2pop-f", "10.66.0.0/24")
+    bound(client, net, h1)
+    bound(client, net, h2)
+    since = chan.state(h1)["revision"]
+    # h2 is already a VTEP of the network: a second, DOWN port there changes nothing for h1
+    p = bound(client, net, h2)
+    client.put("/ports/" + p["id"], {"port": {"name": "renamed"}})
+    assert watch_now(chan, h1, since) == since
+    chan.report(h2, {p["id"]: "ACTIVE"})
+    assert watch_now(chan, h1, since) > since
+    # deleting an ACTIVE port removes its entry
+    since = chan.state(h1)["revision"]
+    client.delete("/ports/" + p["id"])
+    assert watch_now(chan, h1, since) > since

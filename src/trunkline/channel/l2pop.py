@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from trunkline.channel import agents
 from trunkline.db import schema
+from trunkline.plugins.common import fast_rows
 
 P, A, N, G = schema.ports, schema.ipallocations, schema.networks, schema.agents
 TUNNEL_TYPES = ("vxlan", "gre")
@@ -26,6 +27,14 @@ def port_hosts(conn, port_ids, also=()):
     found = network_hosts_of(conn, select(P.c.network_id).where(P.c.id.in_(list(port_ids)))) \
         if port_ids else []
     return sorted(set(h for h in also if h) | set(found))
+
+
+def first_on_host(conn, network_id, host, port_id):
+    """Is ``port_id`` the only port of ``host`` on ``network_id`` (one query)? Its arrival or
+    departure then adds or removes the host as a VTEP of the network."""
+    return conn.execute(select(P.c.id).where(
+        P.c.network_id == network_id, P.c.host == host, P.c.id != port_id).limit(1)).first() \
+        is None
 
 
 def neighbour_hosts(conn, host):
@@ -55,30 +64,28 @@ def vteps(conn):
 
 def tunnels(conn, host):
     """The ``tunnels`` section of ``host``'s state: per tunnel network it has a port on, the
-    other live VTEPs with a port on it and their ACTIVE, admin-up ports' (MAC, IP)s."""
+    other live VTEPs with a port on it and their ACTIVE, admin-up ports' (MAC, IP)s (four
+    queries: networks, VTEPs, which VTEP is on which network, the ACTIVE ports with their IPs)."""
     own_nets = select(P.c.network_id).where(P.c.host == host)
-    nets = {r.id: r for r in conn.execute(
+    nets = fast_rows(conn.execute(
         select(N.c.id, N.c.network_type, N.c.segmentation_id)
-        .where(N.c.id.in_(own_nets), N.c.network_type.in_(TUNNEL_TYPES)))}
-    out = {nid: {"network_type": r.network_type, "segmentation_id": r.segmentation_id,
-                 "vteps": {}} for nid, r in nets.items()}
-    if not nets:
+        .where(N.c.id.in_(own_nets), N.c.network_type.in_(TUNNEL_TYPES))))
+    out = {r.id: {"network_type": r.network_type, "segmentation_id": r.segmentation_id,
+                  "vteps": {}} for r in nets}
+    if not out:
         return out
     remote = vteps(conn)
     remote.pop(host, None)
     if not remote:
         return out
-    where = (P.c.network_id.in_(list(nets)), P.c.host.in_(list(remote)))
-    ips = {}
-    for port_id, ip in conn.execute(
-            select(A.c.port_id, A.c.ip_address).join(P, P.c.id == A.c.port_id)
-            .where(*where).order_by(A.c.ip_address)):
-        ips.setdefault(port_id, []).append(ip)
-    for r in conn.execute(select(P.c.id, P.c.network_id, P.c.host, P.c.mac_address,
-                                 P.c.status, P.c.admin_state_up)
-                          .where(*where).order_by(P.c.mac_address)):
-        entries = out[r.network_id]["vteps"].setdefault(remote[r.host], [])
-        if r.status == "ACTIVE" and r.admin_state_up:
-            entries += [{"mac_address": r.mac_address, "ip_address": ip}
-                        for ip in ips.get(r.id) or [None]]
+    where = (P.c.network_id.in_(list(out)), P.c.host.in_(list(remote)))
+    for net_id, on in conn.execute(select(P.c.network_id, P.c.host).where(*where)
+                                   .group_by(P.c.network_id, P.c.host)):
+        out[net_id]["vteps"][remote[on]] = []
+    for net_id, on, mac, ip in conn.execute(
+            select(P.c.network_id, P.c.host, P.c.mac_address, A.c.ip_address)
+            .outerjoin(A, A.c.port_id == P.c.id)
+            .where(*where, P.c.status == "ACTIVE", P.c.admin_state_up.is_(True))
+            .order_by(P.c.mac_address, A.c.ip_address)):
+        out[net_id]["vteps"][remote[on]].append({"mac_address": mac, "ip_address": ip})
     return out

@@ -59,9 +59,12 @@ def _port(r, ips):
             "status": r.status, "fixed_ips": ips.get(r.id, [])}
 
 
+# built once: an alias's column collection costs milliseconds to set up on every call
+PARENT, SUB = P.alias("parent"), P.alias("sub")
+
+
 def _trunks(conn, host):
-    parent = P.alias("parent")
-    sub = P.alias("sub")
+    parent, sub = PARENT, SUB
     rows = fast_rows(conn.execute(
         select(T.c.id, T.c.port_id, T.c.admin_state_up, T.c.status)
         .join(parent, parent.c.id == T.c.port_id).where(parent.c.host == host)

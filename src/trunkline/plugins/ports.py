@@ -133,8 +133,12 @@ class PortPlugin:
         values["vif_type"], values["vif_details"] = self.binder(txn.conn, host, values)
         txn.execute(insert(P).values(**values))
         self._allocate(txn, network, port_id, mac, res["device_owner"], res.get("fixed_ips"))
+        # a new port is DOWN: other hosts only learn of it when it makes this host a VTEP
+        # of the network (later, going ACTIVE, it is announced through its status report)
         txn.record("port", port_id, "create",
-                   l2pop.network_hosts(txn.conn, [network.id], [host]) if host else [])
+                   l2pop.network_hosts(txn.conn, [network.id], [host])
+                   if host and l2pop.first_on_host(txn.conn, network.id, host, port_id)
+                   else [host])
         return port_id
 
     def update(self, txn, ctx, port_id, res, if_match=None):
@@ -191,9 +195,11 @@ class PortPlugin:
         txn.execute(delete(A).where(A.c.port_id == port_id))
         txn.execute(delete(P).where(P.c.id == port_id))
         common.delete_tags(txn, [port_id])
+        announced = row.status == "ACTIVE" and row.admin_state_up
         txn.record("port", port_id, "delete",
                    l2pop.network_hosts(txn.conn, [row.network_id], [row.host])
-                   if row.host else [])
+                   if row.host and (announced or l2pop.first_on_host(
+                       txn.conn, row.network_id, row.host, port_id)) else [row.host])
 
     @staticmethod
     def _subports_follow(txn, parent_id, host):
