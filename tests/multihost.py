@@ -57,12 +57,13 @@ class MultiHost:
         self.http = requests.Session()
 
     # -- hosts ---------------------------------------------------------------------------------
-    def add_host(self, name, driver="ovs", dhcp=False, physnet=None, tunnel_types=None):
+    def add_host(self, name, driver="ovs", dhcp=False, physnet=None, tunnel_types=None,
+                 arp_responder=False):
         """A lab host whose agent is alive; returns its record (``tunnel_ip``, ``netns``,
         ``rundir``, ``ul_dev``, ...)."""
         return labhost.add_host(name, driver=driver, endpoint=self.url, dhcp=dhcp,
                                 physnet=physnet, tunnel_types=tunnel_types,
-                                state_dir=self.lab_dir)
+                                arp_responder=arp_responder, state_dir=self.lab_dir)
 
     def host(self, name):
         return LabState(self.lab_dir).host(name)

@@ -269,3 +269,27 @@ def test_flat_and_vlan_provider_networks_across_hosts(multihost):
     assert not any("vlan" in l for l in mh.sniff(
         "h1", "vlan", seconds=0.3, nic="ph_dev",
         during=lambda: mh.ping(vms["fh2"], ip_of(ports["fh1"]), count=1)))
+
+
+@needs_multihost
+def test_arp_responder_answers_locally(multihost):
+    mh = multihost
+    mh.add_host("h1", arp_responder=True)
+    mh.add_host("h2", arp_responder=True)
+    net = vxlan_net(mh, "arp0", "10.78.0.0/24")
+    p1 = mh.create("port", network_id=net["id"], name="p1")
+    p2 = mh.create("port", network_id=net["id"], name="p2")
+    vm1, vm2 = static_vm(mh, "r1", p1, "h1"), static_vm(mh, "r2", p2, "h2")
+    mh.wait_port(p1["id"])
+    mh.wait_port(p2["id"])
+    wait_for(lambda: "arp_tpa=%s" % ip_of(p2) in tun_flows(mh, "h1")
+             and "arp_tpa=%s" % ip_of(p1) in tun_flows(mh, "h2"), 10, "ARP responder flows")
+    pinged = []
+    lines = mh.sniff("h1", "udp port 4789", seconds=0.5,
+                     during=lambda: pinged.append(mh.ping(vm1, ip_of(p2), count=2, wait=2)))
+    assert pinged == [True]
+    # the echoes crossed the underlay, the ARP requests of both guests never did
+    assert any("ICMP echo request" in l for l in lines), lines[:10]
+    assert not any("ARP" in l for l in lines), [l for l in lines if "ARP" in l]
+    neigh = mh.vm_exec(vm1, "ip", "neigh", "show", ip_of(p2), check=True).stdout
+    assert p2["mac_address"] in neigh

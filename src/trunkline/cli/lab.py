@@ -138,7 +138,7 @@ def cmd_host_add(args):
     from trunkline.lab import host
     rec = host.add_host(args.name, driver=args.driver, endpoint=args.endpoint, dhcp=args.dhcp,
                         physnet=args.physnet, tunnel_types=args.tunnel_types,
-                        state_dir=args.state_dir)
+                        arp_responder=args.arp_responder, state_dir=args.state_dir)
     print("host %s: %s agent (pid %d) in namespace %s, VTEP %s on eth1%s%s"
           % (rec["name"], rec["driver"], rec["agent_pid"], rec["netns"], rec["tunnel_ip"],
              ", %s on eth2" % rec["physnet"] if rec["physnet"] else "",
@@ -196,6 +196,8 @@ def _register_host(lsub):
                         "to it (flat/VLAN provider networks)")
     s.add_argument("--tunnel-types", type=tunnel_types_arg, metavar="vxlan[,gre]",
                    help="tunnel types of an ovs host (default: vxlan)")
+    s.add_argument("--arp-responder", action="store_true",
+                   help="the agent answers ARP for remote ports locally from L2 population")
     _common(s)
     s.set_defaults(func=cmd_host_add)
 

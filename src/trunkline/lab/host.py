@@ -72,7 +72,7 @@ def _ensure_underlay(ns):
 
 
 def add_host(name, driver="ovs", endpoint=None, dhcp=False, physnet=None, tunnel_types=None,
-             state_dir=None, timeout=30.0):
+             arp_responder=False, state_dir=None, timeout=30.0):
     """Create lab host NAME and start its agent; returns its record once the agent is alive."""
     if not _NAME_RE.match(name or ""):
         raise HostError("bad host name %r: letters, digits, '.', '_', '-' (max 32)" % name)
@@ -94,6 +94,7 @@ def add_host(name, driver="ovs", endpoint=None, dhcp=False, physnet=None, tunnel
         rec = {
             "name": name, "driver": driver, "index": index, "dhcp": bool(dhcp),
             "physnet": physnet, "tunnel_ip": str(UNDERLAY[index]),
+            "arp_responder": bool(arp_responder),
             "tunnel_types": list(tunnel_types or ["vxlan"]),
             "netns": "tlh-%s-%s" % (lid, name), "underlay_ns": underlay_ns(lid),
             "ul_dev": "ul%d" % index, "ph_dev": "ph%d" % index if physnet else None,
@@ -170,6 +171,8 @@ def _agent_argv(rec):
                  "--tunnel-types", ",".join(rec["tunnel_types"])]
     if rec["dhcp"]:
         argv.append("--dhcp")
+    if rec.get("arp_responder"):
+        argv.append("--arp-responder")
     if rec["physnet"]:
         argv += ["--physnet-mapping", "%s:eth2" % rec["physnet"]]
     return argv

@@ -22,7 +22,7 @@ class OvsDriver:
 
     def __init__(self, ovsdb_target=None, ovs_rundir=None, integration_bridge="br-int",
                  datapath_type=None, netns=None, tunnel_ip=None, tunnel_types=("vxlan",),
-                 physnet_mappings=None):
+                 physnet_mappings=None, arp_responder=False):
         self.ovs_rundir = ovs_rundir or os.environ.get("OVS_RUNDIR", "/var/run/openvswitch")
         self.ovsdb_target = ovsdb_target or "unix:%s/db.sock" % self.ovs_rundir
         self.datapath_type = datapath_type or detect_datapath()
@@ -33,8 +33,9 @@ class OvsDriver:
         self.bridge_mappings = {physnet: "br-" + iface
                                 for physnet, iface in (physnet_mappings or {}).items()}
         self.db = ovsdb.Ovsdb(self.ovsdb_target)
+        self.arp_responder = bool(arp_responder)
         tunnels = TunnelBridge(tunnel_ip, self.tunnel_types, self.datapath_type,
-                               self.ovs_rundir) if tunnel_ip else None
+                               self.ovs_rundir, self.arp_responder) if tunnel_ip else None
         providers = ProviderBridges(physnet_mappings, self.datapath_type, self.ovs_rundir,
                                     integration_bridge) if physnet_mappings else None
         self.wiring = Wiring(self.db, integration_bridge, self.datapath_type, self.ovs_rundir,
@@ -45,7 +46,8 @@ class OvsDriver:
                 "integration_bridge": self.integration_bridge,
                 "datapath_type": self.datapath_type, "bridge_mappings": self.bridge_mappings,
                 "tunnel_ip": self.tunnel_ip, "tunnel_types": self.tunnel_types,
-                "l2_population": True, "ovs_rundir": self.ovs_rundir}
+                "l2_population": True, "arp_responder_enabled": self.arp_responder,
+                "ovs_rundir": self.ovs_rundir}
 
     def reconcile(self, state, plugs):
         return self.wiring.reconcile(state, plugs)

@@ -11,7 +11,9 @@ Flows (one atomic ``ovs-ofctl --bundle`` batch, only when they changed or ovs-vs
 ovs/flows.py):
 
     table 0   in_port=patch-int → 2; in_port=<vxlan port> → 4; in_port=<gre port> → 3; drop
-    table 2   unicast → 20; multicast/broadcast → 22
+    table 2   unicast → 20; multicast/broadcast → 22 (broadcast ARP → 21 with the ARP responder)
+    table 21  ARP responder (``--arp-responder``): per remote (local VLAN, IP): answer the
+              request from the l2pop MAC, back out of the port it came in; else → 22
     table 3/4 tun_id=<GRE key / VNI> → mod_vlan_vid:<local VLAN>, 10; drop
     table 10  learn (a table-20 entry back to the sender's VTEP), output:patch-int
     table 20  l2pop, per remote MAC: dl_vlan=<local VLAN>,dl_dst=MAC →
@@ -37,9 +39,24 @@ def port_name(tunnel_type, ip):
     return "%s-%s" % (tunnel_type, "".join("%02x" % int(o) for o in ip.split(".")))
 
 
+def _ipv4(ip):
+    return bool(ip) and ":" not in ip
+
+
+def arp_reply(lvlan, mac, ip):
+    """Table 21: answer 'who has IP' on local VLAN LVLAN with MAC (Neutron's ARP responder)."""
+    return ("table=21,priority=1,arp,dl_vlan=%d,arp_tpa=%s,actions="
+            "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],mod_dl_src:%s,load:0x2->NXM_OF_ARP_OP[],"
+            "move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
+            "load:%#x->NXM_NX_ARP_SHA[],load:%#x->NXM_OF_ARP_SPA[],in_port"
+            % (lvlan, ip, mac, int(mac.replace(":", ""), 16),
+               int.from_bytes(bytes(int(o) for o in ip.split(".")), "big")))
+
+
 class TunnelBridge:
-    def __init__(self, local_ip, tunnel_types, datapath_type, rundir):
+    def __init__(self, local_ip, tunnel_types, datapath_type, rundir, arp_responder=False):
         self.local_ip = local_ip
+        self.arp_responder = arp_responder
         self.types = tuple(tunnel_types)
         self.datapath_type = datapath_type
         self.rundir = rundir
@@ -122,6 +139,9 @@ class TunnelBridge:
             "table=20,priority=0,actions=resubmit(,22)",
             "table=22,priority=0,actions=drop",
         ]
+        if self.arp_responder:
+            lines += ["table=2,priority=1,arp,dl_dst=ff:ff:ff:ff:ff:ff,actions=resubmit(,21)",
+                      "table=21,priority=0,actions=resubmit(,22)"]
         for name, (ttype, _) in sorted(self.wanted_ports(tunnels).items()):
             if ofports.get(name):
                 lines.append("table=0,priority=1,in_port=%d,actions=resubmit(,%d)"
@@ -142,6 +162,9 @@ class TunnelBridge:
                 for mac in sorted(set(e["mac_address"] for e in entries)):
                     lines.append("table=20,priority=2,dl_vlan=%d,dl_dst=%s,actions="
                                      "strip_vlan,set_tunnel:%#x,output:%d" % (lv, mac, seg, port))
+                if self.arp_responder:
+                    lines += [arp_reply(lv, e["mac_address"], e["ip_address"])
+                              for e in entries if _ipv4(e.get("ip_address"))]
             if outs:
                 lines.append("table=22,priority=1,dl_vlan=%d,actions=strip_vlan,"
                                  "set_tunnel:%#x,%s" % (lv, seg, ",".join(outs)))
