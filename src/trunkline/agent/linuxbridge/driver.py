@@ -2,10 +2,9 @@
 "Linux bridge agent"; one netlink snapshot and only the differing writes per pass (``Wiring``);
 woken by a netlink link monitor when a tap appears or vanishes (a VM plugged or gone)."""
 import logging
+import socket
 
-from pyroute2 import IPRoute
-from pyroute2.netlink.rtnl import RTMGRP_LINK
-
+from trunkline.agent.linuxbridge import linkdump
 from trunkline.agent.linuxbridge.netlink import Netlink
 from trunkline.agent.linuxbridge.wiring import Wiring
 
@@ -49,27 +48,26 @@ class LinuxBridgeDriver:
         wake: the pass that made them knows."""
         while not stopping.is_set():
             try:
-                ipr = IPRoute(netns=self.netns) if self.netns else IPRoute()
-                try:
-                    ipr.bind(groups=RTMGRP_LINK)
-                    known = {m["index"] for m in ipr.get_links()}
+                with linkdump.open_socket(self.netns) as events, \
+                        linkdump.open_socket(self.netns) as dumps:
+                    events.bind((0, linkdump.RTMGRP_LINK))
+                    events.settimeout(0.5)
+                    known = {l["index"] for l in linkdump.dump(dumps)}
                     wake.set()      # anything missed while not watching
-                    # a blocking read: pyroute2 buffers datagrams, select() on its fd would
-                    # miss them (the thread is a daemon; it ends with the agent)
                     while not stopping.is_set():
-                        for msg in ipr.get():
-                            name = msg.get("IFLA_IFNAME") or ""
-                            event, index = msg.get("event"), msg.get("index")
-                            if event == "RTM_DELLINK":
-                                known.discard(index)
-                            elif event == "RTM_NEWLINK" and index not in known:
-                                known.add(index)
+                        try:
+                            batch = linkdump.changes(events)
+                        except socket.timeout:
+                            continue
+                        for event, link in batch:
+                            if event == "del":
+                                known.discard(link["index"])
+                            elif link["index"] not in known:
+                                known.add(link["index"])
                             else:
                                 continue
-                            if name.startswith("tap"):
+                            if (link["name"] or "").startswith("tap"):
                                 wake.set()
-                finally:
-                    ipr.close()
             except Exception as e:
                 LOG.warning("link monitor failed (%s); restarting", e)
                 stopping.wait(1.0)

@@ -11,7 +11,8 @@ import socket
 import struct
 
 NETLINK_ROUTE = 0
-RTM_GETLINK, RTM_NEWLINK = 18, 16
+RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
+RTMGRP_LINK = 1
 NLMSG_DONE, NLMSG_ERROR = 3, 2
 NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
 IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_MASTER, IFLA_LINKINFO, IFLA_IFALIAS = 3, 4, 5, 10, 18, 20
@@ -95,6 +96,22 @@ def _info_data(out, value):
                     n = struct.unpack(fmt, v[:struct.calcsize(fmt)])[0]
                     vx[name] = bool(n) if fmt == "B" else n
         out["vxlan"] = vx
+
+
+def changes(sock):
+    """[(event, link)] in the datagrams waiting on SOCK (bound to RTMGRP_LINK): event
+    "new" or "del". Blocks up to the socket's timeout for the first one."""
+    data = sock.recv(1 << 20)
+    out, off = [], 0
+    while off + 16 <= len(data):
+        length, mtype = struct.unpack_from("IH", data, off)
+        if length < 16:
+            break
+        if mtype in (RTM_NEWLINK, RTM_DELLINK):
+            out.append(("new" if mtype == RTM_NEWLINK else "del",
+                        _link(data, off + 16, off + length)))
+        off += (length + 3) & ~3
+    return out
 
 
 def dump(sock, seq=1):
