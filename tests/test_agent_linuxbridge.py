@@ -207,7 +207,7 @@ def test_vm_dhcp_and_trunk_on_bound_parent(env):
     assert parent["binding:vif_type"] == "bridge"
     assert parent["binding:vif_details"] == {"port_filter": True, "connectivity": "l2"}
     ptap = tap(parent["id"])
-    assert vm["tap"] == ptap and vm["bridge"] is None
+    assert (vm["tap"], vm["vif_type"], vm["bridge"]) == (ptap, "bridge", brq(env.nets["net0"]))
     wait_for(lambda: env.port(parent["id"])["status"] == "ACTIVE", what="parent ACTIVE")
     assert env.master(ptap) == brq(env.nets["net0"])
 

@@ -96,9 +96,10 @@ def agent_settings(agent):
 
 def plug(vif):
     """Wire a guest.  VIF keys: ``vm_netns``, ``host_netns`` (None = current namespace), ``tap``,
-    ``mac``, ``mtu``, ``bridge``, ``integration_bridge``, ``datapath_type``, ``ovsdb``,
-    ``port_id``, ``vm_uuid``.  The VM namespace must not exist yet; on failure everything made
-    here is removed again."""
+    ``mac``, ``mtu``, ``vif_type`` (``ovs``, the default, or ``bridge``: only the veth, the
+    Linux bridge agent enslaves the tap), ``bridge``, ``integration_bridge``,
+    ``datapath_type``, ``ovsdb``, ``port_id``, ``vm_uuid``.  The VM namespace must not exist
+    yet; on failure everything made here is removed again."""
     vm_ns, host_ns, tap = vif["vm_netns"], vif.get("host_netns"), vif["tap"]
     if netns_exists(vm_ns):
         raise LabError("namespace %s already exists" % vm_ns)
@@ -115,9 +116,9 @@ def plug(vif):
             # OVS userspace forwards CHECKSUM_PARTIAL frames unfinished (dataplane notes G1)
             _run(_in_netns(vm_ns, ["ethtool", "-K", "eth0", "tx", "off"]), check=False)
         _ip(host_ns, "link", "set", tap, "up")
-        bridge = vif["bridge"]
-        if bridge is None:          # Linux bridge: the agent enslaves the tap
+        if vif.get("vif_type") == "bridge":     # Linux bridge: the agent enslaves the tap
             return
+        bridge = vif["bridge"]
         args = []
         if bridge.startswith(TRUNK_BRIDGE_PREFIX):
             args += ["--", "--may-exist", "add-br", bridge,
@@ -147,7 +148,7 @@ def unplug(vif):
     left on it, the veth and the VM namespace."""
     bridge, tap = vif.get("bridge"), vif["tap"]
     errors = []
-    if bridge:
+    if bridge and vif.get("vif_type", "ovs") == "ovs":
         r = vsctl(vif["ovsdb"], "--if-exists", "del-port", bridge, tap, check=False)
         if r.returncode:
             errors.append(r.stderr.strip())
@@ -207,8 +208,9 @@ def create_vm(endpoint, name, port, host=None, state_dir=None, ns_prefix=NS_PREF
         "network_id": p["network_id"], "host": host, "mac": p["mac_address"],
         "mtu": int(net.get("mtu") or 1500), "vm_netns": netns_name(name, ns_prefix),
         "host_netns": host_ns, "tap": tap_name(p["id"]),
-        "bridge": None if vif_type == "bridge" else details.get("bridge_name") or int_br,
-        "integration_bridge": int_br,
+        "vif_type": vif_type, "integration_bridge": int_br,
+        "bridge": ("brq" + p["network_id"])[:14] if vif_type == "bridge"    # Nova's name
+        else details.get("bridge_name") or int_br,
         "datapath_type": details.get("datapath_type") or dp, "ovsdb": ovsdb,
         "endpoint": api.endpoint,
         "fixed_ips": [ip["ip_address"] for ip in p.get("fixed_ips", [])],
