@@ -178,3 +178,28 @@ def test_flat_and_vlan_provider_networks(multihost, peer):
     wait_for(lambda: "eth2.100" not in nsutil.links(mh.host("h1")["netns"]), 10,
              "eth2.100 to go")
     assert mh.ping(vms["fh1"], ip_of(ports["fh2"]), count=1, wait=2)
+
+
+@needs_multihost
+def test_arp_responders_on_both_kinds(multihost):
+    """With --arp-responder on both hosts each answers ARP for the other's ports itself (the
+    Linux bridge host's vxlan device in proxy mode with a permanent neighbour entry), and the
+    VMs reach each other."""
+    mh = multihost
+    ovs = mh.add_host("h1", driver="ovs", arp_responder=True)
+    lb = mh.add_host("h2", driver="linuxbridge", arp_responder=True)
+    nsutil.run(["ethtool", "-K", "eth1", "tx", "off"], netns=lb["netns"])   # see above
+    net = vxlan_net(mh, "arp", "10.80.0.0/24")
+    vni = net["provider:segmentation_id"]
+    p1 = mh.create("port", network_id=net["id"], name="p1")
+    p2 = mh.create("port", network_id=net["id"], name="p2")
+    vm1, vm2 = static_vm(mh, "a1", p1, "h1"), static_vm(mh, "a2", p2, "h2")
+    mh.wait_port(p1["id"])
+    mh.wait_port(p2["id"])
+    neigh = lambda: nsutil.ip(["neigh", "show", "dev", "vxlan-%d" % vni, "nud", "permanent"],
+                              netns=lb["netns"])
+    wait_for(lambda: "%s lladdr %s" % (ip_of(p1), p1["mac_address"]) in neigh(), 10,
+             "the Linux bridge host's neighbour entry for the OVS host's port")
+    assert (FLOOD, ovs["tunnel_ip"]) in fdb(mh, "h2", vni)
+    assert mh.ping(vm1, ip_of(p2), count=2, wait=2)
+    assert mh.ping(vm2, ip_of(p1), count=2, wait=2)

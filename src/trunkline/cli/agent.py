@@ -99,11 +99,11 @@ def register(subparsers):
                         "through interface IFACE (ovs: a provider bridge br-IFACE holding "
                         "IFACE; linuxbridge: IFACE itself); repeatable")
     p.add_argument("--arp-responder", action="store_true",
-                   help="linuxbridge: answer ARP for remote ports locally from L2 population "
-                        "(vxlan `proxy` and permanent neighbour entries; Neutron's [vxlan] "
-                        "arp_responder). The kernel then sends no ARP over VXLAN at all, "
-                        "replies included: use it only when every host on the network answers "
-                        "ARP locally too")
+                   help="answer ARP for remote ports locally from L2 population (Neutron's "
+                        "arp_responder; ovs: br-tun table 21; linuxbridge: vxlan `proxy` and "
+                        "permanent neighbour entries, and the kernel then sends no ARP over "
+                        "VXLAN at all, replies included: turn it on on every host of a network "
+                        "or on none)")
     p.add_argument("--report-interval", type=float, default=10.0, metavar="S",
                    help="heartbeat interval in seconds (default: %(default)s)")
     add_log_level(p)
