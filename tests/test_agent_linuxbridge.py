@@ -10,6 +10,7 @@ in that namespace, and a lab VM plugged the way Nova plugs a `bridge` VIF (only 
 - L2 population from a second (registered) VTEP: flood, per-MAC FDB and permanent neighbour
   entries on vxlan-<VNI>, removed when the remote port goes;
 - an agent restart under a running ping writes nothing over netlink and loses no packet;
+- a port set admin down: its device down, status DOWN (no traffic), and back;
 - the VM gone: its port DOWN, the trunk's devices gone.
 
 Tests share the module's environment and run in file order; everything is removed at the end.
@@ -318,6 +319,21 @@ def test_agent_restart_writes_nothing_and_loses_nothing(env):
     assert {n: (l["ifindex"], l.get("master")) for n, l in env.links().items()} == before
     m = re.search(r"(\d+) packets transmitted, (\d+) received", out)
     assert m and int(m.group(1)) > 20 and m.group(1) == m.group(2), out
+
+
+def test_admin_down_port_goes_down_and_back(env):
+    sub2 = env.ports["sub2"]["id"]
+    dev = tap(sub2)
+    env.api("PUT", "/v2.0/ports/" + sub2, {"port": {"admin_state_up": False}}, ok=200)
+    wait_for(lambda: "UP" not in env.links()[dev]["flags"], what="admin-down device down")
+    assert env.port(sub2)["status"] == "DOWN"
+    assert not env.guest("ping", "-n", "-c", "1", "-W", "1", "-I", "eth0.2",
+                         env.api("GET", "/v2.0/ports?device_owner=network:dhcp&network_id="
+                                 + env.nets["net2"], ok=200)[1]["ports"][0]["fixed_ips"][0]
+                         ["ip_address"]).returncode == 0
+    env.api("PUT", "/v2.0/ports/" + sub2, {"port": {"admin_state_up": True}}, ok=200)
+    wait_for(lambda: env.port(sub2)["status"] == "ACTIVE", what="subport ACTIVE again")
+    assert "UP" in env.links()[dev]["flags"] and env.master(dev) == brq(env.nets["net2"])
 
 
 def test_vm_gone_port_down_devices_gone(env):
