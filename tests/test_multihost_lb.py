@@ -1,7 +1,13 @@
 """Lab hosts running the Linux bridge agent (tests/multihost.py): two Linux bridge hosts over
-VXLAN (DHCP served across hosts, VM↔VM ping, L2 population FDB entries that follow the ports,
-a trunk's VLANs served from the other host), and an Open vSwitch host and a Linux bridge host
-on one VXLAN network (DHCP from either kind, ping both ways)."""
+VXLAN (DHCP served across hosts, VM↔VM ping, an agent restart without a write or a lost ping,
+L2 population FDB entries that follow the ports, a trunk's VLANs served from the other host),
+an Open vSwitch host and a Linux bridge host on one VXLAN network (DHCP from either kind, ping
+both ways, ARP responders on both), and flat/VLAN provider networks."""
+import re
+import signal
+import subprocess
+import time
+
 import pytest
 
 from multihost import multihost, needs_multihost, wait_for  # noqa: F401 (fixture)
@@ -66,6 +72,26 @@ def test_two_linuxbridge_hosts_over_vxlan(multihost):
     assert mh.lease(vm2) == ip_of(p2)
     assert mh.ping(vm1, ip_of(p2), count=3)
     assert mh.ping(vm2, ip_of(p1), count=1)
+
+    # h1's agent restarts under a running ping: its first pass writes nothing, no echo is lost
+    entries = fdb(mh, "h1", vni)
+    mark = len(mh.agent_log("h1"))
+    ping = subprocess.Popen(labvm.exec_argv(vm1, ["ping", "-n", "-i", "0.05", ip_of(p2)],
+                                            state_dir=mh.lab_dir),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        time.sleep(0.5)
+        mh.restart_agent("h1")
+        wait_for(lambda: "reconciled" in mh.agent_log("h1")[mark:], 20, "h1's first pass")
+        time.sleep(1.0)
+    finally:
+        ping.send_signal(signal.SIGINT)
+        out = ping.communicate(timeout=10)[0]
+    first = [l for l in mh.agent_log("h1")[mark:].splitlines() if "reconciled" in l][0]
+    assert "(0 netlink writes" in first, first
+    m = re.search(r"(\d+) packets transmitted, (\d+) received", out)
+    assert m and int(m.group(1)) > 20 and m.group(1) == m.group(2), out
+    assert fdb(mh, "h1", vni) == entries
 
     # p2's VM goes and its port is deleted: h1 forgets its MAC, keeps h2's flood
     # entry (the DHCP port is still there)
