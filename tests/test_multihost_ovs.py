@@ -154,6 +154,12 @@ def test_gre_between_ovs_hosts_and_agent_restart_without_loss(multihost):
     assert not sorted(set(range(1, max(seqs) + 1)) - set(seqs)), text[-400:]
     assert tun_flows(mh, "h1") == flows_before
 
+    # ovs-vswitchd on h1 restarts and keeps no flows: the agent puts br-tun's back by itself
+    mh.ovs("h1").restart_vswitchd()
+    wait_for(lambda: mh.ping(vm1, ip_of(p2), count=1, wait=1), 15,
+             "GRE traffic after h1's ovs-vswitchd restart")
+    assert tun_flows(mh, "h1") == flows_before
+
 
 @needs_multihost
 def test_three_hosts_no_flooding_port_move_and_host_removal(multihost):
