@@ -4,7 +4,7 @@ woken by a netlink link monitor when a tap appears or vanishes (a VM plugged or 
 import logging
 import socket
 
-from trunkline.agent.linuxbridge import linkdump
+from trunkline.agent.linuxbridge import rtnl
 from trunkline.agent.linuxbridge.netlink import Netlink
 from trunkline.agent.linuxbridge.wiring import Wiring
 
@@ -48,15 +48,15 @@ class LinuxBridgeDriver:
         wake: the pass that made them knows."""
         while not stopping.is_set():
             try:
-                with linkdump.open_socket(self.netns) as events, \
-                        linkdump.open_socket(self.netns) as dumps:
-                    events.bind((0, linkdump.RTMGRP_LINK))
+                with rtnl.open_socket(self.netns) as events, \
+                        rtnl.open_socket(self.netns) as dumps:
+                    events.bind((0, rtnl.RTMGRP_LINK))
                     events.settimeout(0.5)
-                    known = {l["index"] for l in linkdump.dump(dumps)}
+                    known = {l["index"] for l in rtnl.dump(dumps)}
                     wake.set()      # anything missed while not watching
                     while not stopping.is_set():
                         try:
-                            batch = linkdump.changes(events)
+                            batch = rtnl.changes(events)
                         except socket.timeout:
                             continue
                         for event, link in batch:

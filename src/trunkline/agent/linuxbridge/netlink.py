@@ -1,6 +1,6 @@
-"""One host namespace over netlink (pyroute2): a snapshot read in a few dumps (links, IPv4
-addresses, the bridge FDB, neighbours) and the writes a pass needs, each counted so a pass that
-changes nothing can prove it wrote nothing. VLAN devices are lab/vlan.py's (real 8021q, or the
+"""One host namespace over netlink: a snapshot read in a few dumps (links, IPv4 addresses, the
+bridge FDB, neighbours; rtnl.py reads the big ones) and the writes a pass needs (pyroute2),
+each counted so a pass that changes nothing can prove it wrote nothing. VLAN devices are lab/vlan.py's (real 8021q, or the
 veth + clsact/cls_bpf emulation with the same eBPF programs and ifalias mark, so either side can
 read or remove the other's) made here over netlink: no process per device."""
 import errno
@@ -10,9 +10,10 @@ import socket
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-from trunkline.agent.linuxbridge import linkdump
+from trunkline.agent.linuxbridge import rtnl
 from trunkline.lab import vlan as vlans
 
+AF_BRIDGE = 7
 NTF_SELF = 0x02
 NUD_PERMANENT = 0x80
 NUD_NOARP = 0x40
@@ -21,7 +22,7 @@ TC_INGRESS = "ffff:fff2"            # clsact's ingress hook
 
 
 class Link:
-    """What a pass needs to know about one device (from linkdump.dump)."""
+    """What a pass needs to know about one device (from rtnl.dump)."""
     __slots__ = ("name", "index", "kind", "master", "up", "mtu", "link", "vlan_id", "vxlan",
                  "alias")
 
@@ -81,29 +82,26 @@ class Netlink:
     # -- reading -----------------------------------------------------------------
     def links(self):
         if self._dump is None:
-            self._dump = linkdump.open_socket(self.netns)
-        return {l.name: l for l in (Link(d) for d in linkdump.dump(self._dump)) if l.name}
+            self._dump = rtnl.open_socket(self.netns)
+        return {l.name: l for l in (Link(d) for d in rtnl.dump(self._dump)) if l.name}
 
-    def snapshot(self, vxlan_indexes=None):
-        """Links and addresses; FDB and neighbours only of ``vxlan_indexes`` (all vxlan
-        devices when None)."""
+    def snapshot(self):
+        """Links, IPv4 addresses, and the FDB and neighbour entries of the vxlan devices."""
         links = self.links()
         addresses = {}
         names = {l.index: l.name for l in links.values()}
         for a in self.ipr.get_addr(family=socket.AF_INET):
             addresses[a.get("IFA_ADDRESS")] = names.get(a["index"])
-        if vxlan_indexes is None:
-            vxlan_indexes = {l.index for l in links.values() if l.kind == "vxlan"}
+        vxlan_indexes = {l.index for l in links.values() if l.kind == "vxlan"}
         fdb, neigh = {i: set() for i in vxlan_indexes}, {i: {} for i in vxlan_indexes}
         if vxlan_indexes:
-            for e in self.ipr.fdb("dump"):
-                dst = e.get("NDA_DST")
-                if e["ifindex"] in fdb and dst and e["flags"] & NTF_SELF:
-                    fdb[e["ifindex"]].add((e.get("NDA_LLADDR"), dst))
+            for index, _, flags, dst, mac in rtnl.neighbours(self._dump, AF_BRIDGE):
+                if index in fdb and dst and flags & NTF_SELF:
+                    fdb[index].add((mac, dst))
             for family in (socket.AF_INET, socket.AF_INET6):
-                for n in self.ipr.get_neighbours(family=family):
-                    if n["ifindex"] in neigh and n["state"] & NUD_PERMANENT:
-                        neigh[n["ifindex"]][n.get("NDA_DST")] = n.get("NDA_LLADDR")
+                for index, state, _, dst, mac in rtnl.neighbours(self._dump, family):
+                    if index in neigh and state & NUD_PERMANENT:
+                        neigh[index][dst] = mac
         return Snapshot(links, addresses, fdb, neigh)
 
     # -- writing -----------------------------------------------------------------

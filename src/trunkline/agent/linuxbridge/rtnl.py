@@ -1,9 +1,9 @@
-"""Every link of a namespace in one RTM_GETLINK dump, reading only the attributes a pass needs.
+"""The rtnetlink dumps a pass reads (links, neighbours and FDB entries), walked with ``struct``
+for only the attributes a pass needs, and link change events.
 
-pyroute2 decodes every attribute of every link (statistics, per-family settings, ...): 3.6 ms a
-link here, 2 s for a pass over a host with 600 devices (a trunk of 300 subports) that changes
-nothing. This reader walks the same dump with ``struct`` and keeps name, flags, MTU, link,
-master, alias and the VLAN/VXLAN settings.
+pyroute2 decodes every attribute of every message (statistics, per-family settings, ...): 3.6 ms
+a link here, 2 s for a pass over a host with 600 devices (a trunk of 300 subports) that changes
+nothing, and 0.4 s for one with 1000 remote ports' FDB and neighbour entries.
 """
 import ctypes
 import os
@@ -12,6 +12,8 @@ import struct
 
 NETLINK_ROUTE = 0
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
+RTM_NEWNEIGH, RTM_GETNEIGH = 28, 30
+NDA_DST, NDA_LLADDR = 1, 2
 RTMGRP_LINK = 1
 NLMSG_DONE, NLMSG_ERROR = 3, 2
 NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
@@ -118,22 +120,45 @@ def dump(sock, seq=1):
     """[{index, up, name, mtu, link, master, alias, kind, vlan_id, vxlan}] of every link."""
     ext = struct.pack("HHI", 8, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS)
     body = struct.pack("BxHiII", socket.AF_UNSPEC, 0, 0, 0, 0) + ext
-    sock.send(struct.pack("IHHII", 16 + len(body), RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP,
+    return _dump(sock, seq, RTM_GETLINK, RTM_NEWLINK, body, _link)
+
+
+def neighbours(sock, family, seq=1):
+    """[(ifindex, state, flags, dst, lladdr)] of every neighbour entry of ``family``
+    (AF_INET/AF_INET6; AF_BRIDGE: the FDB, dst = the VXLAN destination when there is one)."""
+    body = struct.pack("BxxxiHBB", family, 0, 0, 0, 0)
+    return _dump(sock, seq, RTM_GETNEIGH, RTM_NEWNEIGH, body, _neighbour)
+
+
+def _neighbour(data, off, end):
+    _, index, state, flags, _ = struct.unpack_from("BxxxiHBB", data, off)
+    dst = mac = None
+    for kind, value in _attrs(data, off + 12, end):
+        if kind == NDA_DST:
+            dst = socket.inet_ntop(socket.AF_INET6 if len(value) == 16 else socket.AF_INET,
+                                   value)
+        elif kind == NDA_LLADDR and len(value) == 6:
+            mac = ":".join("%02x" % b for b in value)
+    return index, state, flags, dst, mac
+
+
+def _dump(sock, seq, request, reply, body, parse):
+    sock.send(struct.pack("IHHII", 16 + len(body), request, NLM_F_REQUEST | NLM_F_DUMP,
                           seq, 0) + body)
-    links = []
+    out = []
     while True:
         data = sock.recv(1 << 20)
         off = 0
         while off + 16 <= len(data):
             length, mtype, _, mseq, _ = struct.unpack_from("IHHII", data, off)
             if length < 16:
-                return links
+                return out
             if mseq == seq:
                 if mtype == NLMSG_DONE:
-                    return links
+                    return out
                 if mtype == NLMSG_ERROR:
                     err = -struct.unpack_from("i", data, off + 16)[0]
-                    raise OSError(err, "RTM_GETLINK dump: %s" % os.strerror(err))
-                if mtype == RTM_NEWLINK:
-                    links.append(_link(data, off + 16, off + length))
+                    raise OSError(err, "rtnetlink dump %d: %s" % (request, os.strerror(err)))
+                if mtype == reply:
+                    out.append(parse(data, off + 16, off + length))
             off += (length + 3) & ~3
