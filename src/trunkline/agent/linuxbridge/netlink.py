@@ -1,8 +1,9 @@
 """One host namespace over netlink: a snapshot read in a few dumps (links, IPv4 addresses, the
 bridge FDB, neighbours; rtnl.py reads the big ones) and the writes a pass needs (pyroute2),
-each counted so a pass that changes nothing can prove it wrote nothing. VLAN devices are lab/vlan.py's (real 8021q, or the
-veth + clsact/cls_bpf emulation with the same eBPF programs and ifalias mark, so either side can
-read or remove the other's) made here over netlink: no process per device."""
+each counted so a pass that changes nothing can prove it wrote nothing. VLAN devices are
+lab/vlan.py's (real 8021q, or the veth + clsact/cls_bpf emulation with the same eBPF programs
+and ifalias mark, so either side can read or remove the other's) made here over netlink: no
+process per device."""
 import errno
 import os
 import socket
