@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 
 # server and its tests (PostgreSQL); the agent (Open vSwitch, dnsmasq, ethtool); the lab's
 # guests and the data-plane tests (dhclient, ping, tcpdump; tc/BPF VLANs need only iproute2);
-# build-essential and python3-dev build uwsgi for the test Keystone
+# build-essential and python3-dev build uwsgi for the test Keystone; iperf3 for bench/dataplane.py
 APT_PACKAGES=(python3-venv postgresql iproute2 curl build-essential python3-dev
-              openvswitch-switch dnsmasq-base isc-dhcp-client iputils-ping ethtool tcpdump)
+              openvswitch-switch dnsmasq-base isc-dhcp-client iputils-ping ethtool tcpdump
+              iperf3)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -14,17 +14,22 @@ achieved; the loop (``agent/main.py``) fetches state, runs DHCP, calls the drive
                             when the switch changed under the agent (a VM plugged, a restart)
     reset()                 drop connections after a failed pass (the next pass reconnects)
 """
+import inspect
 
-DRIVERS = ("ovs", "noop")
+DRIVERS = ("ovs", "linuxbridge", "noop")
 
 
 def load(name, **options):
     """The driver ``name`` built from the agent's options (``ovsdb_target``, ``ovs_rundir``,
-    ``integration_bridge``, ``datapath_type``, ``netns``; the noop driver ignores the switch's)."""
+    ``integration_bridge``, ``datapath_type``, ``netns``, ``tunnel_ip``, ``tunnel_types``,
+    ``physnet_mappings``); each driver takes the ones it knows (one command line serves all)."""
     if name == "ovs":
-        from trunkline.agent.ovs.driver import OvsDriver
-        return OvsDriver(**options)
-    if name == "noop":
-        from trunkline.agent.noop import NoopDriver
-        return NoopDriver(**options)
-    raise ValueError("unknown agent driver %r (choose from %s)" % (name, ", ".join(DRIVERS)))
+        from trunkline.agent.ovs.driver import OvsDriver as cls
+    elif name == "linuxbridge":
+        from trunkline.agent.linuxbridge.driver import LinuxBridgeDriver as cls
+    elif name == "noop":
+        from trunkline.agent.noop import NoopDriver as cls
+    else:
+        raise ValueError("unknown agent driver %r (choose from %s)" % (name, ", ".join(DRIVERS)))
+    known = inspect.signature(cls).parameters
+    return cls(**{k: v for k, v in options.items() if k in known})

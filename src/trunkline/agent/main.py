@@ -164,7 +164,10 @@ def run(args):
                          "has none (drop --dhcp or use --driver ovs)")
     driver = drivers.load(args.driver, ovsdb_target=args.ovsdb, ovs_rundir=args.ovs_rundir,
                           integration_bridge=args.integration_bridge,
-                          datapath_type=args.datapath_type, netns=args.netns)
+                          datapath_type=args.datapath_type, netns=args.netns,
+                          tunnel_ip=args.tunnel_ip, tunnel_types=args.tunnel_types,
+                          physnet_mappings=args.physnet_mappings,
+                          arp_responder=args.arp_responder)
     agent = Agent(host=args.host, server=args.server, driver=driver, state_dir=args.state_dir,
                   dhcp=args.dhcp, report_interval=args.report_interval,
                   secret=read_secret(args.agent_secret_file) if args.agent_secret_file

@@ -16,10 +16,12 @@ from trunkline.plugins import common
 
 G = schema.agents
 OVS = "Open vSwitch agent"
+LINUXBRIDGE = "Linux bridge agent"
 DHCP = "DHCP agent"
+L2_AGENT_TYPES = (OVS, LINUXBRIDGE)
 DOWN_TIME = 75.0                            # Neutron's agent_down_time default
 down_time = DOWN_TIME
-TOPICS = {OVS: "N/A", DHCP: "dhcp_agent"}   # what Neutron's agents report
+TOPICS = {OVS: "N/A", LINUXBRIDGE: "N/A", DHCP: "dhcp_agent"}   # what Neutron's agents report
 ZONES = {DHCP: "nova"}                      # L2 agents have no availability zone
 
 
@@ -52,16 +54,16 @@ def live_agent(conn, host, agent_type=OVS):
         G.c.heartbeat_at >= alive_cutoff())).first()
 
 
-def live_hosts(conn, agent_type=OVS):
-    """The hosts whose ``agent_type`` agent is alive (L2 population sends only to these)."""
+def live_hosts(conn, agent_types=L2_AGENT_TYPES):
+    """The hosts whose L2 agent (Open vSwitch or Linux bridge) is alive."""
     return set(conn.execute(select(G.c.host).where(
-        G.c.agent_type == agent_type, G.c.heartbeat_at >= alive_cutoff())).scalars())
+        G.c.agent_type.in_(agent_types), G.c.heartbeat_at >= alive_cutoff())).scalars())
 
 
-def dead_hosts(conn, agent_type=OVS):
-    """The hosts whose ``agent_type`` agent has registered and stopped heartbeating."""
+def dead_hosts(conn, agent_types=L2_AGENT_TYPES):
+    """The hosts whose L2 agent has registered and stopped heartbeating."""
     return set(conn.execute(select(G.c.host).where(
-        G.c.agent_type == agent_type, G.c.heartbeat_at < alive_cutoff())).scalars())
+        G.c.agent_type.in_(agent_types), G.c.heartbeat_at < alive_cutoff())).scalars())
 
 
 class AgentPlugin:

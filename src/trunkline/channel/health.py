@@ -1,4 +1,4 @@
-"""The server's periodic agent check: a host whose Open vSwitch agent stopped heartbeating for
+"""The server's periodic agent check: a host whose L2 agent (Open vSwitch or Linux bridge) stopped heartbeating for
 longer than ``agent_down_time`` has lost its ports. They go DOWN, and the trunks whose parent is
 bound there go DOWN (services/trunk/status.py); every change is bumped and logged, so other
 hosts and the returning agent see it. When the agent is back it reports its wiring and the

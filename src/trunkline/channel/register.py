@@ -1,11 +1,12 @@
 """``POST /agent/v1/agents``: an agent registers, and then heartbeats, by posting its report
 (upsert by (agent_type, host)). ``started_at`` moves when the agent says it (re)started
 (``start_flag``) or comes back after it was dead. An Open vSwitch agent's report also binds the
-ports of its host that failed to bind while it was away."""
+ports of its host that failed to bind while it was away; an L2 agent whose VTEP appears, comes
+back or moves wakes the hosts that share a tunnel network with it."""
 from sqlalchemy import insert, select, update
 
 from trunkline import exceptions as exc
-from trunkline.channel import agents, binding
+from trunkline.channel import agents, binding, l2pop
 from trunkline.db import schema
 from trunkline.plugins import common
 
@@ -35,6 +36,10 @@ def report(txn, rep):
                                       G.c.host == rep["host"])).first()
     values = {"binary": rep["binary"], "configurations": rep["configurations"],
               "heartbeat_at": stamp}
+    # a VTEP that appears, comes back or moves: the hosts sharing a tunnel network must know
+    announce = rep["agent_type"] in agents.L2_AGENT_TYPES and (
+        row is None or row.heartbeat_at < agents.alive_cutoff()
+        or (row.configurations or {}).get("tunnel_ip") != rep["configurations"].get("tunnel_ip"))
     if row is None:
         agent_id = common.new_id()
         txn.execute(insert(G).values(
@@ -46,6 +51,10 @@ def report(txn, rep):
         if rep["start_flag"] or row.heartbeat_at < agents.alive_cutoff():
             values["started_at"] = stamp
         txn.execute(update(G).where(G.c.id == agent_id).values(**values))
-    if rep["agent_type"] == agents.OVS:
+    if announce:
+        hosts = l2pop.neighbour_hosts(txn.conn, rep["host"])
+        if hosts:
+            txn.record("agent", agent_id, "update", hosts)
+    if rep["agent_type"] in agents.L2_AGENT_TYPES:
         binding.rebind_host(txn, rep["host"])
     return agent_id

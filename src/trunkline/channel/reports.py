@@ -7,6 +7,7 @@ from collections import defaultdict
 from sqlalchemy import select, update
 
 from trunkline import exceptions as exc
+from trunkline.channel import l2pop
 from trunkline.db import schema
 from trunkline.services.trunk import status as trunk_status
 
@@ -47,8 +48,12 @@ def _apply_ports(txn, host, statuses):
         new = statuses[port_id] if admin_up else "DOWN"
         if new != current:
             by_status[new].append(port_id)
+    if not by_status:
+        return
+    # a port going ACTIVE or DOWN changes the L2 population of its networks' other hosts
+    hosts = l2pop.port_hosts(txn.conn, [p for ids in by_status.values() for p in ids], [host])
     for new, ids in by_status.items():
         txn.execute(update(P).where(P.c.id.in_(ids)).values(
             status=new, revision_number=P.c.revision_number + 1, updated_at=txn.now))
         for port_id in ids:
-            txn.record("port", port_id, "update", [host])
+            txn.record("port", port_id, "update", hosts)

@@ -1,10 +1,12 @@
 """``GET /agent/v1/hosts/{H}/state``: what host H should look like, read in one snapshot with a
 fixed number of queries whatever the number of ports (a host with a 4094-subport trunk is a
 handful of SELECTs): the ports bound to H, the trunks whose parent is bound to H with their
-subports, the networks those use, and (for DHCP agents) every network with a DHCP-enabled
+subports, the networks those use, the remote VTEPs and MACs of its tunnel networks
+(channel/l2pop.py) and (for DHCP agents) every network with a DHCP-enabled
 subnet with its subnets and ports."""
 from sqlalchemy import select, union
 
+from trunkline.channel import l2pop
 from trunkline.channel.binding import trunk_bridge
 from trunkline.db import schema
 from trunkline.plugins.common import fast_rows
@@ -31,7 +33,7 @@ def host_state(db, host, dhcp=False):
         networks = {r.id: _network(r) for r in fast_rows(conn.execute(
             select(N).where(N.c.id.in_(net_ids)).order_by(N.c.id)))}
         state = {"revision": revision, "host": host, "networks": networks, "ports": ports,
-                 "trunks": trunks}
+                 "trunks": trunks, "tunnels": l2pop.tunnels(conn, host)}
         if dhcp:
             state["dhcp"] = _dhcp(conn, networks, dhcp_nets)
     return state
@@ -57,9 +59,12 @@ def _port(r, ips):
             "status": r.status, "fixed_ips": ips.get(r.id, [])}
 
 
+# built once: an alias's column collection costs milliseconds to set up on every call
+PARENT, SUB = P.alias("parent"), P.alias("sub")
+
+
 def _trunks(conn, host):
-    parent = P.alias("parent")
-    sub = P.alias("sub")
+    parent, sub = PARENT, SUB
     rows = fast_rows(conn.execute(
         select(T.c.id, T.c.port_id, T.c.admin_state_up, T.c.status)
         .join(parent, parent.c.id == T.c.port_id).where(parent.c.host == host)

@@ -1,23 +1,67 @@
-"""`trunkline agent`: the host agent (OVS wiring + optional DHCP) talking to the server over
-the agent channel. `register(subparsers)` adds the subcommand."""
+"""`trunkline agent`: the host agent (Open vSwitch or Linux bridge wiring + optional DHCP)
+talking to the server over the agent channel. `register(subparsers)` adds the subcommand."""
+import argparse
+import ipaddress
 import socket
 
 from trunkline.agent.driver import DRIVERS
 from trunkline.cli.options import add_log_level
 
+TUNNEL_TYPES = ("vxlan", "gre")
+
+
+def _ipv4(value):
+    try:
+        return str(ipaddress.IPv4Address(value))
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not an IPv4 address" % value)
+
+
+def tunnel_types_arg(value):
+    """argparse type of --tunnel-types (the lab's too)."""
+    types = [t.strip() for t in value.split(",") if t.strip()]
+    bad = [t for t in types if t not in TUNNEL_TYPES]
+    if bad or not types:
+        raise argparse.ArgumentTypeError("tunnel types are a comma-separated list of %s, not %r"
+                                         % (" and ".join(TUNNEL_TYPES), value))
+    return sorted(set(types), key=TUNNEL_TYPES.index)
+
+
+def _physnet(value):
+    physnet, sep, iface = value.partition(":")
+    if not sep or not physnet or not iface or len(iface) > 15 or "/" in iface:
+        raise argparse.ArgumentTypeError("expected PHYSNET:IFACE (e.g. physnet1:eth2), not %r"
+                                         % value)
+    return physnet, iface
+
+
+def physnet_mappings(pairs):
+    """``--physnet-mapping`` values as {physnet: iface}; a physnet given twice is an error."""
+    out = {}
+    for physnet, iface in pairs:
+        if out.get(physnet, iface) != iface:
+            raise SystemExit("trunkline agent: error: physical network %s mapped twice "
+                             "(%s and %s)" % (physnet, out[physnet], iface))
+        out[physnet] = iface
+    return out
+
 
 def cmd_agent(args):
     from trunkline.agent import main
+    args.physnet_mappings = physnet_mappings(args.physnet_mapping)
     return main.run(args)
 
 
 def register(subparsers):
     p = subparsers.add_parser(
-        "agent", help="run the host agent (Open vSwitch wiring, optionally DHCP)",
-        description="Make this host's Open vSwitch (br-int, local VLANs, trunk patch ports) "
-                    "and, with --dhcp, its dnsmasq instances match the server's desired state. "
-                    "Registers as 'Open vSwitch agent' (and 'DHCP agent'), heartbeats every "
-                    "--report-interval s, long-polls /agent/v1/watch.")
+        "agent", help="run the host agent (Open vSwitch or Linux bridge wiring, optionally DHCP)",
+        description="Make this host's switch and, with --dhcp, its dnsmasq instances match the "
+                    "server's desired state. --driver ovs: Open vSwitch (br-int, local VLANs, "
+                    "trunk bridges), registers as 'Open vSwitch agent'; --driver linuxbridge: "
+                    "Linux bridges brq<net>, vxlan-<VNI> devices with L2 population, trunk "
+                    "subports as VLAN devices of the VM's tap, registers as 'Linux bridge "
+                    "agent'. Also 'DHCP agent' with --dhcp. Heartbeats every --report-interval "
+                    "s, long-polls /agent/v1/watch.")
     p.add_argument("--host", default=socket.gethostname(),
                    help="host name ports are bound to (binding:host_id; default: %(default)s)")
     p.add_argument("--server", default="http://127.0.0.1:9696", metavar="URL[,URL...]",
@@ -25,10 +69,11 @@ def register(subparsers):
                         "commas: the agent uses one and moves to the next when it fails "
                         "(refused, timeout, 5xx) (default: %(default)s)")
     p.add_argument("--driver", choices=DRIVERS, default="ovs",
-                   help="switch driver: ovs = Open vSwitch (br-int, trunk bridges); noop = "
-                        "control plane only: registers, watches, computes the desired state "
-                        "and reports every port and trunk ACTIVE without touching any device "
-                        "(simulations, benchmarks) (default: %(default)s)")
+                   help="switch driver: ovs = Open vSwitch (br-int, trunk bridges); "
+                        "linuxbridge = Linux bridges over netlink; noop = control plane only: "
+                        "registers, watches, computes the desired state and reports every port "
+                        "and trunk ACTIVE without touching any device (simulations, "
+                        "benchmarks) (default: %(default)s)")
     p.add_argument("--dhcp", action="store_true",
                    help="also serve DHCP (qdhcp-<net> namespaces with dnsmasq)")
     p.add_argument("--ovsdb", metavar="unix:PATH|tcp:HOST:PORT",
@@ -47,6 +92,23 @@ def register(subparsers):
     p.add_argument("--netns", metavar="NAME",
                    help="the switch lives in network namespace NAME (lab hosts): netlink work "
                         "and DHCP veths happen there; the agent itself stays in its namespace")
+    p.add_argument("--tunnel-ip", type=_ipv4, metavar="IP",
+                   help="this host's VTEP address (tenant vxlan/gre networks are tunnelled "
+                        "from it, UDP 4789 for VXLAN); without it the host does not tunnel")
+    p.add_argument("--tunnel-types", type=tunnel_types_arg, default=["vxlan"],
+                   metavar="vxlan[,gre]",
+                   help="tunnel types to carry with --tunnel-ip (default: vxlan)")
+    p.add_argument("--physnet-mapping", type=_physnet, action="append", default=[],
+                   metavar="PHYSNET:IFACE",
+                   help="physical network PHYSNET (flat/vlan provider networks) is reached "
+                        "through interface IFACE (ovs: a provider bridge br-IFACE holding "
+                        "IFACE; linuxbridge: IFACE itself); repeatable")
+    p.add_argument("--arp-responder", action="store_true",
+                   help="answer ARP for remote ports locally from L2 population (Neutron's "
+                        "arp_responder; ovs: br-tun table 21; linuxbridge: vxlan `proxy` and "
+                        "permanent neighbour entries, and the kernel then sends no ARP over "
+                        "VXLAN at all, replies included: turn it on on every host of a network "
+                        "or on none)")
     p.add_argument("--report-interval", type=float, default=10.0, metavar="S",
                    help="heartbeat interval in seconds (default: %(default)s)")
     p.add_argument("--agent-secret-file", metavar="PATH",

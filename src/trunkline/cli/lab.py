@@ -5,11 +5,16 @@
   trunkline lab vm exec NAME -- CMD...
   trunkline lab vm list [-f json]
   trunkline lab vm del NAME
+  trunkline lab host add NAME [--driver ovs|linuxbridge] [--dhcp] [--physnet PHYSNET]
+  trunkline lab host list [-f json]
+  trunkline lab host del NAME
   trunkline lab down
 """
 import argparse
 import json
 import sys
+
+from trunkline.cli.agent import tunnel_types_arg
 
 LAB_HELP = """Simulated guests on this machine.  A lab VM is a network namespace whose eth0 is a
 veth plugged into the bridge Neutron's binding names (binding:vif_details.bridge_name), exactly
@@ -42,10 +47,11 @@ def _guard(fn):
     def wrapper(args):
         from trunkline.lab.neutron import NeutronError
         from trunkline.lab.vlan import VlanError
+        from trunkline.lab.host import HostError
         from trunkline.lab.vm import LabError
         try:
             return fn(args)
-        except (LabError, NeutronError, VlanError) as e:
+        except (LabError, NeutronError, VlanError, HostError) as e:
             return _fail(e)
         except PermissionError as e:
             return _fail("%s (the lab needs root)" % e)
@@ -117,12 +123,95 @@ def cmd_del(args):
 
 @_guard
 def cmd_down(args):
-    from trunkline.lab import vm
+    from trunkline.lab import host, vm
     names = [v["name"] for v in vm.list_vms(state_dir=args.state_dir)]
-    for w in vm.down(args.endpoint, state_dir=args.state_dir):
+    names += ["host " + h["name"] for h in host.list_hosts(state_dir=args.state_dir)]
+    for w in vm.down(args.endpoint, state_dir=args.state_dir) + host.down(args.state_dir):
         print("warning: %s" % w, file=sys.stderr)
-    print("lab down: removed %s" % (", ".join(names) if names else "nothing (no lab VMs)"))
+    print("lab down: removed %s" % (", ".join(names) if names
+                                    else "nothing (no lab VMs or hosts)"))
     return 0
+
+
+@_guard
+def cmd_host_add(args):
+    from trunkline.lab import host
+    rec = host.add_host(args.name, driver=args.driver, endpoint=args.endpoint, dhcp=args.dhcp,
+                        physnet=args.physnet, tunnel_types=args.tunnel_types,
+                        arp_responder=args.arp_responder, state_dir=args.state_dir)
+    print("host %s: %s agent (pid %d) in namespace %s, VTEP %s on eth1%s%s"
+          % (rec["name"], rec["driver"], rec["agent_pid"], rec["netns"], rec["tunnel_ip"],
+             ", %s on eth2" % rec["physnet"] if rec["physnet"] else "",
+             ", DHCP" if rec["dhcp"] else ""))
+    return 0
+
+
+@_guard
+def cmd_host_list(args):
+    from trunkline.lab import host
+    hosts = host.list_hosts(state_dir=args.state_dir)
+    if args.format == "json":
+        print(json.dumps(hosts, indent=2, sort_keys=True))
+        return 0
+    rows = [("Name", "Driver", "VTEP", "Physnet", "DHCP", "Namespace", "Agent")]
+    for h in hosts:
+        rows.append((h["name"], h["driver"], h["tunnel_ip"], h["physnet"] or "-",
+                     "yes" if h["dhcp"] else "no", h["netns"],
+                     "pid %d" % h["agent_pid"] if h["agent_running"] else "stopped"))
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
+    return 0
+
+
+@_guard
+def cmd_host_del(args):
+    from trunkline.lab import host
+    for w in host.del_host(args.name, state_dir=args.state_dir):
+        print("warning: %s" % w, file=sys.stderr)
+    print("host %s deleted" % args.name)
+    return 0
+
+
+def _register_host(lsub):
+    host = lsub.add_parser("host", help="lab hosts: add, list, del",
+                           description="Lab hosts: simulated hypervisors, each a network "
+                                       "namespace with its own switch and trunkline agent, "
+                                       "joined by a lab underlay (VTEPs 192.0.2.N/24).")
+    hsub = host.add_subparsers(dest="host_command", metavar="COMMAND")
+    hsub.required = True
+    s = hsub.add_parser("add", help="create a host and start its agent",
+                        description="Create namespace tlh-<lab id>-NAME with NIC eth1 on the "
+                                    "lab underlay (VTEP 192.0.2.N) and, with --physnet, eth2 on "
+                                    "the lab's physical network; for --driver ovs a private "
+                                    "ovsdb-server + ovs-vswitchd (userspace datapath); then "
+                                    "start `trunkline agent --driver D --host NAME --tunnel-ip "
+                                    "192.0.2.N` for it and wait until it is alive.")
+    s.add_argument("name", metavar="NAME", help="the host name ports are bound to")
+    s.add_argument("--driver", choices=["ovs", "linuxbridge"], default="ovs",
+                   help="switch driver (default: %(default)s)")
+    s.add_argument("--dhcp", action="store_true", help="the host also serves DHCP")
+    s.add_argument("--physnet", metavar="PHYSNET",
+                   help="give the host eth2 on the lab's physical network and map PHYSNET "
+                        "to it (flat/VLAN provider networks)")
+    s.add_argument("--tunnel-types", type=tunnel_types_arg, metavar="vxlan[,gre]",
+                   help="tunnel types of an ovs host (default: vxlan)")
+    s.add_argument("--arp-responder", action="store_true",
+                   help="the agent answers ARP for remote ports locally from L2 population")
+    _common(s)
+    s.set_defaults(func=cmd_host_add)
+
+    s = hsub.add_parser("list", help="list lab hosts", description="List the lab hosts.")
+    s.add_argument("-f", "--format", choices=["table", "json"], default="table")
+    _common(s)
+    s.set_defaults(func=cmd_host_list)
+
+    s = hsub.add_parser("del", help="delete a host",
+                        description="Delete lab host NAME: its lab VMs, its agent (by PID), "
+                                    "its DHCP servers, its switch and its namespace.")
+    s.add_argument("name", metavar="NAME")
+    _common(s)
+    s.set_defaults(func=cmd_host_del)
 
 
 def register(subparsers):
@@ -185,8 +274,11 @@ def register(subparsers):
     _common(s)
     s.set_defaults(func=cmd_del)
 
+    _register_host(lsub)
+
     s = lsub.add_parser("down", help="remove every lab resource",
-                        description="Delete every lab VM recorded in the state directory.")
+                        description="Delete every lab VM and lab host recorded in the state "
+                                    "directory.")
     _common(s)
     s.set_defaults(func=cmd_down)
     return lab

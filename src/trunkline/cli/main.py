@@ -29,7 +29,7 @@ def _add_server_options(p):
                    help="API worker processes (default: %(default)s)")
     p.add_argument("--agent-down-time", type=_seconds, default=AGENT_DOWN_TIME, metavar="S",
                    help="an agent whose last heartbeat is older than S seconds is dead "
-                        "(alive: false); the ports bound to a host whose Open vSwitch agent "
+                        "(alive: false); the ports bound to a host whose L2 agent "
                         "is dead are set DOWN, checked every S/2 seconds. Neutron's "
                         "agent_down_time; keep it at least twice the agents' "
                         "--report-interval (default: %(default)g)")

@@ -1,4 +1,5 @@
-"""The lab's own bookkeeping: which VMs exist, their port, namespaces, bridge and OVSDB, kept in
+"""The lab's own bookkeeping: which VMs exist (their port, namespaces, bridge and OVSDB) and
+which lab hosts (lab/host.py: namespace, switch, agent PID, underlay NICs), kept in
 ``<state dir>/state.json`` (default ``/var/lib/trunkline/lab``) so ``trunkline lab down`` can
 remove every lab resource even after the server is gone.  Updates are read-modify-write under
 an flock and written atomically (temp file + rename)."""
@@ -22,6 +23,7 @@ class LabState:
         except FileNotFoundError:
             data = {}
         data.setdefault("vms", {})
+        data.setdefault("hosts", {})
         return data
 
     def _save(self, data):
@@ -46,3 +48,9 @@ class LabState:
 
     def vm(self, name):
         return self.vms().get(name)
+
+    def hosts(self):
+        return self.load()["hosts"]
+
+    def host(self, name):
+        return self.hosts().get(name)

@@ -8,8 +8,10 @@ the agent's namespace and is added to ``vif_details.bridge_name`` with Nova's In
 external_ids (``iface-id``, ``iface-status=active``, ``attached-mac``, ``vm-uuid``).  For a trunk
 parent that bridge is ``tbr-<trunk id[:10]>``, which the plugin creates (same datapath_type as
 the integration bridge) and deletes again on unplug once no VM port is left on it — the
-ownership os-vif has.  Where the agent's OVSDB and namespace are comes from its registered
-``configurations`` (``GET /v2.0/agents?host=H``).
+ownership os-vif has.  On a Linux bridge host (``binding:vif_type`` ``bridge``) the plug is only
+the veth: the agent finds ``tap<port id[:11]>`` and puts it into ``brq<network id[:11]>``.  Where
+the agent's OVSDB and namespace are comes from its registered ``configurations``
+(``GET /v2.0/agents?host=H``).
 
 Guest VLANs (``eth0.N``) come from :mod:`trunkline.lab.vlan`.  Everything created is recorded in
 the lab state file (:mod:`trunkline.lab.state`) so ``down`` removes it all.
@@ -27,6 +29,7 @@ NS_PREFIX = "tlvm-"
 DEFAULT_OVSDB = "unix:/var/run/openvswitch/db.sock"
 TRUNK_BRIDGE_PREFIX = "tbr-"
 PATCH_PREFIXES = ("tpt-", "spt-")      # the agent's patch ports on a trunk bridge
+VIF_TYPES = {"Open vSwitch agent": "ovs", "Linux bridge agent": "bridge"}   # L2 agent -> vif
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 
 
@@ -93,9 +96,10 @@ def agent_settings(agent):
 
 def plug(vif):
     """Wire a guest.  VIF keys: ``vm_netns``, ``host_netns`` (None = current namespace), ``tap``,
-    ``mac``, ``mtu``, ``bridge``, ``integration_bridge``, ``datapath_type``, ``ovsdb``,
-    ``port_id``, ``vm_uuid``.  The VM namespace must not exist yet; on failure everything made
-    here is removed again."""
+    ``mac``, ``mtu``, ``vif_type`` (``ovs``, the default, or ``bridge``: only the veth, the
+    Linux bridge agent enslaves the tap), ``bridge``, ``integration_bridge``,
+    ``datapath_type``, ``ovsdb``, ``port_id``, ``vm_uuid``.  The VM namespace must not exist
+    yet; on failure everything made here is removed again."""
     vm_ns, host_ns, tap = vif["vm_netns"], vif.get("host_netns"), vif["tap"]
     if netns_exists(vm_ns):
         raise LabError("namespace %s already exists" % vm_ns)
@@ -112,6 +116,8 @@ def plug(vif):
             # OVS userspace forwards CHECKSUM_PARTIAL frames unfinished (dataplane notes G1)
             _run(_in_netns(vm_ns, ["ethtool", "-K", "eth0", "tx", "off"]), check=False)
         _ip(host_ns, "link", "set", tap, "up")
+        if vif.get("vif_type") == "bridge":     # Linux bridge: the agent enslaves the tap
+            return
         bridge = vif["bridge"]
         args = []
         if bridge.startswith(TRUNK_BRIDGE_PREFIX):
@@ -142,7 +148,7 @@ def unplug(vif):
     left on it, the veth and the VM namespace."""
     bridge, tap = vif.get("bridge"), vif["tap"]
     errors = []
-    if bridge:
+    if bridge and vif.get("vif_type", "ovs") == "ovs":
         r = vsctl(vif["ovsdb"], "--if-exists", "del-port", bridge, tap, check=False)
         if r.returncode:
             errors.append(r.stderr.strip())
@@ -183,14 +189,14 @@ def create_vm(endpoint, name, port, host=None, state_dir=None, ns_prefix=NS_PREF
     p = api.find_port(port)
     if p.get("device_id") and p.get("device_owner") and not p["device_owner"].startswith("compute:"):
         raise LabError("port %s is used by %s" % (p["id"], p["device_owner"]))
-    agent = api.ovs_agent(host)
+    agent = l2_agent(api, host)
     host = agent["host"]
     vm_uuid = str(uuid.uuid4())
     api.update_port(p["id"], device_id=vm_uuid, device_owner="compute:nova",
                     **{"binding:host_id": host})
     p = api.get_port(p["id"])
     vif_type = p.get("binding:vif_type")
-    if vif_type != "ovs":
+    if vif_type != VIF_TYPES[agent["agent_type"]]:
         _clear_port(api, p["id"])
         raise LabError("port %s did not bind on host %s (binding:vif_type %s)"
                        % (p["id"], host, vif_type))
@@ -202,7 +208,9 @@ def create_vm(endpoint, name, port, host=None, state_dir=None, ns_prefix=NS_PREF
         "network_id": p["network_id"], "host": host, "mac": p["mac_address"],
         "mtu": int(net.get("mtu") or 1500), "vm_netns": netns_name(name, ns_prefix),
         "host_netns": host_ns, "tap": tap_name(p["id"]),
-        "bridge": details.get("bridge_name") or int_br, "integration_bridge": int_br,
+        "vif_type": vif_type, "integration_bridge": int_br,
+        "bridge": ("brq" + p["network_id"])[:14] if vif_type == "bridge"    # Nova's name
+        else details.get("bridge_name") or int_br,
         "datapath_type": details.get("datapath_type") or dp, "ovsdb": ovsdb,
         "endpoint": api.endpoint,
         "fixed_ips": [ip["ip_address"] for ip in p.get("fixed_ips", [])],
@@ -219,6 +227,22 @@ def create_vm(endpoint, name, port, host=None, state_dir=None, ns_prefix=NS_PREF
         _clear_port(api, p["id"])
         raise
     return vm
+
+
+def l2_agent(api, host=None):
+    """The live L2 agent (Open vSwitch or Linux bridge) of HOST, or the only live one."""
+    found = [a for a in api.agents(**({"host": host} if host else {}))
+             if a.get("agent_type") in VIF_TYPES and (not host or a.get("host") == host)]
+    live = [a for a in found if a.get("alive")]
+    if not live:
+        where = " on host %r" % host if host else ""
+        dead = " (one is registered but not alive)" if found else ""
+        raise LabError("no live Open vSwitch agent%s (nor Linux bridge agent)%s: start "
+                       "`trunkline up` or `trunkline lab host add` first" % (where, dead))
+    if len(live) > 1:
+        raise LabError("%d live L2 agents (hosts %s): choose one with --host"
+                       % (len(live), ", ".join(sorted(a["host"] for a in live))))
+    return live[0]
 
 
 def _clear_port(api, port_id):

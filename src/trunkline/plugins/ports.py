@@ -7,6 +7,7 @@ from sqlalchemy import delete, insert, select
 
 from trunkline import definitions
 from trunkline import exceptions as exc
+from trunkline.channel import l2pop
 from trunkline.db import schema
 from trunkline.plugins import common, ipam
 from trunkline.services.trunk import status as trunk_status
@@ -16,6 +17,7 @@ P = schema.ports
 A = schema.ipallocations
 UNBOUND = "unbound"
 BINDING_FAILED = "binding_failed"
+L2POP_ATTRS = {"host", "admin_state_up", "mac_address", "status"}   # what other hosts' L2pop shows
 _rand = random.SystemRandom()
 
 
@@ -131,7 +133,12 @@ class PortPlugin:
         values["vif_type"], values["vif_details"] = self.binder(txn.conn, host, values)
         txn.execute(insert(P).values(**values))
         self._allocate(txn, network, port_id, mac, res["device_owner"], res.get("fixed_ips"))
-        txn.record("port", port_id, "create", [host])
+        # a new port is DOWN: other hosts only learn of it when it makes this host a VTEP
+        # of the network (later, going ACTIVE, it is announced through its status report)
+        txn.record("port", port_id, "create",
+                   l2pop.network_hosts(txn.conn, [network.id], [host])
+                   if host and l2pop.first_on_host(txn.conn, network.id, host, port_id)
+                   else [host])
         return port_id
 
     def update(self, txn, ctx, port_id, res, if_match=None):
@@ -175,6 +182,9 @@ class PortPlugin:
             self._reallocate(txn, network, row, res["fixed_ips"],
                              values.get("device_owner", row.device_owner))
         common.bump(txn, P, port_id, values)
+        if set(values) & L2POP_ATTRS or "fixed_ips" in res:
+            # where the port is, its MAC, IPs or state: other hosts' L2 population changes
+            hosts = l2pop.network_hosts(txn.conn, [row.network_id], hosts)
         txn.record("port", port_id, "update", hosts)
         return port_id
 
@@ -185,7 +195,11 @@ class PortPlugin:
         txn.execute(delete(A).where(A.c.port_id == port_id))
         txn.execute(delete(P).where(P.c.id == port_id))
         common.delete_tags(txn, [port_id])
-        txn.record("port", port_id, "delete", [row.host])
+        announced = row.status == "ACTIVE" and row.admin_state_up
+        txn.record("port", port_id, "delete",
+                   l2pop.network_hosts(txn.conn, [row.network_id], [row.host])
+                   if row.host and (announced or l2pop.first_on_host(
+                       txn.conn, row.network_id, row.host, port_id)) else [row.host])
 
     @staticmethod
     def _subports_follow(txn, parent_id, host):
@@ -195,8 +209,9 @@ class PortPlugin:
         ids = list(txn.execute(select(s.c.port_id).join(t, t.c.id == s.c.trunk_id)
                                .where(t.c.port_id == parent_id)).scalars())
         bind_subports(txn, ids, host)
+        hosts = l2pop.port_hosts(txn.conn, ids, [host])
         for pid in ids:
-            txn.record("port", pid, "update", [host])
+            txn.record("port", pid, "update", hosts)
 
     @staticmethod
     def check_not_in_trunk(conn, port_id):

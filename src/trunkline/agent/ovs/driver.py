@@ -1,13 +1,19 @@
 """The Open vSwitch driver of the agent (see agent/driver.py for the contract): br-int, local
-VLANs and trunk patch ports through ``Wiring`` in one OVSDB transaction per pass; woken by an
-OVSDB monitor on ``Interface`` and by a restarted ovs-vswitchd."""
+VLANs and trunk patch ports through ``Wiring``, with ``--tunnel-ip`` also br-tun and its L2
+population flows (ovs/tunnels.py), with ``--physnet-mapping`` provider bridges (ovs/provider.py),
+in one OVSDB transaction per pass; woken by an OVSDB monitor
+on ``Interface`` and by a restarted ovs-vswitchd."""
 import os
 
 from trunkline.agent import ovsdb
 from trunkline.agent.ovs.daemon import datapath_type as detect_datapath
+from trunkline.agent.ovs.flows import file_id
+from trunkline.agent.ovs.provider import ProviderBridges
+from trunkline.agent.ovs.tunnels import TunnelBridge
 from trunkline.agent.ovs.wiring import Wiring
 
-OWN_PATCH_PREFIXES = ("tpi-", "tpt-", "spi-", "spt-")
+OWN_PATCH_PREFIXES = ("tpi-", "tpt-", "spi-", "spt-", "patch-", "vxlan-", "gre-", "int-br-",
+                      "phy-br-")
 
 
 class OvsDriver:
@@ -15,20 +21,33 @@ class OvsDriver:
     binary = "trunkline-agent"
 
     def __init__(self, ovsdb_target=None, ovs_rundir=None, integration_bridge="br-int",
-                 datapath_type=None, netns=None):
+                 datapath_type=None, netns=None, tunnel_ip=None, tunnel_types=("vxlan",),
+                 physnet_mappings=None, arp_responder=False):
         self.ovs_rundir = ovs_rundir or os.environ.get("OVS_RUNDIR", "/var/run/openvswitch")
         self.ovsdb_target = ovsdb_target or "unix:%s/db.sock" % self.ovs_rundir
         self.datapath_type = datapath_type or detect_datapath()
         self.integration_bridge = integration_bridge
         self.netns = netns
+        self.tunnel_ip = tunnel_ip
+        self.tunnel_types = list(tunnel_types or ()) if tunnel_ip else []
+        self.bridge_mappings = {physnet: "br-" + iface
+                                for physnet, iface in (physnet_mappings or {}).items()}
         self.db = ovsdb.Ovsdb(self.ovsdb_target)
-        self.wiring = Wiring(self.db, integration_bridge, self.datapath_type, self.ovs_rundir)
+        self.arp_responder = bool(arp_responder)
+        tunnels = TunnelBridge(tunnel_ip, self.tunnel_types, self.datapath_type,
+                               self.ovs_rundir, self.arp_responder) if tunnel_ip else None
+        providers = ProviderBridges(physnet_mappings, self.datapath_type, self.ovs_rundir,
+                                    integration_bridge) if physnet_mappings else None
+        self.wiring = Wiring(self.db, integration_bridge, self.datapath_type, self.ovs_rundir,
+                             tunnels=tunnels, providers=providers)
 
     def configurations(self):
         return {"ovsdb_connection": self.ovsdb_target, "netns": self.netns,
                 "integration_bridge": self.integration_bridge,
-                "datapath_type": self.datapath_type, "bridge_mappings": {},
-                "tunnel_types": [], "l2_population": False, "ovs_rundir": self.ovs_rundir}
+                "datapath_type": self.datapath_type, "bridge_mappings": self.bridge_mappings,
+                "tunnel_ip": self.tunnel_ip, "tunnel_types": self.tunnel_types,
+                "l2_population": True, "arp_responder_enabled": self.arp_responder,
+                "ovs_rundir": self.ovs_rundir}
 
     def reconcile(self, state, plugs):
         return self.wiring.reconcile(state, plugs)
@@ -67,18 +86,10 @@ class OvsDriver:
         that file and pass when it changes, so the pass re-installs the flows (Neutron checks a
         canary flow for the same reason)."""
         path = os.path.join(self.ovs_rundir, self.integration_bridge + ".mgmt")
-        seen = _file_id(path)
+        seen = file_id(path)
         while not stopping.wait(interval):
-            now = _file_id(path)
+            now = file_id(path)
             if now != seen:
                 seen = now
                 if now is not None:
                     wake.set()
-
-
-def _file_id(path):
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino, st.st_ctime_ns

@@ -3,7 +3,9 @@
 One pass = ONE read (a transaction of selects), a diff against the desired state, ONE write
 transaction (with `next_cfg += 1`, waiting for ovs-vswitchd's `cur_cfg`), then the br-int flows are
 checked (`ovs-ofctl dump-flows` by cookie) and re-added with one `ovs-ofctl add-flows` batch when
-missing — which is what happens after ovs-vswitchd restarts (flows are not persistent).
+missing — which is what happens after ovs-vswitchd restarts (flows are not persistent); the check
+runs only when br-int's .mgmt socket is new (a new bridge or a restarted ovs-vswitchd), not on
+every pass. br-tun and provider bridges: ovs/tunnels.py, ovs/provider.py.
 
 Layout: br-int (fail_mode secure, flows `priority=0 NORMAL` and a drop for VLAN 4095); a local VLAN
 per network kept in each br-int Port's other_config (`net_uuid`, `network_type`,
@@ -19,6 +21,7 @@ import os
 import subprocess
 
 from trunkline.agent import ovsdb
+from trunkline.agent.ovs.flows import file_id
 from trunkline.agent.ovsdb import omap, named, uuid, py, opt
 
 LOG = logging.getLogger(__name__)
@@ -135,12 +138,16 @@ class Wiring:
     """Reconciler for one OVS instance. `rundir` locates the bridges' mgmt sockets for ovs-ofctl
     (default the system's /var/run/openvswitch)."""
 
-    def __init__(self, db, integration_bridge="br-int", datapath_type="netdev", rundir=None):
+    def __init__(self, db, integration_bridge="br-int", datapath_type="netdev", rundir=None,
+                 tunnels=None, providers=None):
         self.db = db if isinstance(db, ovsdb.Ovsdb) else ovsdb.Ovsdb(db)
+        self.tunnels = tunnels      # a TunnelBridge (ovs/tunnels.py) when the host tunnels
+        self.providers = providers  # ProviderBridges (ovs/provider.py) for its physnets
         self.br = integration_bridge
         self.datapath_type = datapath_type
         self.rundir = rundir or os.environ.get("OVS_RUNDIR", "/var/run/openvswitch")
         self.last_timing = {}
+        self._flows_checked = None      # br-int .mgmt socket identity when flows were checked
 
     # -- flows -----------------------------------------------------------------
     def _ofctl(self, *args, input=None):
@@ -344,11 +351,26 @@ class Wiring:
                 if row:
                     txn.update("Port", p["uuid"], row)
 
+        tunnels = desired.get("tunnels") or {}
+        if self.tunnels is not None:
+            self.tunnels.plan(snap, txn, br_uuid, int_ports, tunnels)
+        if self.providers is not None:
+            self.providers.plan(snap, txn, br_uuid, int_ports)
         ops = txn.finish()
         t1 = time.monotonic()
         _, waited = self.db.commit(ops, wait=wait)
         t2 = time.monotonic()
-        flows_added = self.ensure_flows()
+        # only a new br-int or a (re)started ovs-vswitchd can lack the flows: both make the
+        # bridge's .mgmt socket anew, so a pass checks them only when that socket changed
+        mgmt = file_id(os.path.join(self.rundir, self.br + ".mgmt"))
+        flows_added = False
+        if mgmt is None or mgmt != self._flows_checked:
+            flows_added = self.ensure_flows()
+            self._flows_checked = mgmt
+        if self.tunnels is not None:
+            self.tunnels.apply_flows(self.db, lvlans, tunnels)
+        if self.providers is not None:
+            self.providers.apply_flows(self.db, lvlans, nets)
         self.last_timing = {"read_diff": t1 - t0, "commit": t2 - t1 - waited, "applied": waited,
                             "flows": time.monotonic() - t2, "ops": len(ops),
                             "flows_added": flows_added}

@@ -88,7 +88,7 @@ class TrunkPlugin:
         common.check_revision(row, if_match)
         rules.check_manageable(row)
         parent = txn.execute(select(P).where(P.c.id == row.port_id)).first()
-        if parent is not None and rules.is_bound(parent) and not self.can_trunk_bound_port:
+        if parent is not None and not rules.can_be_trunked(parent, self.can_trunk_bound_port):
             raise exc.TrunkInUse(trunk_id=trunk_id)
         hosts = self._hosts(txn.conn, row)
         txn.execute(delete(S).where(S.c.trunk_id == trunk_id))

@@ -9,6 +9,7 @@ from trunkline.definitions import validators
 
 P, N, T, S = schema.ports, schema.networks, schema.trunks, schema.subports
 
+TRUNK_BOUND_VIF_TYPES = {"bridge"}      # the Linux bridge trunk driver: can_trunk_bound_port
 SEGMENTATION_TYPES = {"vlan": lambda seg_id: 1 <= seg_id <= 4094}
 
 
@@ -41,7 +42,7 @@ def _check_free(usage, port_id, parent, can_trunk_bound=False):
     if port is None:
         raise exc.PortNotFound(port_id=port_id)
     if parent:
-        if not can_trunk_bound and is_bound(port):
+        if not can_be_trunked(port, can_trunk_bound):
             raise exc.ParentPortInUse(port_id=port_id)
     elif port.device_id:
         raise exc.PortInUse(net_id=port.network_id, port_id=port_id, device_id=port.device_id)
@@ -51,6 +52,12 @@ def _check_free(usage, port_id, parent, can_trunk_bound=False):
 def is_bound(port):
     """Neutron's test: a port with a binding:host_id is bound, whatever its vif_type."""
     return bool(port.host)
+
+
+def can_be_trunked(port, can_trunk_bound=False):
+    """Neutron's can_be_trunked_or_untrunked: an unbound port always; a bound one when the trunk
+    driver of its vif_type trunks bound ports (Linux bridge's does, Open vSwitch's does not)."""
+    return not is_bound(port) or can_trunk_bound or port.vif_type in TRUNK_BOUND_VIF_TYPES
 
 
 def basic_validation(subports):

@@ -1,0 +1,176 @@
+"""The tunnel bridge ``br-tun`` as Neutron's OVS agent lays it out, driven by L2 population
+(the ``tunnels`` section of the desired state, docs/agent-channel.md).
+
+OVSDB (added to the pass's one transaction): ``br-tun`` (fail_mode secure, the integration
+bridge's datapath_type), the patch pair ``patch-int`` (br-tun) / ``patch-tun`` (br-int, a trunk
+port carrying every local VLAN), and one port per remote VTEP and tunnel type in use,
+``vxlan-<remote ip in hex>`` / ``gre-<hex>`` with options ``remote_ip``, ``local_ip``,
+``key=flow`` (VXLAN on UDP 4789); ports of VTEPs no longer needed are removed.
+
+Flows (one atomic ``ovs-ofctl --bundle`` batch, only when they changed or ovs-vswitchd restarted,
+ovs/flows.py):
+
+    table 0   in_port=patch-int → 2; in_port=<vxlan port> → 4; in_port=<gre port> → 3; drop
+    table 2   unicast → 20; multicast/broadcast → 22 (broadcast ARP → 21 with the ARP responder)
+    table 21  ARP responder (``--arp-responder``): per remote (local VLAN, IP): answer the
+              request from the l2pop MAC, back out of the port it came in; else → 22
+    table 3/4 tun_id=<GRE key / VNI> → mod_vlan_vid:<local VLAN>, 10; drop
+    table 10  learn (a table-20 entry back to the sender's VTEP), output:patch-int
+    table 20  l2pop, per remote MAC: dl_vlan=<local VLAN>,dl_dst=MAC →
+              strip_vlan, set_tunnel:<segmentation id>, output:<its VTEP's port>; else → 22
+    table 22  per network: dl_vlan=<local VLAN> → strip_vlan, set_tunnel, output to every VTEP
+              with a port on that network (and no other); else drop
+"""
+from trunkline.agent.ovs.flows import FlowSet, ofports
+from trunkline.agent.ovsdb import named, omap
+
+BRIDGE = "br-tun"
+PATCH_INT, PATCH_TUN = "patch-int", "patch-tun"
+VXLAN_UDP_PORT = 4789
+TUN_TO_LV = {"gre": 3, "vxlan": 4}
+COOKIE = "0x7c1a0002"
+LEARN = ("learn(table=20,hard_timeout=300,priority=1,cookie=%s,NXM_OF_VLAN_TCI[0..11],"
+         "NXM_OF_ETH_DST[]=NXM_OF_ETH_SRC[],load:0->NXM_OF_VLAN_TCI[],"
+         "load:NXM_NX_TUN_ID[]->NXM_NX_TUN_ID[],output:OXM_OF_IN_PORT[])" % COOKIE)
+
+
+def port_name(tunnel_type, ip):
+    """Neutron's tunnel port name: type + '-' + the remote IPv4 address in hex."""
+    return "%s-%s" % (tunnel_type, "".join("%02x" % int(o) for o in ip.split(".")))
+
+
+def _ipv4(ip):
+    return bool(ip) and ":" not in ip
+
+
+def arp_reply(lvlan, mac, ip):
+    """Table 21: answer 'who has IP' on local VLAN LVLAN with MAC (Neutron's ARP responder)."""
+    return ("table=21,priority=1,arp,dl_vlan=%d,arp_tpa=%s,actions="
+            "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],mod_dl_src:%s,load:0x2->NXM_OF_ARP_OP[],"
+            "move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
+            "load:%#x->NXM_NX_ARP_SHA[],load:%#x->NXM_OF_ARP_SPA[],in_port"
+            % (lvlan, ip, mac, int(mac.replace(":", ""), 16),
+               int.from_bytes(bytes(int(o) for o in ip.split(".")), "big")))
+
+
+class TunnelBridge:
+    def __init__(self, local_ip, tunnel_types, datapath_type, rundir, arp_responder=False):
+        self.local_ip = local_ip
+        self.arp_responder = arp_responder
+        self.types = tuple(tunnel_types)
+        self.datapath_type = datapath_type
+        self.rundir = rundir
+        self.flowset = FlowSet(rundir, BRIDGE, COOKIE)
+
+    def wanted_ports(self, tunnels):
+        """{port name: (type, remote ip)} for the VTEPs of the networks this host carries."""
+        out = {}
+        for net in tunnels.values():
+            ttype = net.get("network_type")
+            if ttype not in self.types:
+                continue
+            for ip in net.get("vteps") or {}:
+                if ip != self.local_ip:
+                    out[port_name(ttype, ip)] = (ttype, ip)
+        return out
+
+    # -- OVSDB -------------------------------------------------------------------------------
+    def plan(self, snap, txn, br_int, int_ports, tunnels):
+        """Add br-tun's part of the pass to ``txn``."""
+        if PATCH_TUN not in int_ports:
+            txn.add_port(br_int, PATCH_TUN, {"type": "patch",
+                                             "options": omap({"peer": PATCH_INT})}, {})
+        b = snap.bridges.get(BRIDGE)
+        if b is None:
+            iu, pu, bu = txn.name(), txn.name(), txn.name()
+            txn.ops += [
+                {"op": "insert", "table": "Interface", "uuid-name": iu,
+                 "row": {"name": BRIDGE, "type": "internal"}},
+                {"op": "insert", "table": "Port", "uuid-name": pu,
+                 "row": {"name": BRIDGE, "interfaces": named(iu)}},
+                {"op": "insert", "table": "Bridge", "uuid-name": bu,
+                 "row": {"name": BRIDGE, "ports": named(pu), "fail_mode": "secure",
+                         "datapath_type": self.datapath_type,
+                         "protocols": ["set", ["OpenFlow10", "OpenFlow13"]]}},
+                {"op": "mutate", "table": "Open_vSwitch", "where": [],
+                 "mutations": [["bridges", "insert", ["set", [named(bu)]]]]},
+            ]
+            bridge, have = named(bu), {}
+        else:
+            bridge, have = b["uuid"], snap.ports_of(BRIDGE)
+            if b["fail_mode"] != "secure":
+                txn.update("Bridge", b["uuid"], {"fail_mode": "secure"})
+        if PATCH_INT not in have:
+            txn.add_port(bridge, PATCH_INT, {"type": "patch",
+                                             "options": omap({"peer": PATCH_TUN})}, {})
+        want = self.wanted_ports(tunnels)
+        for name, p in have.items():
+            if name in (BRIDGE, PATCH_INT):
+                continue
+            if name in want and p["iface"] is not None and p["iface"]["type"] == want[name][0] \
+                    and p["iface"]["options"] == self._options(want[name][1]):
+                want.pop(name)                      # as it should be
+            else:
+                txn.del_port(bridge, p["uuid"])     # stale, or re-created below
+        for name, (ttype, ip) in sorted(want.items()):
+            txn.add_port(bridge, name, {"type": ttype, "options": omap(self._options(ip))}, {})
+
+    def _options(self, remote_ip):
+        return {"remote_ip": remote_ip, "local_ip": self.local_ip, "key": "flow",
+                "df_default": "true"}
+
+    # -- flows -------------------------------------------------------------------------------
+    def flows(self, ofports, lvlans, tunnels):
+        """The br-tun flow table (flow specs for ovs-ofctl) given the ofports of br-tun's ports and
+        the local VLAN of each network."""
+        pi = ofports.get(PATCH_INT)
+        lines = ["table=0,priority=0,actions=drop"]
+        if not pi:
+            return lines
+        lines += [
+            "table=0,priority=1,in_port=%d,actions=resubmit(,2)" % pi,
+            "table=2,priority=0,dl_dst=00:00:00:00:00:00/01:00:00:00:00:00,"
+                "actions=resubmit(,20)",
+            "table=2,priority=0,dl_dst=01:00:00:00:00:00/01:00:00:00:00:00,"
+                "actions=resubmit(,22)",
+            "table=3,priority=0,actions=drop",
+            "table=4,priority=0,actions=drop",
+            "table=10,priority=1,actions=%s,output:%d" % (LEARN, pi),
+            "table=20,priority=0,actions=resubmit(,22)",
+            "table=22,priority=0,actions=drop",
+        ]
+        if self.arp_responder:
+            lines += ["table=2,priority=1,arp,dl_dst=ff:ff:ff:ff:ff:ff,actions=resubmit(,21)",
+                      "table=21,priority=0,actions=resubmit(,22)"]
+        for name, (ttype, _) in sorted(self.wanted_ports(tunnels).items()):
+            if ofports.get(name):
+                lines.append("table=0,priority=1,in_port=%d,actions=resubmit(,%d)"
+                             % (ofports[name], TUN_TO_LV[ttype]))
+        for net_id, net in sorted(tunnels.items()):
+            ttype, seg, lv = net.get("network_type"), net.get("segmentation_id"), \
+                lvlans.get(net_id)
+            if ttype not in self.types or not seg or not lv:
+                continue
+            lines.append("table=%d,priority=1,tun_id=%#x,actions=mod_vlan_vid:%d,"
+                             "resubmit(,10)" % (TUN_TO_LV[ttype], seg, lv))
+            outs = []
+            for ip, entries in sorted((net.get("vteps") or {}).items()):
+                port = ofports.get(port_name(ttype, ip))
+                if not port or ip == self.local_ip:
+                    continue
+                outs.append("output:%d" % port)
+                for mac in sorted(set(e["mac_address"] for e in entries)):
+                    lines.append("table=20,priority=2,dl_vlan=%d,dl_dst=%s,actions="
+                                     "strip_vlan,set_tunnel:%#x,output:%d" % (lv, mac, seg, port))
+                if self.arp_responder:
+                    lines += [arp_reply(lv, e["mac_address"], e["ip_address"])
+                              for e in entries if _ipv4(e.get("ip_address"))]
+            if outs:
+                lines.append("table=22,priority=1,dl_vlan=%d,actions=strip_vlan,"
+                                 "set_tunnel:%#x,%s" % (lv, seg, ",".join(outs)))
+        return lines
+
+    def apply_flows(self, db, lvlans, tunnels):
+        """Bring br-tun's flows in line (ovs/flows.py); True when they had to be written."""
+        ports = ofports(db, [PATCH_INT] + list(self.wanted_ports(tunnels)))
+        return self.flowset.sync(self.flows(ports, lvlans, tunnels))

@@ -1,0 +1,91 @@
+"""L2 population, server side: which remote VTEPs and MACs a host needs for its tunnel networks
+(the ``tunnels`` section of its desired state), and which hosts a port change concerns (every
+host with a port on the port's tunnel network, so their watches wake — and only those).
+
+A host's VTEP is the ``tunnel_ip`` in the configurations of its live L2 agent (Open vSwitch or
+Linux bridge). Both functions cost a fixed number of queries whatever the number of ports."""
+from sqlalchemy import select
+
+from trunkline.channel import agents
+from trunkline.db import schema
+from trunkline.plugins.common import fast_rows
+
+P, A, N, G = schema.ports, schema.ipallocations, schema.networks, schema.agents
+TUNNEL_TYPES = ("vxlan", "gre")
+
+
+def network_hosts(conn, network_ids, also=()):
+    """``also`` plus every host with a port on one of ``network_ids`` that is a tunnel network
+    (one query): the hosts whose L2 population a port change on those networks alters."""
+    ids = sorted(set(n for n in network_ids if n))
+    found = network_hosts_of(conn, ids) if ids else []
+    return sorted(set(h for h in also if h) | set(found))
+
+
+def port_hosts(conn, port_ids, also=()):
+    """``network_hosts`` for the networks of the existing ports ``port_ids`` (one query)."""
+    found = network_hosts_of(conn, select(P.c.network_id).where(P.c.id.in_(list(port_ids)))) \
+        if port_ids else []
+    return sorted(set(h for h in also if h) | set(found))
+
+
+def first_on_host(conn, network_id, host, port_id):
+    """Is ``port_id`` the only port of ``host`` on ``network_id`` (one query)? Its arrival or
+    departure then adds or removes the host as a VTEP of the network."""
+    return conn.execute(select(P.c.id).where(
+        P.c.network_id == network_id, P.c.host == host, P.c.id != port_id).limit(1)).first() \
+        is None
+
+
+def neighbour_hosts(conn, host):
+    """The hosts sharing a tunnel network with ``host`` (one query): they must learn when its
+    VTEP appears, comes back or moves."""
+    own_nets = select(P.c.network_id).where(P.c.host == host)
+    return network_hosts_of(conn, own_nets, exclude=host)
+
+
+def network_hosts_of(conn, nets, exclude=None):
+    stmt = (select(P.c.host).distinct().join(N, N.c.id == P.c.network_id)
+            .where(P.c.network_id.in_(nets), N.c.network_type.in_(TUNNEL_TYPES), P.c.host != ""))
+    return sorted(h for h in conn.execute(stmt).scalars() if h != exclude)
+
+
+def vteps(conn):
+    """{host: tunnel_ip} of the live L2 agents that tunnel (one query)."""
+    out = {}
+    for host, conf in conn.execute(select(G.c.host, G.c.configurations).where(
+            G.c.agent_type.in_(agents.L2_AGENT_TYPES),
+            G.c.heartbeat_at >= agents.alive_cutoff())):
+        ip = (conf or {}).get("tunnel_ip")
+        if isinstance(ip, str) and ip:
+            out[host] = ip
+    return out
+
+
+def tunnels(conn, host):
+    """The ``tunnels`` section of ``host``'s state: per tunnel network it has a port on, the
+    other live VTEPs with a port on it and their ACTIVE, admin-up ports' (MAC, IP)s (four
+    queries: networks, VTEPs, which VTEP is on which network, the ACTIVE ports with their IPs)."""
+    own_nets = select(P.c.network_id).where(P.c.host == host)
+    nets = fast_rows(conn.execute(
+        select(N.c.id, N.c.network_type, N.c.segmentation_id)
+        .where(N.c.id.in_(own_nets), N.c.network_type.in_(TUNNEL_TYPES))))
+    out = {r.id: {"network_type": r.network_type, "segmentation_id": r.segmentation_id,
+                  "vteps": {}} for r in nets}
+    if not out:
+        return out
+    remote = vteps(conn)
+    remote.pop(host, None)
+    if not remote:
+        return out
+    where = (P.c.network_id.in_(list(out)), P.c.host.in_(list(remote)))
+    for net_id, on in conn.execute(select(P.c.network_id, P.c.host).where(*where)
+                                   .group_by(P.c.network_id, P.c.host)):
+        out[net_id]["vteps"][remote[on]] = []
+    for net_id, on, mac, ip in conn.execute(
+            select(P.c.network_id, P.c.host, P.c.mac_address, A.c.ip_address)
+            .outerjoin(A, A.c.port_id == P.c.id)
+            .where(*where, P.c.status == "ACTIVE", P.c.admin_state_up.is_(True))
+            .order_by(P.c.mac_address, A.c.ip_address)):
+        out[net_id]["vteps"][remote[on]].append({"mac_address": mac, "ip_address": ip})
+    return out
