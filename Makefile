@@ -1,5 +1,5 @@
 # trunkline: `make demo` and `make test` install what they need first (idempotent `make install`).
-.PHONY: install demo test bench bench-wiring clean
+.PHONY: install demo test bench bench-wiring bench-auth clean
 
 install:
 	@bash scripts/install.sh
@@ -15,6 +15,9 @@ bench: install
 
 bench-wiring: install
 	.venv/bin/python bench/wiring.py
+
+bench-auth: install
+	.venv/bin/python bench/auth.py
 
 clean:
 	rm -rf .venv build src/*.egg-info .pytest_cache
