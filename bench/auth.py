@@ -36,10 +36,16 @@ class Client:
             self.headers["X-Auth-Token"] = token
 
     def call(self, method, path, body=None):
-        started = time.perf_counter()
-        self.conn.request(method, path, body=json.dumps(body) if body is not None else None,
-                          headers=self.headers)
-        resp = self.conn.getresponse()
+        payload = json.dumps(body) if body is not None else None
+        try:
+            started = time.perf_counter()
+            self.conn.request(method, path, body=payload, headers=self.headers)
+            resp = self.conn.getresponse()
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            self.conn.close()  # the server ended an idle keep-alive connection: reconnect
+            started = time.perf_counter()
+            self.conn.request(method, path, body=payload, headers=self.headers)
+            resp = self.conn.getresponse()
         data = resp.read()
         elapsed = time.perf_counter() - started
         if resp.status >= 300:
