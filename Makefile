@@ -1,5 +1,5 @@
 # trunkline: `make demo` and `make test` install what they need first (idempotent `make install`).
-.PHONY: install demo test bench bench-wiring bench-load bench-agents clean
+.PHONY: install demo test bench bench-wiring bench-load bench-agents bench-auth clean
 
 install:
 	@bash scripts/install.sh
@@ -21,6 +21,9 @@ bench-load: install
 
 bench-agents: install
 	.venv/bin/python bench/agents.py
+
+bench-auth: install
+	.venv/bin/python bench/auth.py
 
 clean:
 	rm -rf .venv build src/*.egg-info .pytest_cache

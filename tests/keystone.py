@@ -3,6 +3,7 @@ scripts/install.sh) under uwsgi, SQLite in a private directory, on a free 127.0.
 Bootstrapped like a small cloud: projects A and B, users with member, reader and admin roles in
 them, a ``service`` user in the ``service`` project, and a catalog entry for trunkline's
 network endpoint. Everything is removed by ``stop()``; the uwsgi process is ended by its PID."""
+import datetime
 import os
 import shutil
 import signal
@@ -44,6 +45,12 @@ enabled = false
 """
 
 
+def _env():
+    """The environment for Keystone's processes: nothing that would make its Python find
+    trunkline's modules (this very file is named keystone.py)."""
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+
+
 def available():
     return os.path.exists(os.path.join(VENV, "bin", "keystone-manage")) and \
         os.path.exists(os.path.join(VENV, "bin", "uwsgi"))
@@ -77,13 +84,15 @@ class Keystone:
         self.startup_seconds = time.monotonic() - started
 
     def _manage(self, *args):
-        subprocess.run([os.path.join(VENV, "bin", "keystone-manage"), "--config-file",
-                        self.conf, *args], check=True, cwd=self.dir,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        r = subprocess.run([os.path.join(VENV, "bin", "keystone-manage"), "--config-file",
+                            self.conf, *args], cwd=self.dir, env=_env(),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if r.returncode != 0:
+            raise RuntimeError("keystone-manage %s failed: %s" % (args[0], r.stderr[-2000:]))
 
     def _start(self):
         log = open(os.path.join(self.dir, "uwsgi.log"), "wb")
-        env = dict(os.environ, OS_KEYSTONE_CONFIG_FILES=self.conf)
+        env = dict(_env(), OS_KEYSTONE_CONFIG_FILES=self.conf)
         self.proc = subprocess.Popen(
             [os.path.join(VENV, "bin", "uwsgi"), "--http-socket", "127.0.0.1:%d" % self.port,
              "--virtualenv", VENV, "--module", "keystone.wsgi.api:application",
@@ -159,6 +168,25 @@ class Keystone:
         r = requests.post(self.url + "/auth/tokens", json=body, timeout=30)
         assert r.status_code == 201, r.text
         return r.headers["X-Subject-Token"]
+
+    def short_lived_token(self, trustor, trustee, project, seconds):
+        """A token that expires in ``seconds``: ``trustee`` acting for ``trustor`` (member of
+        ``project``) through a trust that ends then; Keystone ends the token with the trust."""
+        trustor_token = self.token(trustor, project)
+        until = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(
+            seconds=seconds)
+        trust = self._api("POST", "/OS-TRUST/trusts", trustor_token, {"trust": {
+            "trustor_user_id": self.ids["users"][trustor],
+            "trustee_user_id": self.ids["users"][trustee],
+            "project_id": self.ids["projects"][project], "impersonation": True,
+            "roles": [{"name": "member"}],
+            "expires_at": until.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}})["trust"]
+        body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+            "name": trustee, "domain": {"id": "default"}, "password": PASSWORD}}},
+            "scope": {"OS-TRUST:trust": {"id": trust["id"]}}}}
+        r = requests.post(self.url + "/auth/tokens", json=body, timeout=30)
+        assert r.status_code == 201, r.text
+        return r.headers["X-Subject-Token"], until
 
     def revoke(self, token):
         r = requests.delete(self.url + "/auth/tokens", timeout=30,

@@ -2,10 +2,13 @@
 tokens, project isolation, shared networks, readers, admin-only attributes, trunk subports, a
 policy file, the agent channel's secret, and the openstack CLI and openstacksdk through
 Keystone's catalog. One Keystone per module (its start-up time is printed)."""
+import datetime
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -108,6 +111,52 @@ def test_revoked_token_stops_working_after_the_cache_ttl(keystone, server):
     assert status == 401, body
 
 
+def test_expired_token_answers_401_even_when_cached(keystone, tmp_path):
+    # a long cache TTL: the token's own expiry must end its cache entry
+    srv = Server("sqlite:///%s" % (tmp_path / "e.db"), extra=_keystone_args(keystone, "300"))
+    try:
+        token, until = keystone.short_lived_token("member-a", "member-b", "proj-a", 20)
+        api = Api(srv.url, token)
+        status, body = api.call("GET", "/networks")
+        assert status == 200, body
+        left = (until - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+        assert left > 0, "the machine is too slow: the token expired before the first call"
+        time.sleep(left + 1)
+        status, body = api.call("GET", "/networks")
+        assert status == 401, body
+    finally:
+        srv.stop()
+
+
+def test_a_slow_keystone_does_not_block_other_requests(keystone, tmp_path):
+    """Keystone accepts connections but never answers: the request waiting for it gets 503
+    after the client timeout, and meanwhile the server keeps answering others."""
+    blackhole = socket.socket()
+    blackhole.bind(("127.0.0.1", 0))
+    blackhole.listen(64)
+    args = _keystone_args(keystone)
+    args[args.index(keystone.url)] = "http://127.0.0.1:%d/v3" % blackhole.getsockname()[1]
+    srv = Server("sqlite:///%s" % (tmp_path / "s.db"), extra=args)
+    try:
+        waiting = {}
+
+        def call():
+            waiting["response"] = requests.get(srv.url + "/v2.0/networks", timeout=60,
+                                               headers={"X-Auth-Token": "gAAAAAslow"})
+
+        thread = threading.Thread(target=call)
+        thread.start()
+        time.sleep(1)
+        for _ in range(5):
+            assert requests.get(srv.url + "/", timeout=5).status_code == 200
+        assert thread.is_alive(), "the token validation was expected to be still waiting"
+        thread.join(60)
+        assert waiting["response"].status_code == 503
+    finally:
+        srv.stop()
+        blackhole.close()
+
+
 def test_keystone_unreachable_answers_503(keystone, tmp_path):
     dead = "http://127.0.0.1:%d/v3" % free_port()
     args = _keystone_args(keystone)
@@ -168,6 +217,9 @@ def test_shared_network_is_visible_and_usable_by_another_project(users):
     assert net["id"] in [n["id"] for n in b.call("GET", "/networks")[1]["networks"]]
     assert sub["id"] in [s["id"] for s in b.call("GET", "/subnets")[1]["subnets"]]
     port = b.create("port", network_id=net["id"], name="b-on-shared")
+    status, body = b.call("POST", "/subnets", {"subnet": {
+        "network_id": net["id"], "cidr": "10.64.0.0/24", "ip_version": 4}})
+    assert status == 403 and _err(body)[0] == "HTTPForbidden"
     assert port["project_id"] != net["project_id"]
     assert port["fixed_ips"][0]["subnet_id"] == sub["id"]
     # visible but not B's: changing it is refused, deleting it too

@@ -49,6 +49,11 @@ class RequestTooLarge(NeutronError):
     message = "Request is too large."
 
 
+class NotAuthorized(NeutronError):
+    code = 403
+    message = "Not authorized."
+
+
 class ServiceUnavailable(NeutronError):
     code = 503
     message = "The service is unavailable."
@@ -72,6 +77,26 @@ class HTTPMethodNotAllowed(NeutronError):
     def __init__(self, message="The server could not comply with the request since it is "
                                "either malformed or otherwise incorrect."):
         super().__init__(message)
+
+
+class HTTPUnauthorized(NeutronError):
+    """No valid token (keystonemiddleware's answer, in Neutron's body)."""
+    code = 401
+    message = "The request you have made requires authentication."
+
+
+class HTTPServiceUnavailable(ServiceUnavailable):
+    pass
+
+
+class HTTPForbidden(NotAuthorized):
+    def __init__(self, message):
+        super().__init__(message)
+
+
+class PolicyNotAuthorized(NotAuthorized):
+    """oslo.policy's refusal, as Neutron answers it."""
+    message = "(rule:%(rule)s) is disallowed by policy"
 
 
 class InvalidInput(BadRequest):

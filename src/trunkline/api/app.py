@@ -341,6 +341,10 @@ class Api:
             if net is not None:
                 (target["network:tenant_id"], target["network:shared"],
                  target["network:router:external"]) = net
+                if member == "subnet" and net[0] != target["project_id"]:
+                    # a shared network takes other projects' ports, not their subnets
+                    raise exc.HTTPForbidden("Tenant not allowed to create subnet on this "
+                                            "network")
         req.policy.enforce("create_" + member, target)
         req.policy.enforce_attrs("create_" + member, resource, res, target, is_create=True)
         if member == "trunk":
@@ -370,7 +374,7 @@ class Api:
         fields = listing.parse_fields(req.params)
         with self.db.read() as conn:
             item, _ = self.visible(req, conn, plugin, item_id)
-            item = self.readable(req, conn, plugin.resource.member, [item])[0]
+            item = self.readable(req, conn, plugin.resource.member, [item], visible_only=False)[0]
         return Response(200, {plugin.resource.member: _fields([item], fields)[0]})
 
     def create(self, req, plugin):

@@ -22,24 +22,8 @@ from trunkline.api import context as context_mod
 LOG = logging.getLogger(__name__)
 AGENT_SECRET_HEADER = "x-trunkline-agent-secret"
 AGENT_ROLES = ("service", "admin")
-
-
-class Unauthorized(exc.NeutronError):
-    code = 401
-    message = "The request you have made requires authentication."
-
-    @property
-    def type(self):
-        return "HTTPUnauthorized"
-
-
-class KeystoneUnavailable(exc.ServiceUnavailable):
-    message = ("The identity service (Keystone) could not be reached to validate the token; "
-               "try again later.")
-
-    @property
-    def type(self):
-        return "HTTPServiceUnavailable"
+KEYSTONE_DOWN = ("The identity service (Keystone) could not be reached to validate the token; "
+                 "try again later.")
 
 
 def read_secret(path):
@@ -52,8 +36,6 @@ def read_secret(path):
 
 
 class NoAuth:
-    mode = "noauth"
-
     def __init__(self, policy, agent_secret=None):
         self.policy = policy
         self.agent_secret = agent_secret
@@ -64,15 +46,13 @@ class NoAuth:
     async def check_agent(self, req):
         """Open on loopback unless a secret is configured."""
         if self.agent_secret is not None and not _secret_ok(req, self.agent_secret):
-            raise Unauthorized()
+            raise exc.HTTPUnauthorized()
 
     def www_authenticate(self):
         return None
 
 
 class KeystoneAuth:
-    mode = "keystone"
-
     def __init__(self, policy, url, username, password, project_name, user_domain="Default",
                  project_domain="Default", cache_ttl=300.0, cache_size=10000,
                  agent_secret=None, timeout=10.0):
@@ -105,13 +85,13 @@ class KeystoneAuth:
         token = await self.validate(req.headers.get("x-auth-token"))
         roles = {r["name"].lower() for r in token.get("roles") or ()}
         if not roles.intersection(AGENT_ROLES):
-            raise Unauthorized("The agent channel needs the agent secret or a token with the "
-                               "service or admin role.")
+            raise exc.HTTPUnauthorized("The agent channel needs the agent secret or a token "
+                                       "with the service or admin role.")
 
     async def validate(self, token):
-        """The token's body from Keystone (cached); Unauthorized when missing or invalid."""
+        """The token's body from Keystone (cached); HTTPUnauthorized when missing or invalid."""
         if not token:
-            raise Unauthorized()
+            raise exc.HTTPUnauthorized()
         key = hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
         body = self.cache.get(key)
         if body is not None:
@@ -134,14 +114,14 @@ class KeystoneAuth:
         except (ks_exc.ConnectFailure, ks_exc.ConnectTimeout, ks_exc.DiscoveryFailure,
                 ks_exc.RequestTimeout, ks_exc.Unauthorized, ks_exc.SSLError) as e:
             LOG.warning("cannot validate a token with Keystone at %s: %s", self.url, e)
-            raise KeystoneUnavailable()
+            raise exc.HTTPServiceUnavailable(KEYSTONE_DOWN)
         if resp.status_code == 200:
             return resp.json()["token"]
         if resp.status_code in (401, 404):
-            raise Unauthorized()
+            raise exc.HTTPUnauthorized()
         LOG.warning("Keystone at %s answered %s to a token validation: %s", self.url,
                     resp.status_code, resp.text[:200])
-        raise KeystoneUnavailable()
+        raise exc.HTTPServiceUnavailable(KEYSTONE_DOWN)
 
 
 class TokenCache:

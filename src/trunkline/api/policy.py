@@ -16,11 +16,6 @@ from trunkline.api import policies
 LOG = logging.getLogger(__name__)
 
 
-class PolicyNotAuthorized(exc.NeutronError):
-    code = 403
-    message = "(rule:%(rule)s) is disallowed by policy"
-
-
 @policy.register("field")
 class FieldCheck(policy.Check):
     """Neutron's ``field:<resource>:<attr>=<value>`` check (``~`` starts a regular expression).
@@ -107,7 +102,7 @@ class Checker:
 
     def enforce(self, action, target):
         if not self.allowed(action, target):
-            raise PolicyNotAuthorized(rule=action)
+            raise exc.PolicyNotAuthorized(rule=action)
 
     def enforce_attrs(self, action, resource, res, target, is_create):
         """``action:attr`` (and ``action:attr:key`` for lists of dicts) for every attribute the
@@ -131,7 +126,7 @@ class Checker:
                 continue
             rule = "%s:%s" % (action, attr)
             if not self.allowed(rule, target):
-                raise PolicyNotAuthorized(rule=rule)
+                raise exc.PolicyNotAuthorized(rule=rule)
 
     def hidden(self, member, target):
         """Attributes of ``target`` (a ``member``) the caller may not read."""
