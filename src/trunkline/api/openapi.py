@@ -160,10 +160,10 @@ def _list_params(res):
     params = []
     for name, attr in sorted(res.attrs.items()):
         if attr.filter:
-            item = dict(attr.json_schema())
-            item.pop("nullable", None)
-            if item.get("type") in ("array", "object"):
-                item = {"type": "string"}
+            # filter values are only converted (booleans, integers), never validated: a
+            # value no item has simply matches nothing, as in Neutron
+            kind = attr.json_schema().get("type") if attr.convert_filter else None
+            item = {"type": kind if kind in ("boolean", "integer") else "string"}
             params.append(_query(name, {"type": "array", "items": item},
                                  "Only items whose %s is one of these values" % name))
     sort_keys = sorted(n for n, a in res.attrs.items() if a.sort)

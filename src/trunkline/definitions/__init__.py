@@ -1,7 +1,8 @@
 """The API's resources as data (like neutron-lib's api/definitions): each attribute says whether it
 may be POSTed or PUT, its default, converter and validator, whether it is a list filter or a sort
-key, and which column stores it. The API layer validates and serialises with these; the plugins
-read defaults and columns from them. Nothing here touches the database or HTTP.
+key, which column stores it, and the JSON Schema of its wire value (api/openapi.py builds the API
+description from these). The API layer validates and serialises with these; the plugins read
+defaults and columns from them. Nothing here touches the database or HTTP.
 """
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
