@@ -166,7 +166,8 @@ def env():
                               state_dir=e.lab_dir)
         for net in NETS:
             port = wait_for(lambda: e.dhcp_port(net), 30, what="DHCP port of " + net)
-            e.dhcp[net] = (port["fixed_ips"][0]["ip_address"], port["mac_address"])
+            ipv4 = [f["ip_address"] for f in port["fixed_ips"] if ":" not in f["ip_address"]]
+            e.dhcp[net] = (ipv4[0], port["mac_address"])    # (a network may also have IPv6)
         for dev in ("eth0", "eth0.1", "eth0.2"):
             e.lease(dev)
         yield e
