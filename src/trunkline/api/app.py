@@ -267,9 +267,10 @@ class Api:
             return items
         out = []
         for item, target in zip(items, self.targets(conn, member, items)):
-            if visible_only and not req.policy.allowed("get_" + member, target):
+            values = req.policy.values(target)
+            if visible_only and not req.policy.allowed("get_" + member, target, values):
                 continue
-            hidden = req.policy.hidden(member, target)
+            hidden = req.policy.hidden(member, target, values)
             out.append({k: v for k, v in item.items() if k not in hidden} if hidden else item)
         return out
 

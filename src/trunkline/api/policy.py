@@ -91,10 +91,14 @@ class Checker:
         self.creds = context_mod.creds(ctx)
         self._memo = {}
 
-    def allowed(self, action, target):
+    def values(self, target):
+        """What of ``target`` the rules can read: the key of the remembered answers."""
+        return tuple(_hashable(target.get(k)) for k in self.policy.target_keys)
+
+    def allowed(self, action, target, values=None):
         if self.ctx.is_admin:
             return True
-        key = (action,) + tuple(_hashable(target.get(k)) for k in self.policy.target_keys)
+        key = (action, self.values(target) if values is None else values)
         answer = self._memo.get(key)
         if answer is None:
             answer = self._memo[key] = self.policy.check(action, target, self.creds)
@@ -128,13 +132,15 @@ class Checker:
             if not self.allowed(rule, target):
                 raise exc.PolicyNotAuthorized(rule=rule)
 
-    def hidden(self, member, target):
+    def hidden(self, member, target, values=None):
         """Attributes of ``target`` (a ``member``) the caller may not read."""
         if self.ctx.is_admin:
             return ()
         action = "get_" + member
+        values = self.values(target) if values is None else values
         return [attr for attr in self.policy.attr_rules.get(action, ())
-                if attr in target and not self.allowed("%s:%s" % (action, attr), target)]
+                if attr in target and not self.allowed("%s:%s" % (action, attr), target,
+                                                       values)]
 
 
 def _hashable(value):
