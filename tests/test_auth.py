@@ -58,9 +58,10 @@ def server(keystone, secret_file, tmp_path_factory):
 class Api:
     """Plain HTTP as one Keystone user."""
 
-    def __init__(self, url, token):
+    def __init__(self, url, token, project_id=None):
         self.url = url + "/v2.0"
         self.token = token
+        self.project_id = project_id
 
     def call(self, method, path, body=None, headers=None):
         h = {"X-Auth-Token": self.token} if self.token else {}
@@ -79,7 +80,7 @@ def users(keystone, server):
     """An API client per user (admin-a, member-a, reader-a, member-b, reader-b, trunkline)."""
     out = {}
     for name, (project, _) in ks.USERS.items():
-        out[name] = Api(server.url, keystone.token(name, project))
+        out[name] = Api(server.url, keystone.token(name, project), keystone.project_id(project))
     return out
 
 
@@ -238,6 +239,10 @@ def test_reader_cannot_write(users):
     assert _err(body) == ("PolicyNotAuthorized", "(rule:create_network) is disallowed by policy")
     net = users["member-a"].create("network", name="readable")
     assert reader.call("GET", "/networks/" + net["id"])[0] == 200
+    # a member cannot create for another project either
+    status, body = users["member-a"].call("POST", "/networks", {"network": {
+        "name": "for-b", "project_id": users["member-b"].project_id}})
+    assert status == 403 and _err(body)[1] == "(rule:create_network) is disallowed by policy"
     assert reader.call("PUT", "/networks/" + net["id"], {"network": {"name": "w"}})[0] == 403
     assert reader.call("DELETE", "/networks/" + net["id"])[0] == 403
     assert reader.call("PUT", "/networks/%s/tags/t1" % net["id"])[0] == 403
@@ -294,6 +299,7 @@ def test_trunk_subports_must_be_the_callers_projects(users):
         {"port_id": a_port["id"], "segmentation_type": "vlan", "segmentation_id": 11}]})
     assert status == 404 and _err(body)[0] == "PortNotFound"
     assert b.call("GET", "/trunks/%s/get_subports" % trunk["id"])[1]["sub_ports"] == []
+    assert users["reader-b"].call("GET", "/trunks/%s/get_subports" % trunk["id"])[0] == 200
     status, body = users["reader-b"].call("PUT", "/trunks/%s/add_subports" % trunk["id"], {
         "sub_ports": [{"port_id": own_sub["id"], "segmentation_type": "vlan",
                        "segmentation_id": 12}]})
