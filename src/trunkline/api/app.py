@@ -330,8 +330,7 @@ class Api:
                     # a shared network takes other projects' ports, not their subnets
                     raise exc.HTTPForbidden("Tenant not allowed to create subnet on this "
                                             "network")
-        req.policy.enforce("create_" + member, target)
-        req.policy.enforce_attrs("create_" + member, resource, res, target, is_create=True)
+        req.policy.enforce_change("create_" + member, resource, res, target, is_create=True)
         if member == "trunk":
             self.usable_ports(req, conn, [res["port_id"]] + [
                 s["port_id"] for s in res.get("sub_ports") or () if isinstance(s, dict)
@@ -389,9 +388,8 @@ class Api:
         if not req.context.is_admin:  # an admin's update finds what exists like any write
             with self.db.read() as conn:
                 _, target = self.visible(req, conn, plugin, item_id)
-            req.policy.enforce("update_" + member, target)
-            req.policy.enforce_attrs("update_" + member, resource, res, dict(target, **res),
-                                     is_create=False)
+            req.policy.enforce_change("update_" + member, resource, res, dict(target, **res),
+                                      is_create=False)
 
         def update(txn):
             plugin.update(txn, req.context, item_id, res, req.if_match())
