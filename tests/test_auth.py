@@ -58,9 +58,10 @@ def server(keystone, secret_file, tmp_path_factory):
 class Api:
     """Plain HTTP as one Keystone user."""
 
-    def __init__(self, url, token):
+    def __init__(self, url, token, project_id=None):
         self.url = url + "/v2.0"
         self.token = token
+        self.project_id = project_id
 
     def call(self, method, path, body=None, headers=None):
         h = {"X-Auth-Token": self.token} if self.token else {}
@@ -79,7 +80,7 @@ def users(keystone, server):
     """An API client per user (admin-a, member-a, reader-a, member-b, reader-b, trunkline)."""
     out = {}
     for name, (project, _) in ks.USERS.items():
-        out[name] = Api(server.url, keystone.token(name, project))
+        out[name] = Api(server.url, keystone.token(name, project), keystone.project_id(project))
     return out
 
 
@@ -225,7 +226,7 @@ def test_shared_network_is_visible_and_usable_by_another_project(users):
     # visible but not B's: changing it is refused, deleting it too
     status, body = b.call("PUT", "/networks/" + net["id"], {"network": {"name": "mine"}})
     assert status == 403 and _err(body) == ("PolicyNotAuthorized",
-                                           "(rule:update_network) is disallowed by policy")
+                                           "rule:update_network is disallowed by policy")
     assert b.call("DELETE", "/networks/" + net["id"])[0] == 403
     # the network's owner (project A) sees ports others put on it, as in Neutron
     assert port["id"] in [p["id"] for p in users["member-a"].call("GET", "/ports")[1]["ports"]]
@@ -235,9 +236,13 @@ def test_reader_cannot_write(users):
     reader = users["reader-a"]
     status, body = reader.call("POST", "/networks", {"network": {"name": "r"}})
     assert status == 403
-    assert _err(body) == ("PolicyNotAuthorized", "(rule:create_network) is disallowed by policy")
+    assert _err(body) == ("PolicyNotAuthorized", "rule:create_network is disallowed by policy")
     net = users["member-a"].create("network", name="readable")
     assert reader.call("GET", "/networks/" + net["id"])[0] == 200
+    # a member cannot create for another project either
+    status, body = users["member-a"].call("POST", "/networks", {"network": {
+        "name": "for-b", "project_id": users["member-b"].project_id}})
+    assert status == 403 and _err(body)[1] == "rule:create_network is disallowed by policy"
     assert reader.call("PUT", "/networks/" + net["id"], {"network": {"name": "w"}})[0] == 403
     assert reader.call("DELETE", "/networks/" + net["id"])[0] == 403
     assert reader.call("PUT", "/networks/%s/tags/t1" % net["id"])[0] == 403
@@ -254,12 +259,22 @@ def test_admin_only_attributes_are_hidden_and_refused(users):
     status, body = member.call("POST", "/networks", {"network": {
         "name": "p", "provider:network_type": "vlan"}})
     assert status == 403
-    assert _err(body)[1] == "(rule:create_network:provider:network_type) is disallowed by policy"
+    assert _err(body)[1] == ("(rule:create_network and rule:create_network:provider:network_type)"
+                             " is disallowed by policy")
     status, body = member.call("POST", "/ports", {"port": {
         "network_id": net["id"], "binding:host_id": "h1"}})
     assert status == 403
-    assert _err(body) == ("PolicyNotAuthorized",
-                          "(rule:create_port:binding:host_id) is disallowed by policy")
+    assert _err(body) == ("PolicyNotAuthorized", "(rule:create_port and "
+                          "rule:create_port:binding:host_id) is disallowed by policy")
+    # Neutron names the whole match rule: every ruled attribute the request sets, in order
+    subnet = member.create("subnet", network_id=net["id"], cidr="10.91.0.0/24", ip_version=4)
+    status, body = member.call("POST", "/ports", {"port": {
+        "network_id": net["id"], "fixed_ips": [{"subnet_id": subnet["id"]}],
+        "binding:host_id": "h1"}})
+    assert status == 403 and _err(body)[1] == (
+        "((rule:create_port and (rule:create_port:fixed_ips and "
+        "(rule:create_port:fixed_ips:subnet_id))) and rule:create_port:binding:host_id) "
+        "is disallowed by policy")
     port = member.create("port", network_id=net["id"])
     assert not [k for k in port if k in ("binding:host_id", "binding:vif_type",
                                          "binding:vif_details", "binding:profile")]
@@ -269,7 +284,8 @@ def test_admin_only_attributes_are_hidden_and_refused(users):
     status, body = member.call("PUT", "/ports/" + port["id"],
                                {"port": {"binding:host_id": "h1"}})
     assert status == 403
-    assert _err(body)[1] == "(rule:update_port:binding:host_id) is disallowed by policy"
+    assert _err(body)[1] == ("(rule:update_port and rule:update_port:binding:host_id) is "
+                             "disallowed by policy")
     status, body = admin.call("PUT", "/ports/" + port["id"], {"port": {"binding:host_id": "h1"}})
     assert status == 200 and body["port"]["binding:host_id"] == "h1"
     assert "binding:host_id" not in member.call("GET", "/ports/" + port["id"])[1]["port"]
@@ -294,11 +310,12 @@ def test_trunk_subports_must_be_the_callers_projects(users):
         {"port_id": a_port["id"], "segmentation_type": "vlan", "segmentation_id": 11}]})
     assert status == 404 and _err(body)[0] == "PortNotFound"
     assert b.call("GET", "/trunks/%s/get_subports" % trunk["id"])[1]["sub_ports"] == []
+    assert users["reader-b"].call("GET", "/trunks/%s/get_subports" % trunk["id"])[0] == 200
     status, body = users["reader-b"].call("PUT", "/trunks/%s/add_subports" % trunk["id"], {
         "sub_ports": [{"port_id": own_sub["id"], "segmentation_type": "vlan",
                        "segmentation_id": 12}]})
     assert status == 403
-    assert _err(body)[1] == "(rule:add_subports) is disallowed by policy"
+    assert _err(body)[1] == "rule:add_subports is disallowed by policy"
     status, body = b.call("PUT", "/trunks/%s/add_subports" % trunk["id"], {"sub_ports": [
         {"port_id": own_sub["id"], "segmentation_type": "vlan", "segmentation_id": 12}]})
     assert status == 200, body
@@ -326,7 +343,7 @@ def test_policy_file_overrides_a_default(keystone, tmp_path, users):
         member = Api(srv.url, users["member-a"].token)
         status, body = member.call("POST", "/networks", {"network": {"name": "n"}})
         assert status == 403
-        assert _err(body)[1] == "(rule:create_network) is disallowed by policy"
+        assert _err(body)[1] == "rule:create_network is disallowed by policy"
         assert Api(srv.url, users["admin-a"].token).call(
             "POST", "/networks", {"network": {"name": "n"}})[0] == 201
     finally:

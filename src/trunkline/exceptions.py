@@ -96,7 +96,7 @@ class HTTPForbidden(NotAuthorized):
 
 class PolicyNotAuthorized(NotAuthorized):
     """oslo.policy's refusal, as Neutron answers it."""
-    message = "(rule:%(rule)s) is disallowed by policy"
+    message = "%(rule)s is disallowed by policy"
 
 
 class InvalidInput(BadRequest):

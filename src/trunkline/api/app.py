@@ -283,9 +283,10 @@ class Api:
             return items
         out = []
         for item, target in zip(items, self.targets(conn, member, items)):
-            if visible_only and not req.policy.allowed("get_" + member, target):
+            values = req.policy.values(target)
+            if visible_only and not req.policy.allowed("get_" + member, target, values):
                 continue
-            hidden = req.policy.hidden(member, target)
+            hidden = req.policy.hidden(member, target, values)
             out.append({k: v for k, v in item.items() if k not in hidden} if hidden else item)
         return out
 
@@ -345,8 +346,7 @@ class Api:
                     # a shared network takes other projects' ports, not their subnets
                     raise exc.HTTPForbidden("Tenant not allowed to create subnet on this "
                                             "network")
-        req.policy.enforce("create_" + member, target)
-        req.policy.enforce_attrs("create_" + member, resource, res, target, is_create=True)
+        req.policy.enforce_change("create_" + member, resource, res, target, is_create=True)
         if member == "trunk":
             self.usable_ports(req, conn, [res["port_id"]] + [
                 s["port_id"] for s in res.get("sub_ports") or () if isinstance(s, dict)
@@ -404,9 +404,8 @@ class Api:
         if not req.context.is_admin:  # an admin's update finds what exists like any write
             with self.db.read() as conn:
                 _, target = self.visible(req, conn, plugin, item_id)
-            req.policy.enforce("update_" + member, target)
-            req.policy.enforce_attrs("update_" + member, resource, res, dict(target, **res),
-                                     is_create=False)
+            req.policy.enforce_change("update_" + member, resource, res, dict(target, **res),
+                                      is_create=False)
 
         def update(txn):
             plugin.update(txn, req.context, item_id, res, req.if_match())

@@ -91,10 +91,14 @@ class Checker:
         self.creds = context_mod.creds(ctx)
         self._memo = {}
 
-    def allowed(self, action, target):
+    def values(self, target):
+        """What of ``target`` the rules can read: the key of the remembered answers."""
+        return tuple(_hashable(target.get(k)) for k in self.policy.target_keys)
+
+    def allowed(self, action, target, values=None):
         if self.ctx.is_admin:
             return True
-        key = (action,) + tuple(_hashable(target.get(k)) for k in self.policy.target_keys)
+        key = (action, self.values(target) if values is None else values)
         answer = self._memo.get(key)
         if answer is None:
             answer = self._memo[key] = self.policy.check(action, target, self.creds)
@@ -102,39 +106,58 @@ class Checker:
 
     def enforce(self, action, target):
         if not self.allowed(action, target):
-            raise exc.PolicyNotAuthorized(rule=action)
+            raise exc.PolicyNotAuthorized(rule="rule:" + action)
 
-    def enforce_attrs(self, action, resource, res, target, is_create):
-        """``action:attr`` (and ``action:attr:key`` for lists of dicts) for every attribute the
-        request sets; on create an attribute left at its default is not being set."""
+    def enforce_change(self, action, resource, res, target, is_create):
+        """A create or update as Neutron checks it: the action and, for every attribute the
+        request sets that has a rule, ``action:attr`` (and ``action:attr:key`` for the keys of
+        a list of dicts, e.g. ``create_port:fixed_ips:ip_address``), all in one match rule; a
+        refusal names that whole rule, as Neutron's message does:
+        ``(rule:create_port and rule:create_port:binding:host_id) is disallowed by policy``.
+        On create an attribute left at its default is not being set."""
         if self.ctx.is_admin:
             return
-        for attr in self.policy.attr_rules.get(action, ()):
-            if attr in res:
-                name, sub = attr, ""
-            else:  # a key inside a list attribute: fixed_ips:ip_address
-                name, _, sub = attr.rpartition(":")
-                if name not in res:
-                    continue
-            value = res[name]
-            if is_create:
-                definition = resource.attrs.get(name)
-                if definition is not None and value == definition.default:
-                    continue
-            if sub and not (isinstance(value, list) and
-                            any(isinstance(v, dict) and sub in v for v in value)):
-                continue
-            rule = "%s:%s" % (action, attr)
-            if not self.allowed(rule, target):
-                raise exc.PolicyNotAuthorized(rule=rule)
+        checks, match = [action], "rule:" + action
+        for name, keys in self._set_attrs(action, resource, res, is_create):
+            rule = "%s:%s" % (action, name)
+            checks.append(rule)
+            text = "rule:" + rule
+            if keys:
+                subs = ["%s:%s" % (rule, k) for k in keys]
+                checks += subs
+                text = "(%s and (%s))" % (text, " and ".join("rule:" + r for r in subs))
+            match = "(%s and %s)" % (match, text)
+        values = self.values(target)
+        if not all(self.allowed(rule, target, values) for rule in checks):
+            raise exc.PolicyNotAuthorized(rule=match)
 
-    def hidden(self, member, target):
+    def _set_attrs(self, action, resource, res, is_create):
+        """[(attribute, [its keys that have a rule and are set])] for the attributes with a
+        rule the request sets, in the resource's attribute order."""
+        ruled = self.policy.attr_rules.get(action, ())
+        out = []
+        for name, definition in resource.attrs.items():
+            if name not in res:
+                continue
+            value = res[name]
+            if is_create and value == definition.default:
+                continue
+            keys = [r[len(name) + 1:] for r in ruled if r.startswith(name + ":")]
+            keys = [k for k in keys if isinstance(value, list) and
+                    any(isinstance(v, dict) and k in v for v in value)]
+            if name in ruled or keys:
+                out.append((name, keys))
+        return out
+
+    def hidden(self, member, target, values=None):
         """Attributes of ``target`` (a ``member``) the caller may not read."""
         if self.ctx.is_admin:
             return ()
         action = "get_" + member
+        values = self.values(target) if values is None else values
         return [attr for attr in self.policy.attr_rules.get(action, ())
-                if attr in target and not self.allowed("%s:%s" % (action, attr), target)]
+                if attr in target and not self.allowed("%s:%s" % (action, attr), target,
+                                                       values)]
 
 
 def _hashable(value):
