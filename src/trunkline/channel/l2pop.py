@@ -3,7 +3,8 @@
 host with a port on the port's tunnel network, so their watches wake — and only those).
 
 A host's VTEP is the ``tunnel_ip`` in the configurations of its live L2 agent (Open vSwitch or
-Linux bridge). Both functions cost a fixed number of queries whatever the number of ports."""
+Linux bridge). Every function here costs a fixed number of queries whatever the number of
+ports."""
 from sqlalchemy import select
 
 from trunkline.channel import agents
@@ -45,6 +46,7 @@ def neighbour_hosts(conn, host):
 
 
 def network_hosts_of(conn, nets, exclude=None):
+    """The hosts with a port on the tunnel networks among ``nets`` (ids or a subquery)."""
     stmt = (select(P.c.host).distinct().join(N, N.c.id == P.c.network_id)
             .where(P.c.network_id.in_(nets), N.c.network_type.in_(TUNNEL_TYPES), P.c.host != ""))
     return sorted(h for h in conn.execute(stmt).scalars() if h != exclude)
