@@ -1,6 +1,9 @@
 """L2 population, server side, over the agent channel (no dataplane): the ``tunnels`` section
 of a host's desired state (remote VTEPs of live tunnelling agents, their ACTIVE admin-up ports),
 and which hosts' watches a port change wakes."""
+import os
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -182,3 +185,17 @@ def test_a_vtep_only_carries_its_tunnel_types(client, chan, hosts):
     # h2's Linux bridge agent does no GRE: it is no VTEP of a GRE network
     t = chan.state(h1)["tunnels"][net["id"]]
     assert t["network_type"] == "gre" and t["vteps"] == {"192.0.2.4": [entry(p4)]}
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--tunnel-ip", "192.0.2.300"], "is not an IPv4 address"),
+    (["--tunnel-types", "vxlan,geneve"], "comma-separated list of vxlan and gre"),
+    (["--physnet-mapping", "physnet1"], "expected PHYSNET:IFACE"),
+    (["--physnet-mapping", "physnet1:eth2", "--physnet-mapping", "physnet1:eth3"],
+     "physical network physnet1 mapped twice"),
+])
+def test_agent_refuses_bad_tunnel_and_physnet_options(args, message):
+    r = subprocess.run([os.path.join(os.path.dirname(sys.executable), "trunkline"), "agent",
+                        "--server", "http://127.0.0.1:1", *args],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and message in r.stderr, r.stderr
