@@ -23,7 +23,7 @@ DHCP_AGENT = ("DHCP agent", "trunkline-dhcp")
 
 class Agent:
     def __init__(self, host, server, driver, state_dir="/var/lib/trunkline", dhcp=False,
-                 report_interval=10.0, resync_interval=30.0):
+                 report_interval=10.0, resync_interval=30.0, dhcp_namespace_suffix=""):
         self.host = host
         self.client = ChannelClient(server, host)
         self.driver = driver
@@ -31,8 +31,8 @@ class Agent:
         self.report_interval = report_interval
         self.resync_interval = resync_interval
         self.dhcp = DhcpManager(state_dir, netns=getattr(driver, "netns", None),
-                                datapath_type=getattr(driver, "datapath_type", None)) \
-            if dhcp else None
+                                datapath_type=getattr(driver, "datapath_type", None),
+                                namespace_suffix=dhcp_namespace_suffix) if dhcp else None
         self.dhcp_ports = {}        # net id -> (subnet ids, port)
         self.revision = None
         self.stopping = threading.Event()
@@ -157,7 +157,8 @@ def run(args):
                           physnet_mappings=args.physnet_mappings,
                           arp_responder=args.arp_responder)
     agent = Agent(host=args.host, server=args.server, driver=driver, state_dir=args.state_dir,
-                  dhcp=args.dhcp, report_interval=args.report_interval)
+                  dhcp=args.dhcp, report_interval=args.report_interval,
+                  dhcp_namespace_suffix=args.dhcp_namespace_suffix)
     signal.signal(signal.SIGTERM, agent.stop)
     LOG.warning("trunkline agent for host %s, server %s, driver %s (%s)%s", agent.host,
                 args.server, args.driver, agent.configurations(), ", DHCP" if args.dhcp else "")
