@@ -1,6 +1,9 @@
 """L2 population, server side, over the agent channel (no dataplane): the ``tunnels`` section
 of a host's desired state (remote VTEPs of live tunnelling agents, their ACTIVE admin-up ports),
 and which hosts' watches a port change wakes."""
+import os
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -17,11 +20,12 @@ def chan(server):
 
 @pytest.fixture
 def hosts(chan):
-    """Three hosts: h1 (OVS, 192.0.2.1), h2 (Linux bridge, 192.0.2.2), h3 (OVS, no tunnel)."""
+    """Three hosts: h1 (OVS, 192.0.2.1, vxlan and gre), h2 (Linux bridge, 192.0.2.2, vxlan),
+    h3 (OVS, no tunnel)."""
     tag = uuid.uuid4().hex[:6]
     names = ["l2h1-" + tag, "l2h2-" + tag, "l2h3-" + tag]
-    agents = [chan.register(names[0], OVS, tunnel_ip="192.0.2.1", tunnel_types=["vxlan"],
-                            l2_population=True),
+    agents = [chan.register(names[0], OVS, tunnel_ip="192.0.2.1",
+                            tunnel_types=["vxlan", "gre"], l2_population=True),
               chan.register(names[1], LB, tunnel_ip="192.0.2.2", tunnel_types=["vxlan"],
                             l2_population=True),
               chan.register(names[2], OVS, tunnel_ip=None, tunnel_types=[])]
@@ -83,14 +87,13 @@ def test_tunnels_section_lists_remote_vteps_and_active_ports(client, chan, hosts
 
 def test_port_down_admin_down_deleted_or_moved_disappears(client, chan, hosts):
     (h1, h2, _), _ = hosts
-    net = vxlan_net(client, "l2pop-b", "10.62.0.0/24", ntype="gre")
+    net = vxlan_net(client, "l2pop-b", "10.62.0.0/24")
     bound(client, net, h1)
     ports = [bound(client, net, h2) for _ in range(4)]
     chan.report(h2, {p["id"]: "ACTIVE" for p in ports})
 
     def macs():
         t = chan.state(h1)["tunnels"][net["id"]]
-        assert t["network_type"] == "gre"
         return sorted(e["mac_address"] for e in t["vteps"].get("192.0.2.2", []))
 
     assert macs() == sorted(p["mac_address"] for p in ports)
@@ -167,3 +170,32 @@ def test_watch_sleeps_through_changes_that_alter_no_entry(client, chan, hosts):
     since = chan.state(h1)["revision"]
     client.delete("/ports/" + p["id"])
     assert watch_now(chan, h1, since) > since
+
+
+def test_a_vtep_only_carries_its_tunnel_types(client, chan, hosts):
+    (h1, h2, _), _ = hosts
+    h4 = "l2h4-" + uuid.uuid4().hex[:6]
+    chan.register(h4, OVS, tunnel_ip="192.0.2.4", tunnel_types=["vxlan", "gre"],
+                  l2_population=True)
+    net = vxlan_net(client, "l2pop-gre", "10.67.0.0/24", ntype="gre")
+    bound(client, net, h1)
+    p2, p4 = bound(client, net, h2), bound(client, net, h4)
+    chan.report(h2, {p2["id"]: "ACTIVE"})
+    chan.report(h4, {p4["id"]: "ACTIVE"})
+    # h2's Linux bridge agent does no GRE: it is no VTEP of a GRE network
+    t = chan.state(h1)["tunnels"][net["id"]]
+    assert t["network_type"] == "gre" and t["vteps"] == {"192.0.2.4": [entry(p4)]}
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--tunnel-ip", "192.0.2.300"], "is not an IPv4 address"),
+    (["--tunnel-types", "vxlan,geneve"], "comma-separated list of vxlan and gre"),
+    (["--physnet-mapping", "physnet1"], "expected PHYSNET:IFACE"),
+    (["--physnet-mapping", "physnet1:eth2", "--physnet-mapping", "physnet1:eth3"],
+     "physical network physnet1 mapped twice"),
+])
+def test_agent_refuses_bad_tunnel_and_physnet_options(args, message):
+    r = subprocess.run([os.path.join(os.path.dirname(sys.executable), "trunkline"), "agent",
+                        "--server", "http://127.0.0.1:1", *args],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and message in r.stderr, r.stderr

@@ -299,3 +299,31 @@ def test_arp_responder_answers_locally(multihost):
     assert not any("ARP" in l for l in lines), [l for l in lines if "ARP" in l]
     neigh = mh.vm_exec(vm1, "ip", "neigh", "show", ip_of(p2), check=True).stdout
     assert p2["mac_address"] in neigh
+
+
+@needs_multihost
+def test_two_dhcp_hosts_serve_one_network(multihost):
+    """Lab hosts share one kernel: each DHCP host has its own qdhcp-<net>-<host netns>
+    namespace, so both serve the network side by side (as two network nodes would), neither
+    removes the other's device, and a VM on a third host leases from them."""
+    mh = multihost
+    h1, h2 = mh.add_host("h1", dhcp=True), mh.add_host("h2", driver="linuxbridge", dhcp=True)
+    mh.add_host("h3")
+    net = vxlan_net(mh, "net0", "10.74.0.0/24")
+    dhcp_ports = wait_for(lambda: (lambda ps: ps if len(ps) == 2 else None)(
+        [p for p in mh.api("GET", "/ports?device_owner=network:dhcp&network_id="
+                           + net["id"])[1]["ports"] if p["status"] == "ACTIVE"]),
+        30, "two ACTIVE DHCP ports")
+    assert sorted(p["binding:host_id"] for p in dhcp_ports) == ["h1", "h2"]
+    namespaces = {h["name"]: "qdhcp-%s-%s" % (net["id"], h["netns"]) for h in (h1, h2)}
+    for host in ("h1", "h2"):
+        port = [p for p in dhcp_ports if p["binding:host_id"] == host][0]
+        assert ("ns-" + port["id"])[:14] in nsutil.links(namespaces[host])
+    p3 = mh.create("port", network_id=net["id"], name="p3")
+    vm3 = mh.vm("vm3", p3["id"], "h3")
+    mh.wait_port(p3["id"])
+    assert mh.lease(vm3) == ip_of(p3)
+    for host, ns in namespaces.items():      # still both there after passes on both hosts
+        port = [p for p in dhcp_ports if p["binding:host_id"] == host][0]
+        assert ("ns-" + port["id"])[:14] in nsutil.links(ns)
+        assert mh.ping(vm3, ip_of(port)), "the DHCP port on %s does not answer" % host

@@ -24,7 +24,8 @@ DHCP_AGENT = ("DHCP agent", "trunkline-dhcp")
 
 class Agent:
     def __init__(self, host, server, driver, state_dir="/var/lib/trunkline", dhcp=False,
-                 report_interval=10.0, resync_interval=30.0, secret=None):
+                 report_interval=10.0, resync_interval=30.0, secret=None,
+                 dhcp_namespace_suffix=""):
         """``server``: one URL, "URL1,URL2,..." or a list: the client fails over among them."""
         self.host = host
         self.client = ChannelClient(server, host, secret=secret)
@@ -33,8 +34,8 @@ class Agent:
         self.report_interval = report_interval
         self.resync_interval = resync_interval
         self.dhcp = DhcpManager(state_dir, netns=getattr(driver, "netns", None),
-                                datapath_type=getattr(driver, "datapath_type", None)) \
-            if dhcp else None
+                                datapath_type=getattr(driver, "datapath_type", None),
+                                namespace_suffix=dhcp_namespace_suffix) if dhcp else None
         self.dhcp_ports = {}        # net id -> (subnet ids, port)
         self.revision = None
         self.synced = threading.Condition()     # notified when a pass moved self.revision
@@ -171,7 +172,7 @@ def run(args):
     agent = Agent(host=args.host, server=args.server, driver=driver, state_dir=args.state_dir,
                   dhcp=args.dhcp, report_interval=args.report_interval,
                   secret=read_secret(args.agent_secret_file) if args.agent_secret_file
-                  else None)
+                  else None, dhcp_namespace_suffix=args.dhcp_namespace_suffix)
     signal.signal(signal.SIGTERM, agent.stop)
     LOG.warning("trunkline agent for host %s, server %s, driver %s (%s)%s", agent.host,
                 args.server, args.driver, agent.configurations(), ", DHCP" if args.dhcp else "")

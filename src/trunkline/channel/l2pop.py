@@ -3,7 +3,8 @@
 host with a port on the port's tunnel network, so their watches wake — and only those).
 
 A host's VTEP is the ``tunnel_ip`` in the configurations of its live L2 agent (Open vSwitch or
-Linux bridge). Both functions cost a fixed number of queries whatever the number of ports."""
+Linux bridge). Every function here costs a fixed number of queries whatever the number of
+ports."""
 from sqlalchemy import select
 
 from trunkline.channel import agents
@@ -45,26 +46,30 @@ def neighbour_hosts(conn, host):
 
 
 def network_hosts_of(conn, nets, exclude=None):
+    """The hosts with a port on the tunnel networks among ``nets`` (ids or a subquery)."""
     stmt = (select(P.c.host).distinct().join(N, N.c.id == P.c.network_id)
             .where(P.c.network_id.in_(nets), N.c.network_type.in_(TUNNEL_TYPES), P.c.host != ""))
     return sorted(h for h in conn.execute(stmt).scalars() if h != exclude)
 
 
 def vteps(conn):
-    """{host: tunnel_ip} of the live L2 agents that tunnel (one query)."""
+    """{host: (tunnel_ip, tunnel types or None = any)} of the live L2 agents that tunnel (one
+    query)."""
     out = {}
     for host, conf in conn.execute(select(G.c.host, G.c.configurations).where(
             G.c.agent_type.in_(agents.L2_AGENT_TYPES),
             G.c.heartbeat_at >= agents.alive_cutoff())):
-        ip = (conf or {}).get("tunnel_ip")
+        conf = conf or {}
+        ip, types = conf.get("tunnel_ip"), conf.get("tunnel_types")
         if isinstance(ip, str) and ip:
-            out[host] = ip
+            out[host] = (ip, set(types) if isinstance(types, list) else None)
     return out
 
 
 def tunnels(conn, host):
     """The ``tunnels`` section of ``host``'s state: per tunnel network it has a port on, the
-    other live VTEPs with a port on it and their ACTIVE, admin-up ports' (MAC, IP)s (four
+    other live VTEPs with a port on it whose agent carries the network's type (its
+    ``tunnel_types``) and their ACTIVE, admin-up ports' (MAC, IP)s (four
     queries: networks, VTEPs, which VTEP is on which network, the ACTIVE ports with their IPs)."""
     own_nets = select(P.c.network_id).where(P.c.host == host)
     nets = fast_rows(conn.execute(
@@ -81,11 +86,15 @@ def tunnels(conn, host):
     where = (P.c.network_id.in_(list(out)), P.c.host.in_(list(remote)))
     for net_id, on in conn.execute(select(P.c.network_id, P.c.host).where(*where)
                                    .group_by(P.c.network_id, P.c.host)):
-        out[net_id]["vteps"][remote[on]] = []
+        ip, types = remote[on]
+        if types is None or out[net_id]["network_type"] in types:   # it carries that type
+            out[net_id]["vteps"][ip] = []
     for net_id, on, mac, ip in conn.execute(
             select(P.c.network_id, P.c.host, P.c.mac_address, A.c.ip_address)
             .outerjoin(A, A.c.port_id == P.c.id)
             .where(*where, P.c.status == "ACTIVE", P.c.admin_state_up.is_(True))
             .order_by(P.c.mac_address, A.c.ip_address)):
-        out[net_id]["vteps"][remote[on]].append({"mac_address": mac, "ip_address": ip})
+        entries = out[net_id]["vteps"].get(remote[on][0])
+        if entries is not None:
+            entries.append({"mac_address": mac, "ip_address": ip})
     return out

@@ -76,6 +76,10 @@ def register(subparsers):
                         "benchmarks) (default: %(default)s)")
     p.add_argument("--dhcp", action="store_true",
                    help="also serve DHCP (qdhcp-<net> namespaces with dnsmasq)")
+    p.add_argument("--dhcp-namespace-suffix", default="", metavar="SUFFIX",
+                   help="name DHCP namespaces qdhcp-<net id>SUFFIX instead of Neutron's "
+                        "qdhcp-<net id>: for several DHCP agents on one kernel serving the same "
+                        "network (lab hosts use -<their namespace>)")
     p.add_argument("--ovsdb", metavar="unix:PATH|tcp:HOST:PORT",
                    help="OVSDB connection (default: unix:<ovs-rundir>/db.sock)")
     p.add_argument("--ovs-rundir", metavar="DIR",

@@ -159,6 +159,17 @@ def _build(rec):
                          "link set %s up" % OVS_UNDERLAY_BRIDGE], netns=ns)
     else:
         nsutil.ip(["addr", "add", cidr, "dev", "eth1"], netns=ns)
+        # OVS lab hosts' userspace datapath reads eth1 with AF_PACKET and forwards a frame
+        # whose checksum the sender left to "hardware" unfinished (dataplane notes G1): a
+        # Linux bridge host sends finished checksums, as the OVS hosts' own taps do
+        for nic, _, _ in nics:
+            nsutil.run(["ethtool", "-K", nic, "tx", "off"], netns=ns)
+
+
+def dhcp_suffix(rec):
+    """Lab hosts share one kernel: each names its DHCP namespaces qdhcp-<net id>-<its netns>,
+    so two DHCP hosts (or `trunkline up`'s own agent) can serve the same network."""
+    return "-" + rec["netns"]
 
 
 def _agent_argv(rec):
@@ -170,7 +181,7 @@ def _agent_argv(rec):
         argv += ["--ovs-rundir", rec["rundir"], "--datapath-type", "netdev",
                  "--tunnel-types", ",".join(rec["tunnel_types"])]
     if rec["dhcp"]:
-        argv.append("--dhcp")
+        argv += ["--dhcp", "--dhcp-namespace-suffix=" + dhcp_suffix(rec)]
     if rec.get("arp_responder"):
         argv.append("--arp-responder")
     if rec["physnet"]:
@@ -281,7 +292,8 @@ def _teardown(rec):
     _stop_agent(rec)
     ns = rec["netns"]
     if rec.get("dhcp"):
-        DhcpManager(os.path.join(rec["dir"], "agent"), netns=ns).teardown_all()
+        DhcpManager(os.path.join(rec["dir"], "agent"), netns=ns,
+                    namespace_suffix=dhcp_suffix(rec)).teardown_all()
     if rec.get("rundir"):
         daemon.OvsInstance(rec["rundir"], netns=ns).stop()
         shutil.rmtree(rec["rundir"], ignore_errors=True)

@@ -1,6 +1,6 @@
 """Per-network DHCP service, as Neutron's DHCP agent with veth interfaces (ovs_use_veth):
 
-- namespace `qdhcp-<net id>`, veth `tap<port id[:11]>` (stays with the switch: in the agent's
+- namespace `qdhcp-<net id>` (plus a suffix when several agents share one kernel), veth `tap<port id[:11]>` (stays with the switch: in the agent's
   `netns` when given, where ovs-vswitchd runs) / `ns-<port id[:11]>` (moved into the qdhcp
   namespace, port MAC, its IPs, network MTU, `ethtool -K … tx off` on the netdev datapath, G1);
 - dnsmasq with Neutron's command line (`--bind-dynamic --local-service`, one static
@@ -49,15 +49,22 @@ def _alive(pid):
 
 
 class DhcpManager:
-    def __init__(self, state_dir, netns=None, datapath_type="netdev", log=False):
+    def __init__(self, state_dir, netns=None, datapath_type="netdev", log=False,
+                 namespace_suffix=""):
         # dnsmasq drops root: the state dir must be traversable by `nobody` (not a 0700 dir)
         self.root = os.path.join(os.path.abspath(state_dir), "dhcp")
         self.netns = netns                   # where the switch (and the tap ends) live
         self.datapath_type = datapath_type
         self.log = log                       # --log-dhcp into <conf>/dhcp_dns_log
+        # Neutron's name is qdhcp-<net id>, one DHCP agent per machine; several agents on one
+        # kernel (lab hosts) serving the same network need their own namespaces
+        self.namespace_suffix = namespace_suffix
         os.makedirs(self.root, exist_ok=True)
 
     # -- paths / process -------------------------------------------------------
+    def namespace(self, net_id):
+        return NS_PREFIX + net_id + self.namespace_suffix
+
     def confdir(self, net_id):
         return os.path.join(self.root, net_id)
 
@@ -108,7 +115,7 @@ class DhcpManager:
     def _network(self, net_id, entry, subnets, port):
         net = entry.get("network") or {}
         mtu = int(net.get("mtu") or 0)
-        ns = NS_PREFIX + net_id
+        ns = self.namespace(net_id)
         tap, dev = tap_name(port["id"]), ns_name(port["id"])
         conf = self.confdir(net_id)
         os.makedirs(conf, exist_ok=True)
@@ -205,7 +212,7 @@ class DhcpManager:
         pid = self.pid(net_id)
         if pid:
             self._kill(pid)
-        nsutil.delete(NS_PREFIX + net_id)
+        nsutil.delete(self.namespace(net_id))
         shutil.rmtree(self.confdir(net_id), ignore_errors=True)
 
     def teardown_all(self):
