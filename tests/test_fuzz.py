@@ -271,6 +271,8 @@ QUERY_VALUES = st.one_of(
 @example(collection="ports", params=[("marker", "a\x00b")], on_item=False)
 @example(collection="ports", params=[("tags", "a\x00b")], on_item=False)
 @example(collection="subnets", params=[("subnetpool_id", "AAA")], on_item=False)
+@example(collection="networks", params=[("mtu", str(2 ** 31))], on_item=False)
+@example(collection="subnets", params=[("ip_version", str(-2 ** 31 - 1))], on_item=False)
 @example(collection="ports", params=[("limit", "1"), ("sort_key", "mac_address"),
                                      ("sort_dir", "asc")], on_item=False)
 def test_query_strings(client, world, collection, params, on_item):

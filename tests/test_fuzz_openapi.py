@@ -6,7 +6,7 @@ documented schema; a refused request must change nothing: neither the global rev
 committed write takes one) nor any stored row.
 
 Complements test_fuzz.py (hand-written hypothesis strategies aimed at known weak spots). The
-budget per operation and mode is TRUNKLINE_FUZZ_EXAMPLES (default 8: the file runs in about a
+budget per operation is TRUNKLINE_FUZZ_EXAMPLES (default 8: the file runs in about a
 minute per backend); TRUNKLINE_FUZZ_COVERAGE=1 adds schemathesis' coverage phase (every
 boundary value and wrong type of every parameter). A long run:
 TRUNKLINE_FUZZ_EXAMPLES=300 TRUNKLINE_FUZZ_COVERAGE=1 pytest tests/test_fuzz_openapi.py

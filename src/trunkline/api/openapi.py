@@ -85,7 +85,7 @@ def _schemas():
         update = {n: a for n, a in res.attrs.items() if a.put}
         if update:
             schemas[name + "Update"] = {
-                "type": "object", "additionalProperties": False, "minProperties": 1,
+                "type": "object", "additionalProperties": False,
                 "properties": {n: a.json_schema() for n, a in update.items()}}
     schemas["Tags"] = {"type": "object", "required": ["tags"], "additionalProperties": False,
                        "properties": {"tags": _tag_list()}}
@@ -147,13 +147,15 @@ def _query(name, schema, description=None, explode=True):
 
 
 IF_MATCH = {"name": "If-Match", "in": "header", "required": False,
-            "schema": {"type": "string", "pattern": "^revision_number=[0-9]+$"},
-            "description": "Apply only if the resource is at this revision (else 412)"}
+            "schema": {"type": "string", "example": "revision_number=3"},
+            "description": "revision_number=N: apply only if the resource is at revision N "
+                           "(else 412); other values are ignored"}
 
 
 def _fields_param(res):
-    return _query("fields", {"type": "array", "items": {"enum": sorted(res.attrs)}},
-                  "Return only these attributes")
+    return _query("fields", {"type": "array", "items": {"type": "string"}},
+                  "Return only these attributes (unknown names are ignored): " +
+                  ", ".join(sorted(res.attrs)))
 
 
 def _list_params(res):

@@ -89,7 +89,7 @@ network = Resource("network", "networks", _standard({
                                   **_bool_filter),
     "mtu": Attr(post=True, put=True, default=None, convert=v.to_int_or_none,
                 validate=v.non_negative_or_none, filter=True, sort=True,
-                convert_filter=v.to_filter_int),
+                convert_filter=v.to_filter_int32),
     "provider:network_type": Attr(post=True, default=None,
                                   validate=v.string_or_none(32), filter=True, sort=True,
                                   column="network_type"),
@@ -98,13 +98,13 @@ network = Resource("network", "networks", _standard({
                                       column="physical_network"),
     "provider:segmentation_id": Attr(post=True, default=None, convert=v.to_int_or_none,
                                      filter=True, sort=True, column="segmentation_id",
-                                     convert_filter=v.to_filter_int),
+                                     convert_filter=v.to_filter_int32),
 }))
 
 subnet = Resource("subnet", "subnets", _standard({
     "network_id": Attr(post=True, validate=v.uuid_, filter=True, sort=True),
     "ip_version": Attr(post=True, convert=v.to_int, validate=v.values((4, 6)), filter=True,
-                       sort=True, convert_filter=v.to_filter_int),
+                       sort=True, convert_filter=v.to_filter_int32),
     "cidr": Attr(post=True, default=None, convert=v.to_cidr_or_none, filter=True, sort=True),
     "gateway_ip": Attr(post=True, put=True, default=UNSPECIFIED, validate=v.ip_address_or_none,
                        filter=True, sort=True),

@@ -64,18 +64,25 @@ def to_int(value):
 
 
 INT64_MIN, INT64_MAX = -2 ** 63, 2 ** 63 - 1
+INT32_MIN, INT32_MAX = -2 ** 31, 2 ** 31 - 1
 
 
-def to_filter_int(value):
-    """An integer list filter: beyond 64 bits no column can hold it, and the databases refuse
-    to compare with it (SQLite raises OverflowError), so it is bad input, not a 500."""
-    number = to_int(value)
-    if not INT64_MIN <= number <= INT64_MAX:
-        raise exc.InvalidInput(error_message="'%s' is out of range" % (value,))
-    return number
+def _filter_int(low, high):
+    """An integer list filter for a column of that range: PostgreSQL refuses to compare an
+    INTEGER column with a value beyond 32 bits, and beyond 64 bits no database will (SQLite
+    raises OverflowError), so such a value is bad input, not a 500."""
+    def convert(value):
+        number = to_int(value)
+        if not low <= number <= high:
+            raise exc.InvalidInput(error_message="'%s' is out of range" % (value,))
+        return number
+    return convert
 
 
-@described({"type": "integer", "nullable": True})
+to_filter_int = _filter_int(INT64_MIN, INT64_MAX)      # BIGINT columns
+to_filter_int32 = _filter_int(INT32_MIN, INT32_MAX)    # INTEGER columns
+
+
 def to_int_or_none(value):
     return None if value is None else to_int(value)
 
