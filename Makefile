@@ -1,5 +1,6 @@
 # trunkline: `make demo` and `make test` install what they need first (idempotent `make install`).
-.PHONY: install demo test bench bench-wiring bench-load bench-agents bench-auth clean
+.PHONY: install demo test bench bench-wiring bench-dataplane bench-l2pop bench-load bench-agents \
+	bench-auth clean
 
 install:
 	@bash scripts/install.sh
@@ -16,6 +17,12 @@ bench: install
 bench-wiring: install
 	.venv/bin/python bench/wiring.py
 
+bench-dataplane: install
+	.venv/bin/python bench/dataplane.py
+
+bench-l2pop: install
+	.venv/bin/python bench/dataplane_control.py
+
 bench-load: install
 	.venv/bin/python bench/load.py
 
@@ -26,4 +33,4 @@ bench-auth: install
 	.venv/bin/python bench/auth.py
 
 clean:
-	rm -rf .venv build src/*.egg-info .pytest_cache
+	rm -rf .venv .venv-keystone build src/*.egg-info .pytest_cache

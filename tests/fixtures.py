@@ -18,6 +18,18 @@ VENV_BIN = os.path.dirname(sys.executable)
 TRUNKLINE = os.path.join(VENV_BIN, "trunkline")
 
 
+def wait_for(fn, timeout=15.0, what="a condition", interval=0.1):
+    """``fn()``'s first truthy value; AssertionError naming ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
 def wait_http(url, proc=None, timeout=20):
     deadline = time.time() + timeout
     while time.time() < deadline:

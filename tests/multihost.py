@@ -29,7 +29,7 @@ import pytest
 import requests
 
 from dataplane import HAVE_TOOLS
-from fixtures import Server
+from fixtures import Server, wait_for
 from trunkline.agent.ovs import daemon
 from trunkline.lab import host as labhost
 from trunkline.lab import vm as labvm
@@ -188,12 +188,3 @@ def multihost():
         mh.close()
 
 
-def wait_for(fn, timeout=10.0, what="a condition", interval=0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
-        time.sleep(interval)

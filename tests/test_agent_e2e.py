@@ -26,6 +26,7 @@ import pytest
 import requests
 
 from dataplane import needs_root_ovs
+from fixtures import wait_for
 from trunkline.lab import vlan as vlan_mod
 from trunkline.lab import vm as labvm
 from trunkline.stack import Stack
@@ -37,16 +38,6 @@ pytestmark = [needs_root_ovs,
 NETS = {"net0": "10.0.4.0/24", "net1": "10.0.5.0/24", "net2": "10.0.6.0/24",
         "net3": "10.0.7.0/24"}
 
-
-def wait_for(fn, timeout=10.0, interval=0.1, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
-        time.sleep(interval)
 
 
 class Env:

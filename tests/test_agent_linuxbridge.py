@@ -29,7 +29,7 @@ import uuid
 import pytest
 import requests
 
-from fixtures import Server
+from fixtures import Server, wait_for
 from trunkline.agent import netns as nsutil
 from trunkline.lab import vm as labvm
 
@@ -43,16 +43,6 @@ NETS = {"net0": "10.0.4.0/24", "net1": "10.0.5.0/24", "net2": "10.0.6.0/24",
         "net3": "10.0.7.0/24"}
 REMOTE_VTEP = "192.0.2.2"
 
-
-def wait_for(fn, timeout=15.0, interval=0.1, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
-        time.sleep(interval)
 
 
 def brq(net_id):

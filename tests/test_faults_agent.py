@@ -23,6 +23,7 @@ import requests
 
 from conftest import BACKENDS
 from dataplane import needs_root_ovs
+from fixtures import wait_for
 from trunkline.agent import ovsdb
 from trunkline.lab import vm as labvm
 from trunkline.stack import Stack
@@ -32,16 +33,6 @@ pytestmark = needs_root_ovs
 DOWN_TIME = 5           # --agent-down-time of the stack's server (5x the report interval)
 SUBPORTS = 500
 
-
-def wait_for(fn, timeout, what, interval=0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
-        time.sleep(interval)
 
 
 class Env:

@@ -17,7 +17,8 @@ import uuid
 
 import pytest
 
-from test_agent_e2e import Env, wait_for
+from fixtures import wait_for
+from test_agent_e2e import Env
 from dataplane import needs_root_ovs
 from trunkline.agent import netns as nsutil
 from trunkline.lab import vm as labvm

@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from multihost import multihost, needs_multihost, wait_for  # noqa: F401 (fixture)
+from fixtures import wait_for
+from multihost import multihost, needs_multihost  # noqa: F401 (fixture)
 from trunkline.agent import netns as nsutil
 from trunkline.lab import vm as labvm
 
@@ -128,7 +129,7 @@ def test_ovs_and_linuxbridge_hosts_share_a_vxlan_network(multihost, dhcp_on):
     """Each VM's lease comes from the other kind of host: DHCP runs on one host only."""
     mh = multihost
     ovs = mh.add_host("h1", driver="ovs", dhcp=dhcp_on == "ovs")
-    lb = mh.add_host("h2", driver="linuxbridge", dhcp=dhcp_on == "linuxbridge")
+    mh.add_host("h2", driver="linuxbridge", dhcp=dhcp_on == "linuxbridge")
     net = vxlan_net(mh, "mixed", "10.76.0.0/24")
     vni = net["provider:segmentation_id"]
     p1 = mh.create("port", network_id=net["id"], name="p1")

@@ -9,7 +9,8 @@ import subprocess
 import sys
 import time
 
-from multihost import multihost, needs_multihost, wait_for  # noqa: F401 (fixture)
+from fixtures import wait_for
+from multihost import multihost, needs_multihost  # noqa: F401 (fixture)
 from trunkline.agent import netns as nsutil
 
 TRUNKLINE = os.path.join(os.path.dirname(sys.executable), "trunkline")
