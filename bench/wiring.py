@@ -40,7 +40,7 @@ import traceback
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from api import Http, log  # noqa: E402  (bench/api.py: keep-alive JSON client, stderr log)
 
-from trunkline.lab import vlan as vlan_mod  # noqa: E402
+from trunkline.agent import vlan as vlan_mod  # noqa: E402
 from trunkline.lab import vm as vm_mod  # noqa: E402
 from trunkline.stack import Stack  # noqa: E402
 

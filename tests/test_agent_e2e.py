@@ -27,7 +27,7 @@ import requests
 
 from dataplane import needs_root_ovs
 from fixtures import wait_for
-from trunkline.lab import vlan as vlan_mod
+from trunkline.agent import vlan as vlan_mod
 from trunkline.lab import vm as labvm
 from trunkline.stack import Stack
 

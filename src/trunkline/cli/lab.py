@@ -46,7 +46,7 @@ def _fail(msg):
 def _guard(fn):
     def wrapper(args):
         from trunkline.lab.neutron import NeutronError
-        from trunkline.lab.vlan import VlanError
+        from trunkline.agent.vlan import VlanError
         from trunkline.lab.host import HostError
         from trunkline.lab.vm import LabError
         try:

@@ -13,7 +13,7 @@ the veth: the agent finds ``tap<port id[:11]>`` and puts it into ``brq<network i
 the agent's OVSDB and namespace are comes from its registered ``configurations``
 (``GET /v2.0/agents?host=H``).
 
-Guest VLANs (``eth0.N``) come from :mod:`trunkline.lab.vlan`.  Everything created is recorded in
+Guest VLANs (``eth0.N``) come from :mod:`trunkline.agent.vlan`.  Everything created is recorded in
 the lab state file (:mod:`trunkline.lab.state`) so ``down`` removes it all.
 """
 import os
@@ -22,7 +22,7 @@ import subprocess
 import uuid
 
 from trunkline.lab import neutron as neutron_api
-from trunkline.lab import vlan as vlan_mod
+from trunkline.agent import vlan as vlan_mod
 from trunkline.lab.state import LabState
 
 NS_PREFIX = "tlvm-"

@@ -1,7 +1,7 @@
 """One host namespace over netlink: a snapshot read in a few dumps (links, IPv4 addresses, the
 bridge FDB, neighbours; rtnl.py reads the big ones) and the writes a pass needs (pyroute2),
 each counted so a pass that changes nothing can prove it wrote nothing. VLAN devices are
-lab/vlan.py's (real 8021q, or the veth + clsact/cls_bpf emulation with the same eBPF programs
+agent/vlan.py's (real 8021q, or the veth + clsact/cls_bpf emulation with the same eBPF programs
 and ifalias mark, so either side can read or remove the other's) made here over netlink: no
 process per device."""
 import errno
@@ -12,13 +12,13 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from trunkline.agent.linuxbridge import rtnl
-from trunkline.lab import vlan as vlans
+from trunkline.agent import vlan as vlans
 
 AF_BRIDGE = 7
 NTF_SELF = 0x02
 NUD_PERMANENT = 0x80
 NUD_NOARP = 0x40
-VLAN_ALIAS = vlans.ALIAS_PREFIX     # lab/vlan.py's mark on an emulated VLAN device
+VLAN_ALIAS = vlans.ALIAS_PREFIX     # agent/vlan.py's mark on an emulated VLAN device
 TC_INGRESS = "ffff:fff2"            # clsact's ingress hook
 
 

@@ -7,7 +7,7 @@ wires them (names: DESIGN.md):
   it), the mapped interface (flat) or a VLAN subinterface ``<iface>.<vid>`` of it (vlan);
 - VM taps ``tap<port id[:11]>`` (made by Nova/the lab) and the DHCP veths enslaved and up (down
   when the port is admin down); a trunk's subports are VLAN devices ``tap<subport id[:11]>`` on
-  the parent's tap (8021q, or lab/vlan.py's tc/BPF emulation where the kernel lacks it);
+  the parent's tap (8021q, or agent/vlan.py's tc/BPF emulation where the kernel lacks it);
 - L2 population from the state's ``tunnels``: per remote VTEP a ``00:00:00:00:00:00`` flood
   entry, per remote port ``<mac> dst <vtep>``; with ``arp_responder`` (Neutron's option, off by
   default as there) also ``proxy`` on the vxlan device and a permanent neighbour per remote

@@ -1,4 +1,4 @@
-"""lab/vlan.py: guest VLAN devices (real 8021q or the tc/BPF emulation) between two namespaces
+"""agent/vlan.py: guest VLAN devices (real 8021q or the tc/BPF emulation) between two namespaces
 joined by a veth.  Needs root, iproute2, tc and tcpdump; every namespace is private (unique
 prefix) and removed afterwards, also on failure."""
 import os
@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from trunkline.lab import vlan
+from trunkline.agent import vlan
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("tc"),
                                 reason="needs root and iproute2's tc")
