@@ -12,8 +12,9 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from dataplane import lab, needs_root_ovs, ping  # noqa: F401  (lab is a fixture)
+from trunkline.agent import vlan
 from trunkline.cli import main as cli
-from trunkline.lab import neutron, vlan, vm as labvm
+from trunkline.lab import neutron, vm as labvm
 
 pytestmark = needs_root_ovs
 
