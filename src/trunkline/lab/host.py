@@ -157,13 +157,14 @@ def _build(rec):
         _wait(lambda: OVS_UNDERLAY_BRIDGE in nsutil.links(ns), 10, "br-phy to appear")
         nsutil.ip_batch(["addr add %s dev %s" % (cidr, OVS_UNDERLAY_BRIDGE),
                          "link set %s up" % OVS_UNDERLAY_BRIDGE], netns=ns)
+        # The userspace datapath reads eth1 with AF_PACKET and forwards a frame whose
+        # checksum a sender (a Linux bridge host) left to "hardware" unfinished (dataplane
+        # notes G1): the underlay's port towards this host finishes checksums, so frames
+        # between Linux bridge hosts keep their offloads
+        for _, peer, _ in nics:
+            nsutil.run(["ethtool", "-K", peer, "tx", "off"], netns=ul)
     else:
         nsutil.ip(["addr", "add", cidr, "dev", "eth1"], netns=ns)
-        # OVS lab hosts' userspace datapath reads eth1 with AF_PACKET and forwards a frame
-        # whose checksum the sender left to "hardware" unfinished (dataplane notes G1): a
-        # Linux bridge host sends finished checksums, as the OVS hosts' own taps do
-        for nic, _, _ in nics:
-            nsutil.run(["ethtool", "-K", nic, "tx", "off"], netns=ns)
 
 
 def dhcp_suffix(rec):
