@@ -12,7 +12,7 @@ Flows (ovs/flows.py, one atomic batch per bridge when they change):
              everything else (from the wire) → NORMAL
 """
 from trunkline.agent.ovs.flows import FlowSet, ofports
-from trunkline.agent.ovsdb import named, omap
+from trunkline.agent.ovsdb import omap
 
 COOKIE = "0x7c1a0003"
 
@@ -43,20 +43,7 @@ class ProviderBridges:
                     "type": "patch", "options": omap({"peer": phy_patch(bridge)})}, {})
             b = snap.bridges.get(bridge)
             if b is None:
-                iu, pu, bu = txn.name(), txn.name(), txn.name()
-                txn.ops += [
-                    {"op": "insert", "table": "Interface", "uuid-name": iu,
-                     "row": {"name": bridge, "type": "internal"}},
-                    {"op": "insert", "table": "Port", "uuid-name": pu,
-                     "row": {"name": bridge, "interfaces": named(iu)}},
-                    {"op": "insert", "table": "Bridge", "uuid-name": bu,
-                     "row": {"name": bridge, "ports": named(pu), "fail_mode": "secure",
-                             "datapath_type": self.datapath_type,
-                             "protocols": ["set", ["OpenFlow10", "OpenFlow13"]]}},
-                    {"op": "mutate", "table": "Open_vSwitch", "where": [],
-                     "mutations": [["bridges", "insert", ["set", [named(bu)]]]]},
-                ]
-                ref, have = named(bu), {}
+                ref, have = txn.add_bridge(bridge, self.datapath_type), {}
             else:
                 ref, have = b["uuid"], snap.ports_of(bridge)
             if iface not in have:

@@ -22,7 +22,7 @@ ovs/flows.py):
               with a port on that network (and no other); else drop
 """
 from trunkline.agent.ovs.flows import FlowSet, ofports
-from trunkline.agent.ovsdb import named, omap
+from trunkline.agent.ovsdb import omap
 
 BRIDGE = "br-tun"
 PATCH_INT, PATCH_TUN = "patch-int", "patch-tun"
@@ -82,20 +82,7 @@ class TunnelBridge:
                                              "options": omap({"peer": PATCH_INT})}, {})
         b = snap.bridges.get(BRIDGE)
         if b is None:
-            iu, pu, bu = txn.name(), txn.name(), txn.name()
-            txn.ops += [
-                {"op": "insert", "table": "Interface", "uuid-name": iu,
-                 "row": {"name": BRIDGE, "type": "internal"}},
-                {"op": "insert", "table": "Port", "uuid-name": pu,
-                 "row": {"name": BRIDGE, "interfaces": named(iu)}},
-                {"op": "insert", "table": "Bridge", "uuid-name": bu,
-                 "row": {"name": BRIDGE, "ports": named(pu), "fail_mode": "secure",
-                         "datapath_type": self.datapath_type,
-                         "protocols": ["set", ["OpenFlow10", "OpenFlow13"]]}},
-                {"op": "mutate", "table": "Open_vSwitch", "where": [],
-                 "mutations": [["bridges", "insert", ["set", [named(bu)]]]]},
-            ]
-            bridge, have = named(bu), {}
+            bridge, have = txn.add_bridge(BRIDGE, self.datapath_type), {}
         else:
             bridge, have = b["uuid"], snap.ports_of(BRIDGE)
             if b["fail_mode"] != "secure":

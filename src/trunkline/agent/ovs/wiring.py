@@ -70,6 +70,24 @@ class _Txn:
         self.ops.append({"op": "insert", "table": "Port", "uuid-name": pu, "row": prow})
         self.add.setdefault(bridge, []).append(named(pu))
 
+    def add_bridge(self, name, datapath_type):
+        """A secure-fail-mode bridge with its internal port, added to Open_vSwitch; returns the
+        named-uuid ref other operations of this transaction use for it."""
+        iu, pu, bu = self.name(), self.name(), self.name()
+        self.ops += [
+            {"op": "insert", "table": "Interface", "uuid-name": iu,
+             "row": {"name": name, "type": "internal"}},
+            {"op": "insert", "table": "Port", "uuid-name": pu,
+             "row": {"name": name, "interfaces": named(iu)}},
+            {"op": "insert", "table": "Bridge", "uuid-name": bu,
+             "row": {"name": name, "ports": named(pu), "fail_mode": "secure",
+                     "datapath_type": datapath_type,
+                     "protocols": ["set", ["OpenFlow10", "OpenFlow13"]]}},
+            {"op": "mutate", "table": "Open_vSwitch", "where": [],
+             "mutations": [["bridges", "insert", ["set", [named(bu)]]]]},
+        ]
+        return named(bu)
+
     def del_port(self, bridge, port_uuid):
         bridge = tuple(bridge) if isinstance(bridge, list) else ("uuid", bridge)
         self.remove.setdefault(bridge, []).append(uuid(port_uuid))
@@ -385,20 +403,7 @@ class Wiring:
     def _ensure_bridge(self, snap, txn):
         b = snap.bridges.get(self.br)
         if b is None:
-            iu, pu, bu = txn.name(), txn.name(), txn.name()
-            txn.ops += [
-                {"op": "insert", "table": "Interface", "uuid-name": iu,
-                 "row": {"name": self.br, "type": "internal"}},
-                {"op": "insert", "table": "Port", "uuid-name": pu,
-                 "row": {"name": self.br, "interfaces": named(iu)}},
-                {"op": "insert", "table": "Bridge", "uuid-name": bu,
-                 "row": {"name": self.br, "ports": named(pu), "fail_mode": "secure",
-                         "datapath_type": self.datapath_type,
-                         "protocols": ["set", ["OpenFlow10", "OpenFlow13"]]}},
-                {"op": "mutate", "table": "Open_vSwitch", "where": [],
-                 "mutations": [["bridges", "insert", ["set", [named(bu)]]]]},
-            ]
-            return named(bu)    # a bridge inserted in this very transaction
+            return txn.add_bridge(self.br, self.datapath_type)  # inserted in this transaction
         row = {}
         if b["fail_mode"] != "secure":
             row["fail_mode"] = "secure"
