@@ -79,6 +79,13 @@ class Env:
                          ok=200)[1]["ports"]
         return ports[0] if ports and ports[0]["status"] == "ACTIVE" else None
 
+    def record_dhcp_port(self, net):
+        """Wait for NET's ACTIVE DHCP port; keep its (IPv4 address, MAC) in ``self.dhcp`` (the
+        address to ping: a network may also have a DHCPv6 subnet, listed first or not)."""
+        port = wait_for(lambda: self.dhcp_port(net), 30, what="DHCP port of " + net)
+        ipv4 = [f["ip_address"] for f in port["fixed_ips"] if ":" not in f["ip_address"]]
+        self.dhcp[net] = (ipv4[0], port["mac_address"])
+
     # -- OVS ------------------------------------------------------------------
     @property
     def ovsdb(self):
@@ -156,9 +163,7 @@ def env():
             labvm.add_vm_vlan(e.vm, vid, mac=e.ports["sub%d" % vid]["mac_address"],
                               state_dir=e.lab_dir)
         for net in NETS:
-            port = wait_for(lambda: e.dhcp_port(net), 30, what="DHCP port of " + net)
-            ipv4 = [f["ip_address"] for f in port["fixed_ips"] if ":" not in f["ip_address"]]
-            e.dhcp[net] = (ipv4[0], port["mac_address"])    # (a network may also have IPv6)
+            e.record_dhcp_port(net)
         for dev in ("eth0", "eth0.1", "eth0.2"):
             e.lease(dev)
         yield e

@@ -108,9 +108,7 @@ def env():
         e.wait_trunk("ACTIVE", timeout=30)
         labvm.add_vm_vlan(e.vm, 1, mac=e.ports["sub1"]["mac_address"], state_dir=e.lab_dir)
         for net in ("net0", "net1"):
-            port = wait_for(lambda: e.dhcp_port(net), 30, what="DHCP port of " + net)
-            ip4 = next(f["ip_address"] for f in port["fixed_ips"] if ":" not in f["ip_address"])
-            e.dhcp[net] = (ip4, port["mac_address"])
+            e.record_dhcp_port(net)
         yield e
     finally:
         try:
