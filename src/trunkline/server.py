@@ -23,6 +23,9 @@ DEFAULT_STATE_DIR = "/var/lib/trunkline"
 ENV_DB = "TRUNKLINE_DB"
 ENV_SETTINGS = "TRUNKLINE_SERVER_SETTINGS"   # the settings (JSON) for worker processes
 ENV_KEYSTONE_PASSWORD = "TRUNKLINE_KEYSTONE_PASSWORD"
+# idle keep-alive connections live as long as Neutron's client_socket_timeout: a short limit
+# (uvicorn's own is 5 s) lets a client reuse a connection the server is just closing
+KEEP_ALIVE = 900.0
 # the server's settings: agent liveness, request limits and the auth options (build_auth)
 DEFAULTS = {"agent_down_time": agents.DOWN_TIME, "max_body": MAX_BODY, "max_limit": -1,
             "auth": {}}
@@ -114,7 +117,7 @@ def factory():
     return build_app(os.environ[ENV_DB], json.loads(os.environ.get(ENV_SETTINGS) or "{}"))
 
 
-def run(bind, url, workers=1, log_level="warning", settings=None):
+def run(bind, url, workers=1, log_level="warning", settings=None, keep_alive=KEEP_ALIVE):
     host, _, port = bind.rpartition(":")
     settings = settings or {}
     check_auth(host or "127.0.0.1", settings.get("auth") or {})
@@ -124,6 +127,6 @@ def run(bind, url, workers=1, log_level="warning", settings=None):
     uvicorn.run("trunkline.server:factory", factory=True, host=host or "127.0.0.1",
                 port=int(port), workers=workers if workers > 1 else None, loop="uvloop",
                 http="httptools", log_level=log_level, access_log=False,
-                server_header=False, date_header=False,
+                server_header=False, date_header=False, timeout_keep_alive=keep_alive,
                 # open long polls (agents' watches) must not hold a shutdown for their timeout
                 timeout_graceful_shutdown=3)

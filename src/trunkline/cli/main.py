@@ -41,6 +41,10 @@ def _add_server_options(p):
                    help="largest list page; a request without limit (or with a larger one) "
                         "gets N items and pagination links, as Neutron's pagination_max_limit "
                         "(default: %(default)s, no cap)")
+    p.add_argument("--client-socket-timeout", type=_seconds, default=server.KEEP_ALIVE,
+                   metavar="S",
+                   help="close a client's idle keep-alive connection after S seconds, as "
+                        "Neutron's client_socket_timeout (default: %(default)g)")
     a = p.add_argument_group("authentication and policy")
     a.add_argument("--auth", choices=["noauth", "keystone"], default="noauth",
                    help="noauth: every caller is an admin, 127.0.0.1 only; keystone: validate "
@@ -102,7 +106,8 @@ def _server_argv(args):
     """The same settings as ``trunkline server`` options (for the stack `up` starts)."""
     return ["--agent-down-time", repr(args.agent_down_time),
             "--max-request-body-size", str(args.max_request_body_size),
-            "--pagination-max-limit", str(args.pagination_max_limit)]
+            "--pagination-max-limit", str(args.pagination_max_limit),
+            "--client-socket-timeout", repr(args.client_socket_timeout)]
 
 
 def _db_url(args):
@@ -122,7 +127,7 @@ def _auth_options(args):
 def cmd_server(args):
     try:
         server.run(args.bind, _db_url(args), workers=args.workers, log_level=args.log_level,
-                   settings=_settings(args))
+                   settings=_settings(args), keep_alive=args.client_socket_timeout)
     except server.ConfigError as e:
         print("trunkline server: %s" % e, file=sys.stderr)
         return 2
