@@ -62,3 +62,20 @@ def test_bodies_and_parameters_follow_the_definitions():
     responses = doc["paths"]["/v2.0/trunks/{trunk_id}/add_subports"]["put"]["responses"]
     assert {"200", "400", "404", "409", "413"} <= set(responses)
     assert responses["409"] == {"$ref": "#/components/responses/409"}
+
+
+def test_auth_and_outage_answers_are_described():
+    """Every /v2.0 operation may answer 401 (keystone mode without a valid token), 403 (policy)
+    and 503 (database or Keystone unreachable), each a NeutronError; the version document is
+    open to all."""
+    doc = openapi.document()
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            codes = set(op["responses"])
+            if path == "/":
+                assert not codes & {"401", "403", "503"}, (method, path)
+            else:
+                assert {"401", "403", "503"} <= codes, (method, path)
+    for code in ("401", "403", "503"):
+        assert doc["components"]["responses"][code]["content"]["application/json"]["schema"] \
+            == {"$ref": "#/components/schemas/NeutronError"}

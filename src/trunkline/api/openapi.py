@@ -17,19 +17,25 @@ UUID = {"type": "string", "format": "uuid"}
 
 ERRORS = {
     "400": "The request is invalid (body, attribute value, query parameter)",
+    "401": "No valid X-Auth-Token (with --auth keystone)",
+    "403": "The policy does not allow the caller this operation or attribute",
     "404": "No such resource, route or tag",
     "405": "The method is not allowed on this route",
     "409": "The request conflicts with the current state (in use, duplicate)",
     "412": "If-Match names another revision_number",
     "413": "The request body is larger than the server's max request body size",
+    "503": "The database or Keystone cannot be reached right now; retry later",
 }
+# every route but the version document ("/", open to all) can answer these
+COMMON_ERRORS = ("400", "401", "403", "404", "405", "413", "503")
 
 
 def document(base_url="", max_body=None, max_limit=None):
     """The OpenAPI document as a dict (ready for JSON). ``max_body``/``max_limit`` are the
     server's request body and page size limits, stated in the description."""
     paths = {
-        "/": _op("get", "listVersions", "API versions", ok={"versions": {"type": "array"}}),
+        "/": _op("get", "listVersions", "API versions", ok={"versions": {"type": "array"}},
+                 common=("405",)),
         "/v2.0": _op("get", "listResources", "The collections this API serves",
                      ok={"resources": {"type": "array"}}),
         "/v2.0/extensions": _op("get", "listExtensions", "The API extensions implemented",
@@ -116,7 +122,7 @@ def _json(schema):
 
 
 def _op(method, op_id, summary, params=(), body=None, ok=None, status=200, errors=(),
-        tags=None):
+        tags=None, common=COMMON_ERRORS):
     op = {"operationId": op_id, "summary": summary, "responses": {}}
     if tags:
         op["tags"] = tags
@@ -129,7 +135,7 @@ def _op(method, op_id, summary, params=(), body=None, ok=None, status=200, error
     else:
         op["responses"][str(status)] = {"description": "Success", "content": _json(
             {"type": "object", "properties": ok})}
-    for code in ("400", "404", "405", "413") + tuple(errors):
+    for code in tuple(common) + tuple(errors):
         op["responses"].setdefault(code, {"$ref": "#/components/responses/" + code})
     return {method: op}
 
