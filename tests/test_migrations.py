@@ -132,3 +132,20 @@ def _seed_rows(conn):
     conn.execute(schema.subports.insert().values(
         port_id=IDS["sub"], trunk_id=IDS["trunk"], segmentation_type="vlan",
         segmentation_id=7, position=1))
+
+
+def test_servers_starting_together_migrate_once(backend, db_url_factory):
+    """Several `trunkline db upgrade` (as several servers starting at once on a new database)
+    take turns: every one succeeds and the schema is migrated exactly once."""
+    url = db_url_factory(backend)
+    procs = [subprocess.Popen([TRUNKLINE, "db", "upgrade", "--db", url], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True) for _ in range(4)]
+    outs = [(p.wait(120), p.stdout.read()) for p in procs]
+    assert all(rc == 0 for rc, _ in outs), outs
+    eng = create_engine(db_engine.normalise_url(url))
+    try:
+        with eng.connect() as conn:
+            assert MigrationContext.configure(conn).get_current_revision() == migrate.head()
+            assert conn.execute(select(schema.revision)).all() == [(1, 0)]
+    finally:
+        eng.dispose()
