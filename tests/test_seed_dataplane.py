@@ -10,10 +10,13 @@ TRUNKLINE = os.path.join(os.path.dirname(sys.executable), "trunkline")
 
 
 def _namespaces():
+    """The namespaces of the kinds the demo makes (its switch's host, DHCP, the lab VM); other
+    tests on the machine may come and go with their own prefixes meanwhile."""
     try:
-        return set(os.listdir("/run/netns"))
+        names = os.listdir("/run/netns")
     except FileNotFoundError:
-        return set()
+        names = []
+    return {n for n in names if n.startswith(("tlhost-", "qdhcp-", "tlvm-"))}
 
 
 def _pids(name):
