@@ -406,3 +406,31 @@ def test_agent_down_time_option():
         r = subprocess.run([TRUNKLINE, "server", "--agent-down-time", bad], capture_output=True,
                            text=True, timeout=60)
         assert r.returncode == 2 and "not a positive number of seconds" in r.stderr, r.stderr
+
+
+def test_server_stopping_ends_open_watches_with_a_normal_answer(tmp_path):
+    """SIGTERM with agents' long polls open: each gets the "nothing new" answer (200, its own
+    revision), not a 500, and the server exits after its short graceful period."""
+    srv = Server("sqlite:///%s/stop.db" % tmp_path)
+    answers = []
+    try:
+        since = requests.get(srv.url + "/agent/v1/hosts/h-stop/state", timeout=10).json()[
+            "revision"]
+
+        def watch():
+            r = requests.get(srv.url + "/agent/v1/watch", timeout=30, params={
+                "since": since, "host": "h-stop", "timeout": 25})
+            answers.append((r.status_code, r.json() if r.status_code == 200 else r.text))
+
+        watchers = [threading.Thread(target=watch) for _ in range(3)]
+        for t in watchers:
+            t.start()
+        time.sleep(1.0)
+        t0 = time.monotonic()
+        srv.stop()
+        for t in watchers:
+            t.join(30)
+        assert time.monotonic() - t0 < 10
+    finally:
+        srv.stop()
+    assert answers == [(200, {"revision": since})] * 3

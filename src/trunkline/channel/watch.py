@@ -56,17 +56,22 @@ def check(db, since, host, dhcp=False):
 async def watch(feed, since, host, timeout, dhcp=False, receive=None):
     """``feed``: the process's Feed (its db and notifier). ``receive``: the request's ASGI
     receive; when given, the poll ends as soon as the client disconnects (a stopped agent must
-    not hold the server's graceful shutdown for up to 60 s)."""
-    if receive is None:
-        return await _watch(feed, since, host, timeout, dhcp)
+    not hold the server's graceful shutdown for up to 60 s).
+
+    A poll still open when the server's graceful shutdown ends is cancelled (uvicorn cancels
+    the requests left); it then answers "nothing new" like a poll that timed out, so the agent
+    simply watches again (at the next server) instead of getting a 500."""
     polling = asyncio.ensure_future(_watch(feed, since, host, timeout, dhcp))
-    gone = asyncio.ensure_future(_disconnected(receive))
+    waiting = (polling,)
+    if receive is not None:
+        waiting += (asyncio.ensure_future(_disconnected(receive)),)
     try:
-        await asyncio.wait((polling, gone), return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        return {"revision": since}
     finally:
-        gone.cancel()
-        if not polling.done():
-            polling.cancel()
+        for task in waiting:
+            task.cancel()
     if polling.done() and not polling.cancelled():
         return polling.result()
     return {"revision": since}      # nobody is listening any more
