@@ -106,10 +106,11 @@ def add_host(name, driver="ovs", endpoint=None, dhcp=False, physnet=None, tunnel
     try:
         _build(rec)
         rec["agent_argv"] = _agent_argv(rec)
-        rec["agent_pid"] = _spawn(rec)
+        proc = _spawn(rec)
+        rec["agent_pid"] = proc.pid
         with state.edit() as data:
             data["hosts"][name] = rec
-        _wait_alive(rec, timeout)
+        _wait_alive(rec, proc, timeout)
     except BaseException:
         _teardown(rec)
         with state.edit() as data:
@@ -196,9 +197,8 @@ def log_path(rec):
 
 def _spawn(rec):
     with open(log_path(rec), "ab") as log:
-        proc = subprocess.Popen(rec["agent_argv"], stdout=log, stderr=subprocess.STDOUT,
+        return subprocess.Popen(rec["agent_argv"], stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
-    return proc.pid
 
 
 def _wait(probe, timeout, what):
@@ -220,10 +220,13 @@ def _agent_alive(rec):
     return any(a["alive"] for a in agents)
 
 
-def _wait_alive(rec, timeout):
+def _wait_alive(rec, proc, timeout):
+    """Until the agent we just started (``proc``) reports alive. Whether it exited comes from
+    its exit status, not from /proc: a process still starting (forked, not yet exec'd into the
+    agent) looks like another program there."""
     deadline = time.monotonic() + timeout
     while not _agent_alive(rec):
-        if not _running(rec):
+        if proc.poll() is not None:
             raise HostError("the agent of host %s exited; see %s:\n%s"
                             % (rec["name"], log_path(rec), _tail(log_path(rec))))
         if time.monotonic() > deadline:
@@ -281,10 +284,11 @@ def restart_agent(name, state_dir=None, timeout=30.0):
     if rec is None:
         raise HostError("no lab host named %s" % name)
     _stop_agent(rec)
-    rec["agent_pid"] = _spawn(rec)
+    proc = _spawn(rec)
+    rec["agent_pid"] = proc.pid
     with state.edit() as data:
         data["hosts"][name] = rec
-    _wait_alive(rec, timeout)
+    _wait_alive(rec, proc, timeout)
     return rec
 
 
