@@ -49,8 +49,10 @@ class FlowSet:
         else:
             lines = ["delete cookie=%s/-1" % self.cookie]
             lines += ["add cookie=%s,%s" % (self.cookie, f) for f in flows]
-        p = subprocess.run(["ovs-ofctl", "--bundle", "-O", "OpenFlow13", "add-flows",
-                            "unix:" + self.mgmt, "-"],
+        # --no-names: the flows name ports by number; without it ovs-ofctl first fetches the
+        # switch's port and table names, which costs ovs-vswitchd ~6 ms (of ~7) per batch
+        p = subprocess.run(["ovs-ofctl", "--bundle", "--no-names", "-O", "OpenFlow13",
+                            "add-flows", "unix:" + self.mgmt, "-"],
                            input="\n".join(lines) + "\n", capture_output=True, text=True,
                            timeout=30)
         if p.returncode != 0:
