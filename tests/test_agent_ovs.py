@@ -345,3 +345,37 @@ def test_flows_only_pass_and_what_makes_a_pass_full(lab):
         assert l2pop_macs() == [mac(11), mac(13)]
     finally:
         stopping.set()
+
+
+def test_flowset_sends_the_difference_and_replaces_all_after_a_restart(lab):
+    """ovs/flows.py: a changed action on the same match is re-added, a flow gone is deleted
+    strictly, others' flows (another cookie) stay; after ovs-vswitchd restarts, all is re-added."""
+    from trunkline.agent.ovs.flows import FlowSet
+    lab.add_bridge("br-fs")
+    lab.vsctl("set", "Bridge", "br-fs", "protocols=OpenFlow10,OpenFlow13")
+    lab.ovs.ofctl("add-flow", lab.ovs.mgmt("br-fs"), "cookie=0x99,table=5,priority=1,actions=drop")
+    fs = FlowSet(lab.rundir, "br-fs", "0x7c1a00ff")
+
+    def ours():
+        out = lab.ovs.ofctl("dump-flows", "--no-stats", "--no-names", lab.ovs.mgmt("br-fs"))
+        return sorted(l.strip() for l in out.splitlines() if "cookie=" in l)
+
+    a = ["table=20,priority=2,dl_vlan=1,dl_dst=fa:16:3e:00:00:01,actions=output:1",
+         "table=20,priority=2,dl_vlan=1,dl_dst=fa:16:3e:00:00:02,actions=output:2",
+         "table=22,priority=1,dl_vlan=1,actions=output:1"]
+    assert fs.sync(a) and not fs.sync(list(reversed(a)))
+    b = [a[0], "table=20,priority=2,dl_vlan=1,dl_dst=fa:16:3e:00:00:03,actions=output:2",
+         "table=22,priority=1,dl_vlan=1,actions=output:1,output:2"]
+    assert fs.sync(b)
+    want = ["cookie=0x7c1a00ff, table=20, priority=2,dl_vlan=1,dl_dst=fa:16:3e:00:00:01 "
+            "actions=output:1",
+            "cookie=0x7c1a00ff, table=20, priority=2,dl_vlan=1,dl_dst=fa:16:3e:00:00:03 "
+            "actions=output:2",
+            "cookie=0x7c1a00ff, table=22, priority=1,dl_vlan=1 actions=output:1,output:2",
+            "cookie=0x99, table=5, priority=1 actions=drop"]
+    assert ours() == want
+    lab.ovs.restart_vswitchd()
+    wait_for(lambda: os.path.exists(lab.rundir + "/br-fs.mgmt"), 5)
+    time.sleep(0.3)
+    assert ours() == []
+    assert fs.sync(b) and ours() == want[:3]
