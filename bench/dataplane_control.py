@@ -14,9 +14,13 @@ Phases:
 * population: from the first port POST until every host has (N-1) x P l2pop flows;
 * port → everywhere (SAMPLES times, one port at a time, hosts in turn): from POST /v2.0/ports
   (bound to host i, then plugged) until every other host's br-tun table 20 has a flow for its
-  MAC (each other host polled with ``ovs-ofctl dump-flows br-tun table=20,dl_dst=MAC``; the
-  resolution is one polling round, ~N x 5 ms); p50 / p99 / max; split into the port turning
-  ACTIVE (its own host wired it and reported) and the fan-out from there;
+  MAC, as ovs-vswitchd reports it (one ``ovs-ofctl monitor br-tun watch:`` per host, pushed:
+  polling N switches with ``dump-flows`` would itself take a core of the two it measures);
+  p50 / p99 / max; split into the port turning ACTIVE (its own host wired it and reported,
+  polled every 50 ms) and the fan-out from there; and the CPU time all processes spent per
+  sample (server, agents with their ``ovs-ofctl`` children, ovs-vswitchd, ovsdb-server: from
+  /proc, steadier than wall time on a shared machine), less what they spend idle (heartbeats,
+  resyncs: measured for a few seconds before);
 * agent restart (3 times, host 1): SIGTERM + start with the same command line → its first
   pass done (the new process logs ``reconciled in X s``: start-up, registration, state fetch
   and the pass), and that pass's own duration — the resync of a host whose switch already
@@ -29,6 +33,7 @@ import argparse
 import json
 import os
 import re
+import selectors
 import shutil
 import signal
 import statistics
@@ -48,6 +53,61 @@ from trunkline.stack import free_port  # noqa: E402
 
 TARGET_P99_S = 1.0
 VENV_BIN = os.path.dirname(sys.executable)
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+FLOW_EVENT = re.compile(r"event=(?:ADDED|MODIFIED) table=20 .*dl_dst=([0-9a-f:]{17})")
+
+
+def cpu_seconds(pid):
+    """CPU time of a process and its waited-for children (user + system), 0 when gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, TypeError):
+        return 0.0
+    return sum(int(v) for v in fields[11:15]) / CLK_TCK
+
+
+class FlowWatch:
+    """One ``ovs-ofctl monitor br-tun watch:!initial,table=20`` per host: each l2pop flow the
+    moment ovs-vswitchd installs it, without polling anything."""
+
+    def __init__(self, bench):
+        self.sel = selectors.DefaultSelector()
+        self.procs, self.seen, self.partial = [], {}, {}
+        for name in bench.names:
+            ovs = bench.ovs(name)
+            p = subprocess.Popen(["stdbuf", "-oL", "ovs-ofctl", "monitor", ovs.mgmt("br-tun"),
+                                  "watch:!initial,table=20"], env=ovs.env(),
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 stdin=subprocess.DEVNULL, start_new_session=True)
+            self.procs.append(p)
+            self.seen[name], self.partial[name] = {}, b""
+            self.sel.register(p.stdout, selectors.EVENT_READ, name)
+
+    def read(self, timeout):
+        """Take what the monitors printed within ``timeout`` seconds."""
+        for key, _ in self.sel.select(timeout):
+            data = os.read(key.fileobj.fileno(), 1 << 16)
+            now, host = time.monotonic(), key.data
+            if not data:
+                raise RuntimeError("ovs-ofctl monitor on %s ended" % host)
+            lines = (self.partial[host] + data).split(b"\n")
+            self.partial[host] = lines.pop()
+            for line in lines:
+                m = FLOW_EVENT.search(line.decode(errors="replace"))
+                if m:
+                    self.seen[host].setdefault(m.group(1), now)
+
+    def has(self, host, mac):
+        return mac in self.seen[host]
+
+    def close(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+                p.wait(5)
+            p.stdout.close()
+        self.sel.close()
 
 
 class Bench:
@@ -59,6 +119,7 @@ class Bench:
         self.server = None
         self.names = ["b%02d" % i for i in range(1, hosts + 1)]
         self.active = []        # per sample: POST -> the port ACTIVE (its own host wired it)
+        self.watch = None
 
     def start_server(self):
         port = free_port()
@@ -147,29 +208,60 @@ class Bench:
         return sum(1 for line in out.splitlines() if "priority=2" in line)
 
     # -- phases --------------------------------------------------------------------------------
+    def cpu(self):
+        """{process kind: CPU seconds so far} of the server and every host's processes."""
+        out = {"server": cpu_seconds(self.server.pid), "agents": 0.0, "ovs-vswitchd": 0.0,
+               "ovsdb-server": 0.0}
+        lab = LabState(self.lab)
+        for name in self.names:
+            out["agents"] += cpu_seconds(lab.host(name)["agent_pid"])
+            ovs = self.ovs(name)
+            for d in ("ovs-vswitchd", "ovsdb-server"):
+                out[d] += cpu_seconds(ovs.pid(d))
+        return out
+
+    def idle_cpu(self, seconds=5.0):
+        """CPU seconds per second of the whole set-up while nothing changes."""
+        c0, t0 = self.cpu(), time.monotonic()
+        time.sleep(seconds)
+        c1, dt = self.cpu(), time.monotonic() - t0
+        return {k: (c1[k] - c0[k]) / dt for k in c0}
+
     def port_to_everywhere(self, samples, timeout=30.0):
+        self.watch = FlowWatch(self)
+        time.sleep(1.0)         # the monitors are connected
+        idle = self.idle_cpu()
         times = []
+        c0, t_start = self.cpu(), time.monotonic()
         for i in range(samples):
             host = self.names[i % self.n]
             others = [h for h in self.names if h != host]
             t0 = time.monotonic()
             port = self.create_port(host)
             self.plug(host, [port])
-            pending, active = list(others), None
+            mac, active, polled = port["mac_address"], None, 0.0
+            pending = others
             while pending and time.monotonic() - t0 < timeout:
-                if active is None and self.api("GET", "/ports/" + port["id"])["port"][
-                        "status"] == "ACTIVE":
-                    active = time.monotonic() - t0
-                pending = [h for h in pending if not self.l2pop_flows(h, port["mac_address"])]
-            took = time.monotonic() - t0
+                if active is None and time.monotonic() - polled >= 0.05:
+                    polled = time.monotonic()
+                    if self.api("GET", "/ports/" + port["id"])["port"]["status"] == "ACTIVE":
+                        active = polled - t0
+                self.watch.read(0.05 if active is None else 0.5)
+                pending = [h for h in pending if not self.watch.has(h, mac)]
+            took = max([self.watch.seen[h].get(mac, float("inf")) for h in others]) - t0
             self.active.append(active if active is not None else took)
             if pending:
                 log("sample %d: %d hosts still without the flow after %.0f s"
                     % (i, len(pending), timeout))
-                took = float("inf")
             times.append(took)
             log("sample %d: port on %s ACTIVE after %.3f s, in every other host's br-tun "
                 "after %.3f s" % (i, host, self.active[-1], took))
+        c1, dt = self.cpu(), time.monotonic() - t_start
+        self.cpu_per_sample = {k: max(0.0, (c1[k] - c0[k]) - idle[k] * dt) / samples
+                               for k in c0}
+        self.idle = idle
+        self.watch.close()
+        self.watch = None
         return times
 
     def restarts(self, count=3):
@@ -206,6 +298,8 @@ class Bench:
         return sorted(line for line in out.splitlines() if "hard_timeout" not in line)
 
     def close(self):
+        if self.watch is not None:
+            self.watch.close()
         try:
             labhost.down(self.lab)
         except Exception as e:
@@ -254,10 +348,16 @@ def main(argv=None):
         ("  of which: port ACTIVE on its host p50 (s)", "%.3f" % pct(bench.active, 0.5), ""),
         ("  of which: ACTIVE -> every other host p50 (s)", "%.3f" % pct(
             [t - a for t, a in zip(times, bench.active)], 0.5), ""),
+        ("CPU per sample, all processes, less idle (ms)", "%.0f" % (
+            1000 * sum(bench.cpu_per_sample.values())), ""),
+    ] + [("  %s (ms)" % kind, "%.0f" % (1000 * v), "")
+         for kind, v in bench.cpu_per_sample.items()] + [
+        ("idle CPU, all processes (ms per s)", "%.0f" % (1000 * sum(bench.idle.values())), ""),
         ("agent restart -> first pass done (s, median)", "%.2f" % done, ""),
         ("agent restart: that pass (s, median)", "%.3f" % first, ""),
         ("agent restart: flows unchanged", "%d/%d" % (
             sum(r["flows_unchanged"] for r in restarts), len(restarts)), ""),
+        ("machine load average (1 min, at the end)", "%.1f" % os.getloadavg()[0], ""),
     ]
     width = max(len(r[0]) for r in rows)
     print("%-*s  %10s  %s" % (width, "metric", "value", "target"))
@@ -269,6 +369,10 @@ def main(argv=None):
                       "l2pop_p50_s": round(p50, 3), "l2pop_p99_s": round(p99, 3),
                       "l2pop_max_s": round(max(times), 3),
                       "port_active_p50_s": round(pct(bench.active, 0.5), 3),
+                      "cpu_per_sample_ms": {k: round(1000 * v, 1)
+                                            for k, v in bench.cpu_per_sample.items()},
+                      "idle_cpu_ms_per_s": round(1000 * sum(bench.idle.values()), 1),
+                      "load_avg_1m": round(os.getloadavg()[0], 1),
                       "restart_resynced_s": round(done, 2), "restart_pass_s": first,
                       "restart_flows_unchanged": all(r["flows_unchanged"] for r in restarts)}),
           flush=True)

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 
@@ -276,3 +277,105 @@ def test_trunk_scale(lab, n):
         ", ".join("%s %.3g" % kv for kv in sorted(w.last_timing.items()))))
     rows = lab.ports()
     assert sum(1 for k in rows if k.startswith(("spi-", "spt-"))) == 2 * n
+
+
+def test_flows_only_pass_and_what_makes_a_pass_full(lab):
+    """With its OVSDB monitor running, a pass where only remote MACs changed writes br-tun's
+    flows and reads nothing else; a VM plugged, an ovs-vswitchd restart or a changed local
+    port makes the next pass read OVSDB again."""
+    from trunkline.agent.ovs.driver import OvsDriver
+    na, neta = net(101)
+    p1, p2 = port(na, 1), port(na, 2)
+
+    def desired(*remote_macs, ports=(p1, p2)):
+        entries = [{"mac_address": m, "ip_address": None} for m in remote_macs]
+        return {"revision": 1, "host": "h", "networks": {na: neta}, "ports": list(ports),
+                "trunks": [], "tunnels": {na: {"network_type": "vxlan", "segmentation_id": 101,
+                                                "vteps": {"192.0.2.2": entries}}}}
+
+    def l2pop_macs():
+        out = lab.ovs.ofctl("dump-flows", lab.ovs.mgmt("br-tun"), "table=20")
+        return sorted(l.split("dl_dst=")[1].split()[0] for l in out.splitlines()
+                      if "dl_dst=" in l)
+
+    drv = OvsDriver(ovsdb_target=lab.db, ovs_rundir=lab.rundir, datapath_type="netdev",
+                    tunnel_ip="192.0.2.1")
+    drv.reconcile(desired(mac(10)), [])     # creates the bridges and ports (no monitor yet)
+    assert not drv.wiring.last_timing.get("flows_only")
+    wake, stopping = threading.Event(), threading.Event()
+    for watcher in drv.watchers():
+        threading.Thread(target=watcher, args=(wake, stopping), daemon=True).start()
+    try:
+        assert wait_for(lambda: drv.wiring.watched, 5)
+        lab.plug_vm("br-int", lab.ns("vm1"), p1["id"], p1["mac_address"])
+        assert wait_for(lambda: drv.reconcile(desired(mac(10)), [])["ports"][p1["id"]]
+                        == "ACTIVE", 5)
+        # once the monitor's last news is in, a pass without change is flows-only
+        assert wait_for(lambda: drv.reconcile(desired(mac(10)), []) and
+                        drv.wiring.last_timing.get("flows_only"), 5)
+        st = {"ports": {p1["id"]: "ACTIVE", p2["id"]: "DOWN"}, "trunks": {}}
+
+        # a remote port appears, another goes: br-tun's flows only
+        assert drv.reconcile(desired(mac(11), mac(12)), []) == st
+        assert drv.wiring.last_timing.get("flows_only")
+        assert l2pop_macs() == [mac(11), mac(12)]
+        # a local port's status moving is no OVSDB input either
+        assert drv.reconcile(desired(mac(11), ports=(dict(p1, status="ACTIVE"), p2)), []) == st
+        assert drv.wiring.last_timing.get("flows_only") and l2pop_macs() == [mac(11)]
+
+        # a VM plugged: the monitor says so and a pass wires it, well before the periodic
+        # full pass
+        lab.plug_vm("br-int", lab.ns("vm2"), p2["id"], p2["mac_address"])
+        assert wait_for(lambda: drv.reconcile(desired(mac(11)), [])["ports"][p2["id"]]
+                        == "ACTIVE", 5)
+
+        # a local port gone from the desired state: a full pass (it goes dead)
+        drv.reconcile(desired(mac(11), ports=(p1,)), [])
+        assert not drv.wiring.last_timing.get("flows_only")
+        assert lab.ports()[("tap" + p2["id"])[:14]]["tag"] == 4095
+
+        # ovs-vswitchd restarted: a full pass re-adds br-int's and br-tun's flows
+        drv.reconcile(desired(mac(11), ports=(p1,)), [])
+        lab.ovs.restart_vswitchd()
+        wait_for(lambda: os.path.exists(lab.rundir + "/br-int.mgmt"), 5)
+        time.sleep(0.3)
+        drv.reconcile(desired(mac(11), mac(13), ports=(p1,)), [])
+        assert not drv.wiring.last_timing.get("flows_only")
+        assert drv.wiring.last_timing["flows_added"]
+        assert l2pop_macs() == [mac(11), mac(13)]
+    finally:
+        stopping.set()
+
+
+def test_flowset_sends_the_difference_and_replaces_all_after_a_restart(lab):
+    """ovs/flows.py: a changed action on the same match is re-added, a flow gone is deleted
+    strictly, others' flows (another cookie) stay; after ovs-vswitchd restarts, all is re-added."""
+    from trunkline.agent.ovs.flows import FlowSet
+    lab.add_bridge("br-fs")
+    lab.vsctl("set", "Bridge", "br-fs", "protocols=OpenFlow10,OpenFlow13")
+    lab.ovs.ofctl("add-flow", lab.ovs.mgmt("br-fs"), "cookie=0x99,table=5,priority=1,actions=drop")
+    fs = FlowSet(lab.rundir, "br-fs", "0x7c1a00ff")
+
+    def ours():
+        out = lab.ovs.ofctl("dump-flows", "--no-stats", "--no-names", lab.ovs.mgmt("br-fs"))
+        return sorted(l.strip() for l in out.splitlines() if "cookie=" in l)
+
+    a = ["table=20,priority=2,dl_vlan=1,dl_dst=fa:16:3e:00:00:01,actions=output:1",
+         "table=20,priority=2,dl_vlan=1,dl_dst=fa:16:3e:00:00:02,actions=output:2",
+         "table=22,priority=1,dl_vlan=1,actions=output:1"]
+    assert fs.sync(a) and not fs.sync(list(reversed(a)))
+    b = [a[0], "table=20,priority=2,dl_vlan=1,dl_dst=fa:16:3e:00:00:03,actions=output:2",
+         "table=22,priority=1,dl_vlan=1,actions=output:1,output:2"]
+    assert fs.sync(b)
+    want = ["cookie=0x7c1a00ff, table=20, priority=2,dl_vlan=1,dl_dst=fa:16:3e:00:00:01 "
+            "actions=output:1",
+            "cookie=0x7c1a00ff, table=20, priority=2,dl_vlan=1,dl_dst=fa:16:3e:00:00:03 "
+            "actions=output:2",
+            "cookie=0x7c1a00ff, table=22, priority=1,dl_vlan=1 actions=output:1,output:2",
+            "cookie=0x99, table=5, priority=1 actions=drop"]
+    assert ours() == want
+    lab.ovs.restart_vswitchd()
+    wait_for(lambda: os.path.exists(lab.rundir + "/br-fs.mgmt"), 5)
+    time.sleep(0.3)
+    assert ours() == []
+    assert fs.sync(b) and ours() == want[:3]

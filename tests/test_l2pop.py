@@ -126,6 +126,34 @@ def test_dead_agent_host_disappears(client, chan, server, hosts):
     assert chan.state(h1)["tunnels"][net["id"]]["vteps"] == {"192.0.2.2": [entry(p2)]}
 
 
+def test_hosts_asking_at_one_revision_each_see_the_others(client, chan, hosts):
+    """The hosts one change wakes ask at the same revision and share one computation of the
+    network's entries (l2pop.NetworkViews): each still sees the others and not itself, and the
+    next revision's answers are computed afresh."""
+    (h1, h2, _), _ = hosts
+    net = vxlan_net(client, "l2pop-s", "10.67.0.0/24")
+    p1, p2 = bound(client, net, h1), bound(client, net, h2)
+    chan.report(h1, {p1["id"]: "ACTIVE"})
+    chan.report(h2, {p2["id"]: "ACTIVE"})
+
+    def states():
+        for _ in range(10):     # (a background write, e.g. the agent check, may intervene)
+            s1, s2 = chan.state(h1), chan.state(h2)
+            if s1["revision"] == s2["revision"]:
+                return s1, s2
+        raise AssertionError("no two states at one revision")
+    s1, s2 = states()
+    assert s1["tunnels"][net["id"]]["vteps"] == {"192.0.2.2": [entry(p2)]}
+    assert s2["tunnels"][net["id"]]["vteps"] == {"192.0.2.1": [entry(p1)]}
+    p3 = bound(client, net, h2)
+    chan.report(h2, {p3["id"]: "ACTIVE"})
+    s1b, s2b = states()
+    assert s1b["revision"] > s1["revision"]
+    assert s1b["tunnels"][net["id"]]["vteps"] == {"192.0.2.2": sorted(
+        [entry(p2), entry(p3)], key=lambda e: e["mac_address"])}
+    assert s2b["tunnels"][net["id"]]["vteps"] == {"192.0.2.1": [entry(p1)]}
+
+
 def test_watch_wakes_hosts_sharing_the_network_only(client, chan, hosts):
     (h1, h2, h3), _ = hosts
     shared = vxlan_net(client, "l2pop-d", "10.64.0.0/24")

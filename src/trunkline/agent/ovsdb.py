@@ -142,12 +142,15 @@ class Ovsdb:
             self.close()
             raise
 
-    def monitor(self, table, columns, on_update):
+    def monitor(self, table, columns, on_update, on_start=None):
         """Follow ``table`` (RFC 7047 ``monitor``): ``on_update(rows)`` gets each change as
-        {uuid: {"old": ..., "new": ...}}; blocks until the connection closes."""
+        {uuid: {"old": ..., "new": ...}}; ``on_start()`` is called once the monitor is in
+        place (every later change is reported); blocks until the connection closes."""
         self.connect()
         self._sock.settimeout(None)
         self.call("monitor", [DB, "trunkline", {table: {"columns": list(columns)}}])
+        if on_start is not None:
+            on_start()
         while True:
             obj = self._recv_obj()
             if obj.get("method") == "echo":

@@ -4,7 +4,10 @@ host with a port on the port's tunnel network, so their watches wake — and onl
 
 A host's VTEP is the ``tunnel_ip`` in the configurations of its live L2 agent (Open vSwitch or
 Linux bridge). Every function here costs a fixed number of queries whatever the number of
-ports."""
+ports; the per-network part of ``tunnels`` is computed once per database revision
+(``NetworkViews``)."""
+import threading
+
 from sqlalchemy import select
 
 from trunkline.channel import agents
@@ -66,11 +69,16 @@ def vteps(conn):
     return out
 
 
-def tunnels(conn, host):
+def tunnels(conn, host, revision=None):
     """The ``tunnels`` section of ``host``'s state: per tunnel network it has a port on, the
     other live VTEPs with a port on it whose agent carries the network's type (its
-    ``tunnel_types``) and their ACTIVE, admin-up ports' (MAC, IP)s (four
-    queries: networks, VTEPs, which VTEP is on which network, the ACTIVE ports with their IPs)."""
+    ``tunnel_types``) and their ACTIVE, admin-up ports' (MAC, IP)s.
+
+    Two small queries (its networks, the live VTEPs) per call; the per-network part (which VTEP
+    is on which network, the ACTIVE ports with their IPs: two queries over every port of the
+    network) is shared by every call at the same database ``revision`` with the same live
+    VTEPs (``NetworkViews``): the hosts one change wakes all ask at one revision, and the
+    network's part is the same for all of them but for their own entry."""
     own_nets = select(P.c.network_id).where(P.c.host == host)
     nets = fast_rows(conn.execute(
         select(N.c.id, N.c.network_type, N.c.segmentation_id)
@@ -80,21 +88,64 @@ def tunnels(conn, host):
     if not out:
         return out
     remote = vteps(conn)
-    remote.pop(host, None)
-    if not remote:
+    if not remote.keys() - {host}:
         return out
-    where = (P.c.network_id.in_(list(out)), P.c.host.in_(list(remote)))
+    views = VIEWS.get(conn, revision, remote, list(out))
+    for net_id, net in out.items():
+        for on, entries in views[net_id].items():
+            ip, types = remote[on]
+            if on == host or (types is not None and net["network_type"] not in types):
+                continue
+            have = net["vteps"].get(ip)
+            # two hosts claiming one address (a misconfiguration) share its entry
+            net["vteps"][ip] = entries if have is None else sorted(
+                have + entries, key=lambda e: (e["mac_address"], e["ip_address"] or ""))
+    return out
+
+
+def network_views(conn, remote, net_ids):
+    """{network id: {host: [its ACTIVE, admin-up ports' {"mac_address", "ip_address"}]}} for
+    the hosts among ``remote`` (live VTEPs) with a port on each network (two queries)."""
+    out = {n: {} for n in net_ids}
+    where = (P.c.network_id.in_(list(net_ids)), P.c.host.in_(list(remote)))
     for net_id, on in conn.execute(select(P.c.network_id, P.c.host).where(*where)
                                    .group_by(P.c.network_id, P.c.host)):
-        ip, types = remote[on]
-        if types is None or out[net_id]["network_type"] in types:   # it carries that type
-            out[net_id]["vteps"][ip] = []
+        out[net_id][on] = []
     for net_id, on, mac, ip in conn.execute(
             select(P.c.network_id, P.c.host, P.c.mac_address, A.c.ip_address)
             .outerjoin(A, A.c.port_id == P.c.id)
             .where(*where, P.c.status == "ACTIVE", P.c.admin_state_up.is_(True))
             .order_by(P.c.mac_address, A.c.ip_address)):
-        entries = out[net_id]["vteps"].get(remote[on][0])
-        if entries is not None:
-            entries.append({"mac_address": mac, "ip_address": ip})
+        out[net_id][on].append({"mac_address": mac, "ip_address": ip})
     return out
+
+
+class NetworkViews:
+    """``network_views`` as of one database revision and one set of live VTEPs: every write
+    moves the revision, so a view cached for (revision, live VTEPs) is exact; liveness (time
+    passing, no write) is checked on every call. Holds one revision at a time. Thread-safe.
+    The lists handed out are shared: read them, never change them."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._key, self._views = None, {}
+
+    def get(self, conn, revision, remote, net_ids):
+        key = (revision, tuple(sorted((h, ip, tuple(sorted(t)) if t is not None else None)
+                                      for h, (ip, t) in remote.items())))
+        with self._lock:
+            views = self._views if revision is not None and key == self._key else {}
+            found = {n: views[n] for n in net_ids if n in views}
+        missing = [n for n in net_ids if n not in found]
+        if missing:
+            fresh = network_views(conn, remote, missing)
+            found.update(fresh)
+            if revision is not None:
+                with self._lock:
+                    if key != self._key:
+                        self._key, self._views = key, {}
+                    self._views.update(fresh)
+        return found
+
+
+VIEWS = NetworkViews()

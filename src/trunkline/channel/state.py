@@ -33,7 +33,7 @@ def host_state(db, host, dhcp=False):
         networks = {r.id: _network(r) for r in fast_rows(conn.execute(
             select(N).where(N.c.id.in_(net_ids)).order_by(N.c.id)))}
         state = {"revision": revision, "host": host, "networks": networks, "ports": ports,
-                 "trunks": trunks, "tunnels": l2pop.tunnels(conn, host)}
+                 "trunks": trunks, "tunnels": l2pop.tunnels(conn, host, revision)}
         if dhcp:
             state["dhcp"] = _dhcp(conn, networks, dhcp_nets)
     return state

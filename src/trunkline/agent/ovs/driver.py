@@ -2,7 +2,8 @@
 VLANs and trunk patch ports through ``Wiring``, with ``--tunnel-ip`` also br-tun and its L2
 population flows (ovs/tunnels.py), with ``--physnet-mapping`` provider bridges (ovs/provider.py),
 in one OVSDB transaction per pass; woken by an OVSDB monitor
-on ``Interface`` and by a restarted ovs-vswitchd."""
+on ``Interface`` and by a restarted ovs-vswitchd, which also make the next pass read OVSDB
+again (a pass woken only by the server may be flows-only, ovs/wiring.py)."""
 import os
 
 from trunkline.agent import ovsdb
@@ -54,12 +55,15 @@ class OvsDriver:
 
     def timing(self):
         lt = self.wiring.last_timing
+        if lt.get("flows_only"):
+            return "flows only %.3f" % lt.get("flows", 0)
         return ("%s OVSDB ops; read+diff %.3f, commit %.3f, vswitchd applied %.3f, flows %.3f"
                 % (lt.get("ops"), lt.get("read_diff", 0), lt.get("commit", 0),
                    lt.get("applied", 0), lt.get("flows", 0)))
 
     def reset(self):
         self.db.close()
+        self.wiring.switch_changed()
 
     def watchers(self):
         return [self._watch_interfaces, self._watch_vswitchd]
@@ -70,13 +74,20 @@ class OvsDriver:
             for change in rows.values():
                 name = (change.get("new") or change.get("old") or {}).get("name", "")
                 if not name.startswith(OWN_PATCH_PREFIXES):
+                    self.wiring.switch_changed()
                     wake.set()
                     return
+        def on_start():
+            # what changed while no monitor ran is unknown; from now on every change is seen
+            self.wiring.switch_changed()
+            self.wiring.watched = True
         while not stopping.is_set():
             try:
                 with ovsdb.Ovsdb(self.ovsdb_target) as db:
-                    db.monitor("Interface", ["name", "external_ids", "ofport"], on_update)
+                    db.monitor("Interface", ["name", "external_ids", "ofport"], on_update,
+                               on_start)
             except Exception:
+                self.wiring.watched = False
                 stopping.wait(1.0)
 
     def _watch_vswitchd(self, wake, stopping, interval=0.5):
@@ -92,4 +103,5 @@ class OvsDriver:
             if now != seen:
                 seen = now
                 if now is not None:
+                    self.wiring.switch_changed()
                     wake.set()

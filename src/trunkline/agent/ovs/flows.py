@@ -36,21 +36,26 @@ class FlowSet:
         sync on the same ovs-vswitchd it sends only the difference (a flow whose match stays
         is re-added with its new actions, one that goes is deleted strictly); otherwise — first
         sync, or ovs-vswitchd restarted — it deletes every flow with our cookie and adds all."""
-        flows = sorted(set(flows))
+        flows = frozenset(flows)
         ident = file_id(self.mgmt)
         if self._synced is not None and self._synced[1] == ident:
-            if self._synced[0] == flows:
+            old = self._synced[0]
+            if old == flows:
                 return False
-            old, new = set(self._synced[0]), set(flows)
-            keep = {_match(f) for f in new}
+            added = flows - old
+            # (a flow staying in both cannot share its match with one that goes: a bridge
+            # holds one flow per match and priority)
+            keep = {_match(f) for f in added}
             lines = ["delete_strict cookie=%s/-1,%s" % (self.cookie, _match(f))
-                     for f in sorted(old - new) if _match(f) not in keep]
-            lines += ["add cookie=%s,%s" % (self.cookie, f) for f in sorted(new - old)]
+                     for f in sorted(old - flows) if _match(f) not in keep]
+            lines += ["add cookie=%s,%s" % (self.cookie, f) for f in sorted(added)]
         else:
             lines = ["delete cookie=%s/-1" % self.cookie]
-            lines += ["add cookie=%s,%s" % (self.cookie, f) for f in flows]
-        p = subprocess.run(["ovs-ofctl", "--bundle", "-O", "OpenFlow13", "add-flows",
-                            "unix:" + self.mgmt, "-"],
+            lines += ["add cookie=%s,%s" % (self.cookie, f) for f in sorted(flows)]
+        # --no-names: the flows name ports by number; without it ovs-ofctl first fetches the
+        # switch's port and table names, which costs ovs-vswitchd ~6 ms (of ~7) per batch
+        p = subprocess.run(["ovs-ofctl", "--bundle", "--no-names", "-O", "OpenFlow13",
+                            "add-flows", "unix:" + self.mgmt, "-"],
                            input="\n".join(lines) + "\n", capture_output=True, text=True,
                            timeout=30)
         if p.returncode != 0:

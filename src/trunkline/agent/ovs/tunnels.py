@@ -61,6 +61,7 @@ class TunnelBridge:
         self.datapath_type = datapath_type
         self.rundir = rundir
         self.flowset = FlowSet(rundir, BRIDGE, COOKIE)
+        self._ofports = None        # of br-tun's ports, as last read
 
     def wanted_ports(self, tunnels):
         """{port name: (type, remote ip)} for the VTEPs of the networks this host carries."""
@@ -157,7 +158,10 @@ class TunnelBridge:
                                  "set_tunnel:%#x,%s" % (lv, seg, ",".join(outs)))
         return lines
 
-    def apply_flows(self, db, lvlans, tunnels):
-        """Bring br-tun's flows in line (ovs/flows.py); True when they had to be written."""
-        ports = ofports(db, [PATCH_INT] + list(self.wanted_ports(tunnels)))
-        return self.flowset.sync(self.flows(ports, lvlans, tunnels))
+    def apply_flows(self, db, lvlans, tunnels, reread_ofports=True):
+        """Bring br-tun's flows in line (ovs/flows.py); True when they had to be written.
+        ``reread_ofports=False``: the ports are those of the last call (nothing changed in
+        OVSDB since), use the ofports read then."""
+        if reread_ofports or self._ofports is None:
+            self._ofports = ofports(db, [PATCH_INT] + list(self.wanted_ports(tunnels)))
+        return self.flowset.sync(self.flows(self._ofports, lvlans, tunnels))

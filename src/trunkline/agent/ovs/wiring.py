@@ -7,6 +7,14 @@ missing — which is what happens after ovs-vswitchd restarts (flows are not per
 runs only when br-int's .mgmt socket is new (a new bridge or a restarted ovs-vswitchd), not on
 every pass. br-tun and provider bridges: ovs/tunnels.py, ovs/provider.py.
 
+A flows-only pass skips all of the OVSDB part when it could change nothing: the desired state's
+OVSDB inputs (networks, ports and trunks but their status, the agent's plugs, the tunnel ports
+the VTEPs need) are those of the last full pass, nothing changed in OVSDB since (the driver's
+watchers call ``switch_changed``; only while ``watched``, i.e. an OVSDB monitor runs), br-int's
+.mgmt socket is the same and the last full pass is less than ``FULL_PASS_EVERY`` seconds old.
+What is left is br-tun's flows (a remote port came or went: L2 population's common case), from
+the local VLANs and ofports the full pass found.
+
 Layout: br-int (fail_mode secure, flows `priority=0 NORMAL` and a drop for VLAN 4095); a local VLAN
 per network kept in each br-int Port's other_config (`net_uuid`, `network_type`,
 `segmentation_id`, `tag`) so a restarted agent finds every tag again; ports found by Interface
@@ -19,6 +27,7 @@ import json
 import logging
 import os
 import subprocess
+import time
 
 from trunkline.agent import ovsdb
 from trunkline.agent.ovs.flows import file_id
@@ -31,6 +40,7 @@ FLOW_COOKIE = "0x7c1a0001"
 SERVICE_PREFIXES = ("tpi-", "tpt-", "spi-", "spt-")
 LVLAN_KEYS = ("net_uuid", "network_type", "physical_network", "segmentation_id", "tag")
 OWNER_KEY = "trunkline-owner"
+FULL_PASS_EVERY = 30.0      # seconds: a flows-only pass never trusts an older OVSDB read
 
 
 def dev(prefix, port_id):
@@ -166,6 +176,14 @@ class Wiring:
         self.rundir = rundir or os.environ.get("OVS_RUNDIR", "/var/run/openvswitch")
         self.last_timing = {}
         self._flows_checked = None      # br-int .mgmt socket identity when flows were checked
+        self._switch_changed = True     # OVSDB changed (or may have) since the last full pass
+        self.watched = False            # True while a monitor calls switch_changed on changes
+        self._full = None               # the last full pass: its inputs, local VLANs, result
+
+    def switch_changed(self):
+        """OVSDB changed under us (a VM plugged, ovs-vswitchd restarted, a failed pass): the
+        next pass reads it again."""
+        self._switch_changed = True
 
     # -- flows -----------------------------------------------------------------
     def _ofctl(self, *args, input=None):
@@ -190,8 +208,16 @@ class Wiring:
         """Make OVS match `desired` (the host state dict). `plugs`: extra ports the agent owns
         on br-int, e.g. DHCP taps: [{"name", "iface_id", "mac", "network_id"}] — inserted when
         missing, removed when no longer listed. Returns {"ports": {...}, "trunks": {...}}."""
-        import time
         t0 = time.monotonic()
+        inputs = self._ovsdb_inputs(desired, plugs)
+        mgmt = file_id(os.path.join(self.rundir, self.br + ".mgmt"))
+        full = self._full
+        if (full is not None and self.watched and not self._switch_changed
+                and full["inputs"] == inputs and full["mgmt"] == mgmt
+                and t0 - full["at"] < FULL_PASS_EVERY):
+            return self._flows_only(desired, full, t0)
+        self._switch_changed = False    # a change from now on makes the next pass full again
+        self._full = None               # (until this pass succeeds)
         snap = Snapshot(self.db)
         txn = _Txn()
         nets = desired.get("networks") or {}
@@ -398,7 +424,32 @@ class Wiring:
             if t["id"] in status_trunks and not all(
                     sp["port_id"] in wired for sp in t.get("sub_ports") or []):
                 status_trunks[t["id"]] = "DEGRADED"
-        return {"ports": status_ports, "trunks": status_trunks}
+        result = {"ports": status_ports, "trunks": status_trunks}
+        if not ops:     # what was read is what OVS holds: later passes may start from it
+            self._full = {"inputs": inputs, "mgmt": mgmt, "at": t0, "lvlans": lvlans,
+                          "result": result}
+        return result
+
+    def _ovsdb_inputs(self, desired, plugs):
+        """What of the desired state the OVSDB part of a pass depends on (everything but
+        statuses and the remote MACs of L2 population)."""
+        def unstatused(items):
+            return [{k: v for k, v in i.items() if k != "status"} for i in items or []]
+        wanted_tunnels = (self.tunnels.wanted_ports(desired.get("tunnels") or {})
+                          if self.tunnels is not None else None)
+        return (desired.get("networks"), unstatused(desired.get("ports")),
+                unstatused(desired.get("trunks")), list(plugs), wanted_tunnels)
+
+    def _flows_only(self, desired, full, t0):
+        """The pass when only br-tun's flows can differ (see the module's docstring)."""
+        if self.tunnels is not None:
+            self.tunnels.apply_flows(self.db, full["lvlans"], desired.get("tunnels") or {},
+                                     reread_ofports=False)
+        self.last_timing = {"read_diff": 0.0, "commit": 0.0, "applied": 0.0,
+                            "flows": time.monotonic() - t0, "ops": 0, "flows_added": False,
+                            "flows_only": True}
+        return {"ports": dict(full["result"]["ports"]),
+                "trunks": dict(full["result"]["trunks"])}
 
     def _ensure_bridge(self, snap, txn):
         b = snap.bridges.get(self.br)
