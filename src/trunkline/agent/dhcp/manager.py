@@ -5,6 +5,7 @@
   namespace, port MAC, its IPs, network MTU, `ethtool -K … tx off` on the netdev datapath, G1);
 - dnsmasq with Neutron's command line (`--bind-dynamic --local-service`, one static
   `--dhcp-range` per DHCP-enabled subnet, `option:mtu`), files under `<state dir>/dhcp/<net id>/`
+  (ports' extra DHCP options as `set:port-<id>` tags in `host` and lines in `opts`)
   rewritten atomically + SIGHUP on change (same pid); a restart only when the command line changes
   (subnets, MTU, port);
 - everything removed when the network is no longer in the desired DHCP section.
@@ -160,7 +161,8 @@ class DhcpManager:
                                          files.host_lines(ports, subnets))
         changed |= files.write_if_changed(os.path.join(conf, "addn_hosts"),
                                           files.addn_hosts_lines(ports, subnets))
-        changed |= files.write_if_changed(os.path.join(conf, "opts"), files.opts_lines(subnets))
+        changed |= files.write_if_changed(os.path.join(conf, "opts"),
+                                          files.opts_lines(subnets, ports))
         files.write_if_changed(os.path.join(conf, "interface"), [dev])
 
         argv = self.cmdline(net_id, subnets, mtu)
