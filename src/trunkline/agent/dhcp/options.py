@@ -21,9 +21,9 @@ import unicodedata
 LOG = logging.getLogger(__name__)
 CLIENT_ID_NAMES = ("client-id", "61")
 MAX_LINE = 1000        # bytes; an option's data is at most 255 bytes
-_TAG = re.compile(r"^tag:!?[A-Za-z0-9_.-]{1,64}$")
-_NAME = re.compile(r"^[A-Za-z0-9+-]{1,64}$")
-_CLIENT_ID = re.compile(r"^[A-Za-z0-9:._*@+/-]{1,255}$")
+_TAG = re.compile(r"tag:!?[A-Za-z0-9_.-]{1,64}")
+_NAME = re.compile(r"[A-Za-z0-9+-]{1,64}")
+_CLIENT_ID = re.compile(r"[A-Za-z0-9:._*@+/-]{1,255}")
 _HELP_LINE = re.compile(r"^\s*(\d+)\s+(\S+)\s*$")
 
 
@@ -52,7 +52,7 @@ def client_id(port_id, opts):
     for opt in opts:
         if str(opt.get("opt_name")) in CLIENT_ID_NAMES:
             value = opt.get("opt_value")
-            if isinstance(value, str) and _CLIENT_ID.match(value):
+            if isinstance(value, str) and _CLIENT_ID.fullmatch(value):
                 return value
             LOG.warning("port %s: client-id %r cannot be written safely to the dnsmasq hosts "
                         "file; left out", port_id, value)
@@ -89,13 +89,13 @@ def _line(port_id, name, value, version, known):
     tags = head.split(",") if sep else []
     if sep and not name.startswith("tag:"):
         return None, "has a name with a comma outside its tags"
-    if not all(_TAG.match(t) for t in tags):
+    if not all(_TAG.fullmatch(t) for t in tags):
         return None, "has tags that are not plain tag names"
     if option.isdigit() and option.isascii():
         if not 0 < int(option) < (65536 if version == 6 else 255):
             return None, "has a number out of range"
         spelled = ("option6:%s" % int(option)) if version == 6 else str(int(option))
-    elif _NAME.match(option) and option in known.get(version, ()):
+    elif _NAME.fullmatch(option) and option in known.get(version, ()):
         spelled = ("option6:%s" if version == 6 else "option:%s") % option
     else:
         return None, "is not an option dnsmasq knows"
