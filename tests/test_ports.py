@@ -12,9 +12,9 @@ from conftest import error_type
 PORT_KEYS = {
     "admin_state_up", "allowed_address_pairs", "binding:host_id", "binding:profile",
     "binding:vif_details", "binding:vif_type", "binding:vnic_type", "created_at", "description",
-    "device_id", "device_owner", "extra_dhcp_opts", "fixed_ips", "id", "mac_address", "name", "network_id",
-    "port_security_enabled", "project_id", "revision_number", "status", "tags", "tenant_id",
-    "updated_at"}
+    "device_id", "device_owner", "extra_dhcp_opts", "fixed_ips", "id", "mac_address", "name",
+    "network_id", "port_security_enabled", "project_id", "revision_number", "status", "tags",
+    "tenant_id", "updated_at"}
 MAC = re.compile(r"^fa:16:3e(:[0-9a-f]{2}){3}$")
 
 
