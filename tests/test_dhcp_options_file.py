@@ -82,6 +82,7 @@ HOSTILE = [
     ("bootfile-name", "\ud800"), ("bootfile-name", "x" * 2000), ("bootfile-name", None),
     ("bootfile-name", 5), ("no-such-option", "1"), ("mtu,tag:x", "1"), ("x,mtu", "1"),
     ("tag:a b,mtu", "1"), ("tag:x\n,mtu", "1"), ("tag:,mtu", "1"), ("0", "1"), ("255", "1"),
+    ("9" * 5000, "1"),
     ("option:mtu", "1"), ("mtu\n", "1"), ("\u0662\u0666", "1"), ("", "1"),
 ]
 

@@ -92,7 +92,7 @@ def _line(port_id, name, value, version, known):
     if not all(_TAG.fullmatch(t) for t in tags):
         return None, "has tags that are not plain tag names"
     if option.isdigit() and option.isascii():
-        if not 0 < int(option) < (65536 if version == 6 else 255):
+        if len(option) > 5 or not 0 < int(option) < (65536 if version == 6 else 255):
             return None, "has a number out of range"
         spelled = ("option6:%s" % int(option)) if version == 6 else str(int(option))
     elif _NAME.fullmatch(option) and option in known.get(version, ()):
