@@ -40,9 +40,10 @@ def env():
             opt("26", "1400"), opt("domain-search", "a.test,b.test"),
             opt("bootfile-name", "pxelinux.0"), opt("tftp-server", "10.0.21.5"),
             opt("bootfile-name", "ignored-v6", 6)])     # the port has no IPv6 address
+        # the DHCP port goes ACTIVE once the agent has wired it: br-int is there for the VM
+        e.record_dhcp_port("net0")
         labvm.create_vm(e.stack.url, e.vm, e.ports["vm"]["id"], host=e.stack.host,
                         state_dir=e.lab_dir)
-        e.record_dhcp_port("net0")
         yield e
     finally:
         try:
@@ -66,7 +67,9 @@ def _last_lease(env):
 
 
 def _renew(env):
-    env.guest("dhclient", "-r", "eth0", timeout=40)      # release: the next is a fresh lease
+    """Stop the VM's dhclient (no release) and start it again: it asks for its address again
+    (INIT-REBOOT) and the answer carries the port's current options."""
+    env.guest("dhclient", "-x", "eth0", timeout=40)
     assert env.lease("eth0") == env.ports["vm"]["fixed_ips"][0]["ip_address"]
     return _last_lease(env)
 
