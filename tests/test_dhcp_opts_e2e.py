@@ -61,16 +61,19 @@ def _conf(env, name):
 
 
 def _dnsmasq_serves(env):
-    """The network's dnsmasq (its pid file's process) is running and not a zombie: dnsmasq
+    """The network's dnsmasq (its pid file's process) runs and keeps running: dnsmasq
     2.86-2.90 segfaults on SIGHUP re-reading a hosts file with `set:` tags, so the agent
     restarts it instead, and the next renewal must not find it dead."""
+    def running():
+        try:
+            pid = int(_conf(env, "pid")[0])
+            with open("/proc/%d/stat" % pid) as f:
+                return f.read().split(")")[-1].split()[0] != "Z" and pid
+        except (FileNotFoundError, IndexError, ValueError):
+            return False
+    pid = wait_for(running, 15, what="dnsmasq running")
     time.sleep(1)       # a SIGHUP'd dnsmasq crashed within milliseconds
-    pid = int(_conf(env, "pid")[0])
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+    return running() == pid
 
 
 def _last_lease(env):
