@@ -1,12 +1,14 @@
 """Hostile text end to end: everything a user writes (names, descriptions, tags, device ids and
-owners, binding profiles, DNS servers, host routes, address pairs) goes through a running
-server and an agent with DHCP, and none of it reaches a device name, the dnsmasq command line,
-a line of a dnsmasq file or OVSDB; what may not be stored is refused with a 400 and changes
+owners, binding profiles, DNS servers, host routes, address pairs, extra DHCP options) goes
+through a running server and an agent with DHCP, and none of it reaches a device name, the
+dnsmasq command line, a line of a dnsmasq file or OVSDB (a valid DHCP option's own line
+aside); what may not be stored is refused with a 400 and changes
 nothing; DHCP keeps working (real dhclient leases on the untagged port and a trunk VLAN).
 
 Every hostile string carries the marker EVIL, so "none of it" is one search per artefact, on
 top of the exact line formats dnsmasq files and arguments must have.
 """
+import glob
 import json
 import os
 import re
@@ -36,6 +38,18 @@ TEXT = MARK + "\nhost-record=evil,6.6.6.6\r\n\tdhcp-option=tag:x,3,6.6.6.6\u202e
 LONG_TEXT = (TEXT + "x" * 255)[:255]
 ROUTES = [{"destination": "10.210.0.0/16", "nexthop": "10.0.9.254"}]
 DNS = ["10.0.9.53", "10.0.9.54"]
+# extra DHCP options the API stores (Neutron accepts them) but no dnsmasq line may hold: the
+# agent leaves them out; the one good option is written
+DHCP_OPTS = [
+    {"opt_name": "bootfile-name", "opt_value": "pxelinux.0"},
+    {"opt_name": MARK + "-no-such-option", "opt_value": "1"},
+    {"opt_name": MARK + ",tag:x;$(touch /tmp/tl-pwn)", "opt_value": "1"},
+    {"opt_name": "tag:" + MARK + " x,mtu", "opt_value": "1"},
+    {"opt_name": "domain-name", "opt_value": MARK + "\tdhcp-option=3,6.6.6.6"},
+    {"opt_name": "root-path", "opt_value": MARK + "\n"},   # one line to str.splitlines
+    {"opt_name": "domain-search", "opt_value": MARK + '"x'},
+    {"opt_name": "client-id", "opt_value": MARK + ",10.0.9.66"},
+]
 
 
 def _revision(env):
@@ -86,7 +100,8 @@ def env():
                                    ip_version=6, ipv6_address_mode="dhcpv6-stateful",
                                    ipv6_ra_mode="dhcpv6-stateful", name=NAME)["id"]
         e.ports["parent"] = e.create("port", network_id=e.nets["net0"], name=LONG_NAME,
-                                     description=TEXT, allowed_address_pairs=[
+                                     description=TEXT, extra_dhcp_opts=DHCP_OPTS,
+                                     allowed_address_pairs=[
                                          {"ip_address": "10.0.9.200"},
                                          {"ip_address": "10.0.99.0/24"}])
         e.ports["sub1"] = e.create("port", network_id=e.nets["net1"], name=NAME,
@@ -158,6 +173,17 @@ def test_hostile_values_that_may_not_be_stored_are_refused(env):
     _refused(env, "POST", "/networks", raw=b'{"network": {"name": "\xff' + MARK.encode() +
              b'\xc3\x28"}}')
     _refused(env, "PUT", "/ports/" + port, raw=b'{"port": {"description": "\xed\xa0\x80"}}')
+    for value in (MARK + "\ntag:x,option:router,6.6.6.6", MARK + "\rx", MARK + "\u2028x",
+                  MARK + "\x85x", MARK + "x" * 255, "", " "):
+        _refused(env, "PUT", "/ports/" + port, {"port": {"extra_dhcp_opts": [
+            {"opt_name": "bootfile-name", "opt_value": value}]}})
+    for name in (MARK + "\nmtu", "x" * 65 + MARK, ""):
+        _refused(env, "POST", "/ports", {"port": {"network_id": net, "extra_dhcp_opts": [
+            {"opt_name": name, "opt_value": "1"}]}})
+    for raw in (b'{"port": {"extra_dhcp_opts": [{"opt_name": "mtu", "opt_value": "\xff"}]}}',
+                b'{"port": {"extra_dhcp_opts": [{"opt_name": "mtu", "opt_value": "\\ud800"}]}}',
+                b'{"port": {"extra_dhcp_opts": [{"opt_name": "mtu", "opt_value": "1\\u0000"}]}}'):
+        _refused(env, "PUT", "/ports/" + port, raw=raw)
 
 
 def _dhcp_dirs(env):
@@ -168,9 +194,11 @@ def _dhcp_dirs(env):
 def test_dnsmasq_files_and_command_lines_hold_no_user_text(env):
     mac = r"([0-9a-f]{2}:){5}[0-9a-f]{2}"
     ip = r"(\d+\.\d+\.\d+\.\d+|[0-9a-f:]+)"
-    host_re = re.compile(r"^%s,host-[0-9a-f-]+\.openstacklocal,(%s|\[%s\])$" % (mac, ip, ip))
+    host_re = re.compile(r"^%s,host-[0-9a-f-]+\.openstacklocal,(%s|\[%s\])"
+                         r"(,set:port-[0-9a-f-]{36})?$" % (mac, ip, ip))
     addn_re = re.compile(r"^%s\thost-[0-9a-f-]+\.openstacklocal host-[0-9a-f-]+$" % ip)
     opt_re = re.compile(r"^tag:subnet-[0-9a-f-]{36},(option:[a-z-]+|249)(,[0-9./]+)*$")
+    port_opt = "tag:port-%s,option:bootfile-name,pxelinux.0" % env.ports["parent"]["id"]
     for net, conf in _dhcp_dirs(env).items():
         wait_for(lambda: os.path.exists(os.path.join(conf, "pid")), 20, what="dnsmasq " + net)
         for name in ("host", "addn_hosts", "opts", "leases", "interface"):
@@ -180,6 +208,9 @@ def test_dnsmasq_files_and_command_lines_hold_no_user_text(env):
             assert all(0x20 <= b < 0x7f or b in b"\t\n" for b in data), (name, data)
         lines = open(os.path.join(conf, "host")).read().splitlines()
         assert lines and all(host_re.match(line) for line in lines), lines
+        tagged = [line for line in lines if ",set:port-" in line]
+        assert tagged == ([line for line in lines if line.startswith(
+            env.ports["parent"]["mac_address"] + ",")] if net == "net0" else [])
         # the unplugged port with free text everywhere still gets a plain host line
         if net == "net0":
             other = env.ports["other"]
@@ -189,6 +220,9 @@ def test_dnsmasq_files_and_command_lines_hold_no_user_text(env):
         lines = open(os.path.join(conf, "addn_hosts")).read().splitlines()
         assert all(addn_re.match(line) for line in lines), lines
         opts = open(os.path.join(conf, "opts")).read().splitlines()
+        if net == "net0":   # the parent's one good option; the hostile ones are left out
+            assert opts.count(port_opt) == 1
+            opts.remove(port_opt)
         assert opts and all(opt_re.match(line) for line in opts), opts
         if net == "net0":
             assert "tag:subnet-%s,option:dns-server,10.0.9.53,10.0.9.54" % env.subnets[
@@ -237,6 +271,11 @@ def test_devices_and_ovsdb_hold_no_user_text(env):
 def test_dhcp_still_serves_the_vm(env):
     assert env.lease("eth0") in [f["ip_address"] for f in env.ports["parent"]["fixed_ips"]]
     assert env.lease("eth0.1") == env.ports["sub1"]["fixed_ips"][0]["ip_address"]
+    # the parent's good extra DHCP option reached the lease; its hostile ones did not
+    [leases] = glob.glob(os.path.join(env.lab_dir, "**", "dhclient.eth0.leases"), recursive=True)
+    with open(leases) as f:
+        text = f.read()
+    assert 'filename "pxelinux.0";' in text and MARK not in text
     assert env.ping("eth0", env.dhcp["net0"][0])
     assert env.ping("eth0.1", env.dhcp["net1"][0])
     # what was stored reads back unchanged (the API keeps the text, the data plane ignores it)
@@ -245,4 +284,7 @@ def test_dhcp_still_serves_the_vm(env):
     assert TEXT in net["tags"] and LONG_TEXT in net["tags"] and len(net["tags"]) == 50
     other = env.port(env.ports["other"]["id"])
     assert other["device_owner"] == TEXT and other["binding:profile"] == {TEXT: TEXT}
+    stored = env.port(env.ports["parent"]["id"])["extra_dhcp_opts"]
+    assert sorted((o["opt_name"], o["opt_value"]) for o in stored) == sorted(
+        (o["opt_name"], o["opt_value"]) for o in DHCP_OPTS)
     assert subprocess.run(["test", "-e", "/tmp/tl-pwn"]).returncode != 0

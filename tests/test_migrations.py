@@ -89,6 +89,12 @@ def test_upgrade_from_every_earlier_revision_keeps_data(backend, db_url_factory)
             port = requests.get(api + "/ports/" + IDS["parent"]).json()["port"]
             assert port["fixed_ips"] == [{"subnet_id": IDS["subnet"], "ip_address": "10.9.0.5"}]
             assert port["trunk_details"]["trunk_id"] == IDS["trunk"]
+            assert port["extra_dhcp_opts"] == []
+            # 0004's options table: a port of the old data takes options, which go with it
+            opts = [{"opt_name": "mtu", "opt_value": "1400", "ip_version": 4}]
+            r = requests.put(api + "/ports/" + IDS["sub"],
+                             json={"port": {"extra_dhcp_opts": opts}})
+            assert r.status_code == 200 and r.json()["port"]["extra_dhcp_opts"] == opts
             # and it keeps working: a new port gets an address that is not taken
             new = requests.post(api + "/ports", json={"port": {"network_id": IDS["net"]}})
             assert new.status_code == 201

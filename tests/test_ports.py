@@ -8,13 +8,13 @@ import pytest
 
 from conftest import error_type
 
-# The peer's port keys minus security_groups and extra_dhcp_opts (not implemented here).
+# The peer's port keys minus security_groups (not implemented here).
 PORT_KEYS = {
     "admin_state_up", "allowed_address_pairs", "binding:host_id", "binding:profile",
     "binding:vif_details", "binding:vif_type", "binding:vnic_type", "created_at", "description",
-    "device_id", "device_owner", "fixed_ips", "id", "mac_address", "name", "network_id",
-    "port_security_enabled", "project_id", "revision_number", "status", "tags", "tenant_id",
-    "updated_at"}
+    "device_id", "device_owner", "extra_dhcp_opts", "fixed_ips", "id", "mac_address", "name",
+    "network_id", "port_security_enabled", "project_id", "revision_number", "status", "tags",
+    "tenant_id", "updated_at"}
 MAC = re.compile(r"^fa:16:3e(:[0-9a-f]{2}){3}$")
 
 
@@ -38,6 +38,7 @@ def test_defaults_and_shape(client, net):
     assert p["binding:vif_type"] == "unbound" and p["binding:vif_details"] == {}
     assert p["binding:vnic_type"] == "normal" and p["binding:profile"] == {}
     assert p["allowed_address_pairs"] == [] and p["port_security_enabled"] is True
+    assert p["extra_dhcp_opts"] == []
     assert p["revision_number"] == 1 and p["project_id"] == p["tenant_id"]
     assert MAC.match(p["mac_address"])
     [fixed] = p["fixed_ips"]

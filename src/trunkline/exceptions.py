@@ -140,6 +140,13 @@ class PortInUse(InUse):
                "Port already has an attached device %(device_id)s.")
 
 
+class NeutronDbObjectDuplicateEntry(Conflict):
+    """Neutron's words when an object's unique constraint refuses a row; for extra DHCP
+    options it prints the values as None."""
+    message = ("Failed to create a duplicate %(object_type)s: for attribute(s) "
+               "%(attributes)s with value(s) None")
+
+
 class MacAddressInUse(InUse):
     message = ("Unable to complete operation for network %(net_id)s. "
                "The mac address %(mac)s is in use.")

@@ -62,6 +62,8 @@ SUB = NET + [("subnet", "sub1", {"network_id": "{net1}", "cidr": "10.10.0.0/24",
 PORT = SUB + [("port", "port1", {"network_id": "{net1}", "mac_address": "fa:16:3e:11:22:33",
                                  "fixed_ips": [{"subnet_id": "{sub1}",
                                                 "ip_address": "10.10.0.10"}]})]
+OPTS_PORT = SUB + [("port", "port1", {"network_id": "{net1}", "extra_dhcp_opts": [
+    {"opt_name": "mtu", "opt_value": "1400"}]})]
 NET2 = [("network", "net2", {"name": "cat2-{run}"}),
         ("subnet", "sub2", {"network_id": "{net2}", "cidr": "10.20.0.0/24", "ip_version": 4})]
 PARENT = SUB + [("port", "parent", {"network_id": "{net1}"}),
@@ -538,6 +540,61 @@ def _trunk_actions():
     ]
 
 
+def _dhcp_opts():
+    """extra_dhcp_opt: neutron-lib's two key specs (blank-able router/classless-static-route,
+    any other one-line name and value), duplicates in the request and in the table."""
+    def post(id_, opts, shape=False):
+        return entry(id_, "POST", "/ports", {"port": {"network_id": "{net1}",
+                                                      "extra_dhcp_opts": opts}},
+                     setup=SUB, shape=shape)
+
+    def put(id_, opts, shape=False):
+        return entry(id_, "PUT", "/ports/{port1}", {"port": {"extra_dhcp_opts": opts}},
+                     setup=OPTS_PORT, shape=shape)
+
+    def o(name, value, **extra):
+        return dict({"opt_name": name, "opt_value": value}, **extra)
+
+    return [
+        post("dhcp-opt-not-list", "mtu"),
+        post("dhcp-opt-dict", o("mtu", "1")),
+        post("dhcp-opt-item-string", ["mtu"]),
+        post("dhcp-opt-dup-items", [o("mtu", "1"), o("mtu", "1")]),
+        post("dhcp-opt-dup-key", [o("mtu", "1"), o("mtu", "2")]),
+        post("dhcp-opt-dup-key-version-string", [o("mtu", "1"), o("mtu", "1", ip_version="4")]),
+        post("dhcp-opt-empty-value", [o("mtu", "")]),
+        post("dhcp-opt-blank-value", [o("mtu", " ")]),
+        post("dhcp-opt-empty-name", [o("", "x")]),
+        post("dhcp-opt-newline-value", [o("bootfile-name", "a\nb")]),
+        post("dhcp-opt-newline-name", [o("mt\nu", "1")]),
+        post("dhcp-opt-cr-value", [o("bootfile-name", "a\rb")]),
+        post("dhcp-opt-line-separator-value", [o("bootfile-name", "a\u2028b")]),
+        post("dhcp-opt-nel-value", [o("bootfile-name", "a\x85b")]),
+        post("dhcp-opt-name-too-long", [o("x" * 65, "1")]),
+        post("dhcp-opt-value-too-long", [o("x", "y" * 256)]),
+        post("dhcp-opt-router-too-long", [o("router", "y" * 256)]),
+        post("dhcp-opt-version-5", [o("mtu", "1", ip_version=5)]),
+        post("dhcp-opt-version-string-5", [o("mtu", "1", ip_version="5")]),
+        post("dhcp-opt-version-word", [o("mtu", "1", ip_version="four")]),
+        post("dhcp-opt-version-null", [o("mtu", "1", ip_version=None)]),
+        post("dhcp-opt-version-list", [o("router", "1", ip_version=[6])]),
+        post("dhcp-opt-version-bool", [o("mtu", "1", ip_version=True)]),
+        post("dhcp-opt-no-value", [{"opt_name": "mtu"}]),
+        post("dhcp-opt-no-name", [{"opt_value": "1"}]),
+        post("dhcp-opt-unknown-key", [o("mtu", "1", bogus=1)]),
+        post("dhcp-opt-name-int", [o(5, "1")]),
+        post("dhcp-opt-value-int", [o("mtu", 5)]),
+        post("dhcp-opt-name-list", [o(["router"], "1")]),
+        post("dhcp-opt-ok", [o("mtu", "1400"), o("router", ""), o("tftp-server", None),
+                             o("bootfile-name", "a,b;$(x)", ip_version="6")], shape="brief"),
+        put("dhcp-opt-put-empty-value", [o("mtu", "")]),
+        put("dhcp-opt-put-newline-value", [o("mtu", "1\ntag:x,option:router,6.6.6.6")]),
+        put("dhcp-opt-put-dup-new-key", [o("new", "1", ip_version=6),
+                                         o("new", "2", ip_version=6)]),
+        put("dhcp-opt-put-ok", [o("mtu", None), o("bootfile-name", "b")], shape="brief"),
+    ]
+
+
 def _hardening():
     """Hostile text and limits (issue 7): IPv6 scope ids (Python's ipaddress accepts any text
     after a ``%``, netaddr refuses it), invalid UTF-8, free text Neutron stores as given."""
@@ -593,7 +650,7 @@ def _hardening():
 
 CATALOGUE = (_bodies() + _types() + _subnets() + _ports() + _missing() + _in_use() +
              _listing() + _if_match() + _tags() + _urls() + _trunk_create() + _trunk_actions() +
-             _hardening())
+             _dhcp_opts() + _hardening())
 
 
 # -- running

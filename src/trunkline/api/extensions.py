@@ -10,6 +10,9 @@ EXTENSIONS = [
      "Allow filtering by attributes with empty string value"),
     ("external-net", "Neutron external network", "Adds external network attribute to network "
      "resource."),
+    ("extra_dhcp_opt", "Neutron Extra DHCP options",
+     "Extra options configuration for DHCP. For example PXE boot options to DHCP clients can "
+     "be specified (e.g. tftp-server, server-ip-address, bootfile-name)"),
     ("filter-validation", "Filter parameters validation", "Provides validation on filter "
      "parameters."),
     ("ip-substring-filtering", "IP address substring filtering",
@@ -38,7 +41,8 @@ EXTENSIONS = [
     ("trunk-details", "Trunk port details", "Expose trunk port details"),
 ]
 
-UPDATED = {"agent": "2013-02-03T10:00:00-00:00", "trunk": "2016-01-01T10:00:00-00:00",
+UPDATED = {"agent": "2013-02-03T10:00:00-00:00", "extra_dhcp_opt": "2013-03-17T12:00:00-00:00",
+           "trunk": "2016-01-01T10:00:00-00:00",
            "trunk-details": "2016-01-01T10:00:00-00:00"}
 
 

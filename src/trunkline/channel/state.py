@@ -13,6 +13,7 @@ from trunkline.plugins.common import fast_rows
 
 P, A, N, T, S, SN = (schema.ports, schema.ipallocations, schema.networks, schema.trunks,
                      schema.subports, schema.subnets)
+O = schema.extradhcpopts
 REV = schema.revision
 
 
@@ -86,7 +87,8 @@ def _trunks(conn, host):
 
 
 def _dhcp(conn, networks, dhcp_nets):
-    """Every network with a DHCP-enabled subnet: its subnets and all its ports."""
+    """Every network with a DHCP-enabled subnet: its subnets and all its ports (with their
+    extra DHCP options, when they have any)."""
     out = {}
     for r in fast_rows(conn.execute(select(N.c.id).where(N.c.id.in_(dhcp_nets)))):
         out[r.id] = {"network": networks[r.id], "subnets": [], "ports": []}
@@ -98,10 +100,19 @@ def _dhcp(conn, networks, dhcp_nets):
             "host_routes": r.host_routes, "ipv6_address_mode": r.ipv6_address_mode})
     ips = _fixed_ips(conn, select(A.c.port_id, A.c.subnet_id, A.c.ip_address)
                      .where(A.c.network_id.in_(dhcp_nets)))
+    opts = {}
+    for r in fast_rows(conn.execute(
+            select(O.c.port_id, O.c.opt_name, O.c.opt_value, O.c.ip_version)
+            .join(P, P.c.id == O.c.port_id).where(P.c.network_id.in_(dhcp_nets))
+            .order_by(O.c.port_id, O.c.opt_name, O.c.ip_version))):
+        opts.setdefault(r.port_id, []).append({
+            "opt_name": r.opt_name, "opt_value": r.opt_value, "ip_version": r.ip_version})
     for r in fast_rows(conn.execute(
             select(P.c.id, P.c.network_id, P.c.mac_address, P.c.device_owner)
             .where(P.c.network_id.in_(dhcp_nets)).order_by(P.c.id))):
-        out[r.network_id]["ports"].append({
-            "id": r.id, "mac_address": r.mac_address, "fixed_ips": ips.get(r.id, []),
-            "device_owner": r.device_owner})
+        port = {"id": r.id, "mac_address": r.mac_address, "fixed_ips": ips.get(r.id, []),
+                "device_owner": r.device_owner}
+        if r.id in opts:
+            port["extra_dhcp_opts"] = opts[r.id]
+        out[r.network_id]["ports"].append(port)
     return out

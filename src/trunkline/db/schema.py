@@ -113,6 +113,16 @@ subports = Table(
     UniqueConstraint("trunk_id", "segmentation_type", "segmentation_id"),
 )
 
+# A port's extra DHCP options (extra_dhcp_opt extension): one value per (option, IP version);
+# an option's rows go with its port.
+extradhcpopts = Table(
+    "extradhcpopts", metadata,
+    Column("port_id", String(36), ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True),
+    Column("opt_name", String(64), primary_key=True),
+    Column("ip_version", Integer, primary_key=True),
+    Column("opt_value", String(255), nullable=False),
+)
+
 tags = Table(
     "tags", metadata,
     Column("resource_id", String(36), primary_key=True),

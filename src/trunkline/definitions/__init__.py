@@ -156,6 +156,8 @@ port = Resource("port", "ports", _standard({
                                   convert=v.to_boolean_or_none,
                                   **_bool_filter),
     "trunk_details": Attr(schema=dict(OBJECT, nullable=True)),
+    # extra_dhcp_opt extension: None on create is no option, on update no change
+    "extra_dhcp_opts": Attr(post=True, put=True, default=None, convert=v.to_extra_dhcp_opts),
 }))
 
 SEGMENTATION_TYPES = ("vlan", "inherit")

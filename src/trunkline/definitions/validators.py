@@ -5,6 +5,7 @@ returns None when the value is fine, else the reason text the API wraps as
 ``Invalid input for <attr>. Reason: <reason>.``
 """
 import ipaddress
+import json
 import re
 import unicodedata
 import uuid
@@ -503,3 +504,108 @@ def subports(value):
                     "seg_id": sub["segmentation_id"], "subport": sub["port_id"]}
             seen_segs.add(seg)
     return None
+
+
+# -- extra_dhcp_opts (neutron-lib's api/definitions/extra_dhcp_opt.py)
+
+DHCP_OPT_NAME_MAX = 64
+DHCP_OPT_VALUE_MAX = 255
+BLANK_DHCP_OPTS = ("router", "classless-static-route")   # may carry an empty value
+
+
+def _oneline_not_empty(value, max_len):
+    """neutron-lib's oneline_not_empty_string: a string, not blank, no line break (as
+    str.splitlines sees them: \\n \\r \\v \\f \\x1c-\\x1e \\x85 \\u2028 \\u2029)."""
+    reason = _string(value, max_len)
+    if reason:
+        return reason
+    if not value.strip():
+        return "'%s' Blank strings are not permitted" % value
+    if len(value.splitlines()) > 1:
+        return "Multi-line string is not allowed: '%s'" % value
+    return None
+
+
+def _dhcp_opt_specs():
+    """The two key specs an option must match one of: (key, required, check) in the order
+    neutron-lib checks the keys. A check returns a reason; ip_version converts first."""
+    ip_version = ("ip_version", False, values((4, 6)))
+    blank = [("opt_name", True, values(BLANK_DHCP_OPTS)),
+             ("opt_value", True, lambda v: None if v is None else _string(v, DHCP_OPT_VALUE_MAX)),
+             ip_version]
+    other = [("opt_name", True, lambda v: _oneline_not_empty(v, DHCP_OPT_NAME_MAX)),
+             ("opt_value", True, lambda v: None if v is None
+              else _oneline_not_empty(v, DHCP_OPT_VALUE_MAX)),
+             ip_version]
+    return blank, other
+
+
+_DHCP_OPT_SPECS = _dhcp_opt_specs()
+
+
+def _matches(opt, spec):
+    """neutron-lib's validate_dict with a key spec: required keys, no other keys, then each
+    key in spec order (ip_version converted to int in place, a failed conversion raises)."""
+    if not isinstance(opt, dict):
+        return False
+    keys = [k for k, _, _ in spec]
+    if any(required and key not in opt for key, required, _ in spec):
+        return False
+    if any(k not in keys for k in opt):
+        return False
+    for key, _, check in spec:
+        if key not in opt:
+            continue
+        if key == "ip_version":
+            opt[key] = _dhcp_int(opt[key])
+        if check(opt[key]):
+            return False
+    return True
+
+
+def _dhcp_int(value):
+    """neutron-lib's convert_to_int: Python's int() (so 4.7 is 4 and true is 1)."""
+    try:
+        return int(value)
+    except (ValueError, TypeError):
+        raise exc.InvalidInput(error_message="'%s' is not an integer" % (value,))
+
+
+DHCP_OPTS_SCHEMA = {"type": "array", "nullable": True, "items": {
+    "type": "object", "required": ["opt_name", "opt_value"], "additionalProperties": False,
+    "properties": {
+        "opt_name": {"type": "string", "minLength": 1, "maxLength": DHCP_OPT_NAME_MAX,
+                     "example": "bootfile-name"},
+        "opt_value": {"type": "string", "nullable": True, "maxLength": DHCP_OPT_VALUE_MAX,
+                      "example": "pxelinux.0"},
+        "ip_version": {"enum": [4, 6]}}}}
+
+
+@described(DHCP_OPTS_SCHEMA)
+def to_extra_dhcp_opts(value):
+    """Validate a port's extra_dhcp_opts as neutron-lib's list_of_any_key_specs_or_none does
+    (its errors raised, not returned) and return them as ``[{opt_name, opt_value,
+    ip_version}]`` with ip_version an int, 4 when not given; None stays None."""
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise exc.InvalidInput(error_message="'%s' is not a list" % (value,))
+    # equal items by their canonical JSON (neutron-lib compares each with all before it,
+    # quadratic in a list a 114 kB body can make thousands long)
+    seen, dups = set(), {}
+    for item in value:
+        key = json.dumps(item, sort_keys=True)
+        if key in seen:
+            dups.setdefault(key, item)
+        seen.add(key)
+    if dups:
+        raise exc.InvalidInput(error_message="Duplicate items in the list: '%s'" % ", ".join(
+            str(d) for d in dups.values()))
+    out = []
+    for item in value:
+        opt = dict(item) if isinstance(item, dict) else item
+        if not any(_matches(opt, spec) for spec in _DHCP_OPT_SPECS):
+            raise exc.InvalidInput(error_message="No valid key specs matched for: %s" % (opt,))
+        out.append({"opt_name": opt["opt_name"], "opt_value": opt["opt_value"],
+                    "ip_version": opt.get("ip_version", 4)})
+    return out

@@ -9,7 +9,7 @@ from trunkline import definitions
 from trunkline import exceptions as exc
 from trunkline.channel import l2pop
 from trunkline.db import schema
-from trunkline.plugins import common, ipam
+from trunkline.plugins import common, dhcp_opts, ipam
 from trunkline.services.trunk import status as trunk_status
 from trunkline.services.trunk.plugin import bind_subports
 
@@ -45,6 +45,7 @@ class PortPlugin:
             for pid, sid, ip in conn.execute(stmt):
                 ips.setdefault(pid, []).append({"subnet_id": sid, "ip_address": ip})
             trunks = self._trunk_details(conn, ids)
+        opts = dhcp_opts.load(conn, ids)
         out = []
         for r in rows:
             d = common.standard_dict(r, tags)
@@ -57,6 +58,7 @@ class PortPlugin:
                 "binding:profile": r.profile,
                 "allowed_address_pairs": r.allowed_address_pairs,
                 "port_security_enabled": r.port_security_enabled,
+                "extra_dhcp_opts": opts.get(r.id, []),
             })
             if r.id in trunks:
                 d["trunk_details"] = trunks[r.id]
@@ -133,6 +135,7 @@ class PortPlugin:
         values["vif_type"], values["vif_details"] = self.binder(txn.conn, host, values)
         txn.execute(insert(P).values(**values))
         self._allocate(txn, network, port_id, mac, res["device_owner"], res.get("fixed_ips"))
+        dhcp_opts.create(txn, port_id, res.get("extra_dhcp_opts"))
         # a new port is DOWN: other hosts only learn of it when it makes this host a VTEP
         # of the network (later, going ACTIVE, it is announced through its status report)
         txn.record("port", port_id, "create",
@@ -181,6 +184,7 @@ class PortPlugin:
             network = self.networks.get_row(txn.conn, row.network_id)
             self._reallocate(txn, network, row, res["fixed_ips"],
                              values.get("device_owner", row.device_owner))
+        dhcp_opts.merge(txn, port_id, res.get("extra_dhcp_opts"))
         common.bump(txn, P, port_id, values)
         if set(values) & L2POP_ATTRS or "fixed_ips" in res:
             # where the port is, its MAC, IPs or state: other hosts' L2 population changes
@@ -193,6 +197,7 @@ class PortPlugin:
         common.check_revision(row, if_match)
         self.check_not_in_trunk(txn.conn, port_id)
         txn.execute(delete(A).where(A.c.port_id == port_id))
+        dhcp_opts.delete_ports(txn, [port_id])
         txn.execute(delete(P).where(P.c.id == port_id))
         common.delete_tags(txn, [port_id])
         announced = row.status == "ACTIVE" and row.admin_state_up

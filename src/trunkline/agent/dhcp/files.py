@@ -1,7 +1,13 @@
 """dnsmasq configuration files in Neutron's formats (neutron/agent/linux/dhcp.py), written
-atomically (temp file + rename) and only when their content changes."""
+atomically (temp file + rename) and only when their content changes.
+
+Ports' extra DHCP options are user text: the API refuses line breaks, but every option is
+checked again here (agent/dhcp/options.py) and one that cannot be written safely is left
+out and logged, so no value can add a line, break a line, or end up in another port's."""
 import ipaddress
 import os
+
+from trunkline.agent.dhcp import options
 
 DOMAIN = "openstacklocal"
 # device owners that never get a host entry (Neutron's DHCP_CONFIG_NOT_REQUIRED_OWNERS, short)
@@ -28,10 +34,21 @@ def _addresses(ports, subnets):
 
 
 def host_lines(ports, subnets):
-    """`host` file: `<mac>,<fqdn>,<ip>` per fixed IP on a DHCP-enabled subnet (IPv6 in [])."""
-    return ["%s,%s.%s,%s" % (p["mac_address"], hostname(ip), DOMAIN,
-                             "[%s]" % ip if ":" in ip else ip)
-            for p, ip in _addresses(ports, subnets)]
+    """`host` file: `<mac>,<fqdn>,<ip>` per fixed IP on a DHCP-enabled subnet (IPv6 in []),
+    as Neutron writes it for a port with extra DHCP options: `<mac>[,id:<client-id>],<fqdn>,
+    <ip>,set:port-<id>` (no tag when the client-id is its only option)."""
+    out = []
+    for p, ip in _addresses(ports, subnets):
+        fields = [p["mac_address"]]
+        opts = p.get("extra_dhcp_opts") or []
+        client_id = options.client_id(p["id"], opts)
+        if client_id:
+            fields.append("id:" + client_id)
+        fields += ["%s.%s" % (hostname(ip), DOMAIN), "[%s]" % ip if ":" in ip else ip]
+        if opts and not (client_id and len(opts) == 1):
+            fields.append("set:" + options.port_tag(p["id"]))
+        out.append(",".join(fields))
+    return out
 
 
 def addn_hosts_lines(ports, subnets):
@@ -40,7 +57,9 @@ def addn_hosts_lines(ports, subnets):
             for _, ip in _addresses(ports, subnets)]
 
 
-def opts_lines(subnets):
+def opts_lines(subnets, ports=(), known=None):
+    """`opts` file: each IPv4 subnet's DNS servers, routes and router, then the ports' extra
+    DHCP options (options.port_lines; ``known``: the option names dnsmasq knows)."""
     out = []
     for s in dhcp_subnets(subnets):
         if s.get("ip_version", 4) != 4:
@@ -59,6 +78,9 @@ def opts_lines(subnets):
             out.append("%s,option:router,%s" % (tag, s["gateway_ip"]))
         else:
             out.append("%s,option:router" % tag)
+    for p in sorted(ports, key=lambda p: p["id"]):
+        if p.get("extra_dhcp_opts") and p.get("device_owner") not in NO_CONFIG_OWNERS:
+            out += options.port_lines(p, known)
     return out
 
 

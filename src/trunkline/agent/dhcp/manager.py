@@ -5,8 +5,10 @@
   namespace, port MAC, its IPs, network MTU, `ethtool -K … tx off` on the netdev datapath, G1);
 - dnsmasq with Neutron's command line (`--bind-dynamic --local-service`, one static
   `--dhcp-range` per DHCP-enabled subnet, `option:mtu`), files under `<state dir>/dhcp/<net id>/`
+  (ports' extra DHCP options as `set:port-<id>` tags in `host` and lines in `opts`)
   rewritten atomically + SIGHUP on change (same pid); a restart only when the command line changes
-  (subnets, MTU, port);
+  (subnets, MTU, port) or the hosts file sets tags (ports with extra DHCP options: dnsmasq
+  2.86-2.90 crashes re-reading those);
 - everything removed when the network is no longer in the desired DHCP section.
 
 `reconcile()` returns the taps to plug on br-int ({"name", "iface_id", "mac", "network_id"}); the
@@ -40,6 +42,14 @@ def _proc_cmdline(pid):
             return f.read().split(b"\0")[:-1]
     except OSError:
         return None
+
+
+def _has_tags(path):
+    try:
+        with open(path) as f:
+            return ",set:" in f.read()
+    except FileNotFoundError:
+        return False
 
 
 def _alive(pid):
@@ -156,16 +166,21 @@ class DhcpManager:
         ports = entry.get("ports") or []
         if not any(p["id"] == port["id"] for p in ports):
             ports = ports + [port]
-        changed = files.write_if_changed(os.path.join(conf, "host"),
-                                         files.host_lines(ports, subnets))
+        hosts = files.host_lines(ports, subnets)
+        tagged = _has_tags(os.path.join(conf, "host")) or any(",set:" in h for h in hosts)
+        changed = files.write_if_changed(os.path.join(conf, "host"), hosts)
         changed |= files.write_if_changed(os.path.join(conf, "addn_hosts"),
                                           files.addn_hosts_lines(ports, subnets))
-        changed |= files.write_if_changed(os.path.join(conf, "opts"), files.opts_lines(subnets))
+        changed |= files.write_if_changed(os.path.join(conf, "opts"),
+                                          files.opts_lines(subnets, ports))
         files.write_if_changed(os.path.join(conf, "interface"), [dev])
 
         argv = self.cmdline(net_id, subnets, mtu)
         pid = self.pid(net_id)
-        if pid and _proc_cmdline(pid) != [a.encode() for a in argv]:
+        # dnsmasq 2.86-2.90 segfaults re-reading (SIGHUP) a hosts file whose lines set tags
+        # (ports with extra DHCP options) once a client has a lease: restart it instead; the
+        # lease file keeps the leases
+        if pid and (_proc_cmdline(pid) != [a.encode() for a in argv] or changed and tagged):
             self._kill(pid)
             pid = None
         if pid is None:
