@@ -1,6 +1,8 @@
 """L2 population, server side: which remote VTEPs and MACs a host needs for its tunnel networks
-(the ``tunnels`` section of its desired state), and which hosts a port change concerns (every
-host with a port on the port's tunnel network, so their watches wake — and only those).
+(the ``tunnels`` section of its desired state), and which hosts a port change concerns: when
+the port's host is a VTEP (its live L2 agent has a ``tunnel_ip``), every host with a port on
+the port's tunnel network, so their watches wake — and only those; otherwise its own host
+alone, since no other host's ``tunnels`` lists the ports of a host without a VTEP.
 
 A host's VTEP is the ``tunnel_ip`` in the configurations of its live L2 agent (Open vSwitch or
 Linux bridge). Every function here costs a fixed number of queries whatever the number of
@@ -16,18 +18,35 @@ TUNNEL_TYPES = ("vxlan", "gre")
 
 
 def network_hosts(conn, network_ids, also=()):
-    """``also`` plus every host with a port on one of ``network_ids`` that is a tunnel network
-    (one query): the hosts whose L2 population a port change on those networks alters."""
+    """The hosts whose L2 population a change of ports on ``also`` (the hosts they are or were
+    bound to) alters: ``also`` plus, when one of them is a VTEP, every host with a port on one
+    of ``network_ids`` that is a tunnel network (two queries)."""
     ids = sorted(set(n for n in network_ids if n))
-    found = network_hosts_of(conn, ids) if ids else []
+    found = network_hosts_of(conn, ids) if ids and is_vtep(conn, also) else []
     return sorted(set(h for h in also if h) | set(found))
 
 
 def port_hosts(conn, port_ids, also=()):
-    """``network_hosts`` for the networks of the existing ports ``port_ids`` (one query)."""
+    """``network_hosts`` for the networks of the existing ports ``port_ids`` (two queries)."""
     found = network_hosts_of(conn, select(P.c.network_id).where(P.c.id.in_(list(port_ids)))) \
-        if port_ids else []
+        if port_ids and is_vtep(conn, also) else []
     return sorted(set(h for h in also if h) | set(found))
+
+
+def is_vtep(conn, hosts):
+    """Is one of ``hosts`` a VTEP, i.e. does its live L2 agent report a ``tunnel_ip`` (one
+    query)? Only such hosts' ports appear in other hosts' ``tunnels``."""
+    hosts = sorted(set(h for h in hosts if h))
+    if not hosts:
+        return False
+    return any(_tunnel_ip(conf) for conf in conn.execute(select(G.c.configurations).where(
+        G.c.host.in_(hosts), G.c.agent_type.in_(agents.L2_AGENT_TYPES),
+        G.c.heartbeat_at >= agents.alive_cutoff())).scalars())
+
+
+def _tunnel_ip(conf):
+    ip = (conf or {}).get("tunnel_ip")
+    return ip if isinstance(ip, str) and ip else None
 
 
 def first_on_host(conn, network_id, host, port_id):
@@ -52,16 +71,19 @@ def network_hosts_of(conn, nets, exclude=None):
     return sorted(h for h in conn.execute(stmt).scalars() if h != exclude)
 
 
-def vteps(conn):
+def vteps(conn, nets=None):
     """{host: (tunnel_ip, tunnel types or None = any)} of the live L2 agents that tunnel (one
-    query)."""
+    query), only those of hosts with a port on ``nets`` (network ids) when given. Agents
+    without a ``tunnel_ip`` are left out by the database: a thousand hosts without tunnels
+    cost nothing here."""
+    where = [G.c.agent_type.in_(agents.L2_AGENT_TYPES), G.c.heartbeat_at >= agents.alive_cutoff(),
+             G.c.configurations["tunnel_ip"].as_string() != ""]
+    if nets is not None:
+        where.append(G.c.host.in_(select(P.c.host).where(P.c.network_id.in_(nets))))
     out = {}
-    for host, conf in conn.execute(select(G.c.host, G.c.configurations).where(
-            G.c.agent_type.in_(agents.L2_AGENT_TYPES),
-            G.c.heartbeat_at >= agents.alive_cutoff())):
-        conf = conf or {}
-        ip, types = conf.get("tunnel_ip"), conf.get("tunnel_types")
-        if isinstance(ip, str) and ip:
+    for host, conf in conn.execute(select(G.c.host, G.c.configurations).where(*where)):
+        ip, types = _tunnel_ip(conf), (conf or {}).get("tunnel_types")
+        if ip:
             out[host] = (ip, set(types) if isinstance(types, list) else None)
     return out
 
@@ -79,7 +101,7 @@ def tunnels(conn, host):
                   "vteps": {}} for r in nets}
     if not out:
         return out
-    remote = vteps(conn)
+    remote = vteps(conn, list(out))
     remote.pop(host, None)
     if not remote:
         return out
