@@ -1,6 +1,7 @@
 """The agent channel (docs/agent-channel.md), server side, over plain HTTP: registration and
 heartbeat, Neutron's agents resource, port binding by live agents, a host's desired state,
 the watch long poll (wake-up, timeout, 410), status reports and the DHCP port."""
+import datetime
 import threading
 import time
 import uuid
@@ -126,6 +127,51 @@ def test_register_heartbeat_and_agents_resource(client, chan, server, host):
     status, body = client.get("/agents/" + agent["id"])
     assert status == 404 and error_type(body) == "AgentNotFound"
     assert client.get("/extensions/agent")[0] == 200
+
+
+def _stamp(seconds_ago):
+    return (datetime.datetime.now(datetime.timezone.utc)
+            - datetime.timedelta(seconds=seconds_ago)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def test_heartbeat_takes_no_revision_and_wakes_no_watch(client, chan, server, net, host):
+    agent = chan.register(host)
+    other = "other-" + host
+    chan.register(other)
+    port(client, net, **{"binding:host_id": host})
+    port(client, net, **{"binding:host_id": other})
+    since = chan.state(host)["revision"]
+    set_heartbeat(server, agent["id"], _stamp(30))      # still alive, 30 s old
+    status, body, _ = _watch_while(chan, other, since, 1.5, lambda: chan.register(host))
+    assert status == 200 and body == {"revision": since}
+    assert chan.get("/watch", since=since, host=host, timeout=0)[1] == {"revision": since}
+    assert chan.state(host)["revision"] == since        # no revision taken at all
+    shown = client.get("/agents/" + agent["id"])[1]["agent"]
+    assert shown["alive"] is True and shown["heartbeat_timestamp"] >= _stamp(5)
+    assert shown["started_at"] == agent["started_at"]
+    # the answer is the agent as /v2.0/agents shows it
+    assert chan.register(host) == dict(
+        client.get("/agents/" + agent["id"])[1]["agent"],
+        heartbeat_timestamp=chan.register(host)["heartbeat_timestamp"])
+
+
+def test_heartbeat_of_a_live_agent_still_binds_ports_that_failed(client, chan, server, net,
+                                                                  host):
+    agent = chan.register(host, datapath_type="netdev")
+    set_heartbeat(server, agent["id"], "2001-01-01 00:00:00")
+    failed = port(client, net, **{"binding:host_id": host})     # its agent is dead
+    assert failed["binding:vif_type"] == "binding_failed"
+    set_heartbeat(server, agent["id"], _stamp(10))      # alive again (nothing reported yet)
+    chan.register(host, datapath_type="netdev")
+    assert get_port(client, failed["id"])["binding:vif_type"] == "ovs"
+
+
+def test_heartbeat_with_new_configurations_is_stored(client, chan, host):
+    agent = chan.register(host, datapath_type="netdev")
+    again = chan.register(host, datapath_type="system")
+    assert again["id"] == agent["id"] and again["configurations"] == {"datapath_type": "system"}
+    shown = client.get("/agents/" + agent["id"])[1]["agent"]
+    assert shown["configurations"] == {"datapath_type": "system"}
 
 
 def test_register_rejects_bad_reports(chan):
@@ -274,11 +320,32 @@ def test_watch_dhcp_sees_every_port(client, chan, net, host):
     assert status == 200 and body["revision"] > since and after < 1.0
 
 
-def test_watch_network_change_concerns_everyone(client, chan, host):
+def test_network_and_subnet_changes_wake_the_hosts_with_ports_on_them(client, chan, host):
+    net = client.create("network", name="w")
+    port(client, net, **{"binding:host_id": host})
+    other, dhcp_host = "other-" + host, "dhcp-" + host
+    changes = [
+        lambda: client.put("/networks/" + net["id"], {"network": {"mtu": 1400}}),
+        lambda: client.create("subnet", network_id=net["id"], cidr="10.51.0.0/24",
+                              ip_version=4),
+        lambda: client.put("/networks/" + net["id"], {"network": {"admin_state_up": False}})]
+    for change in changes:
+        since = chan.state(host)["revision"]
+        # a host without a port on the network sleeps through it (the feed's path) ...
+        status, body, _ = _watch_while(chan, other, since, 1.5, change)
+        assert status == 200 and body == {"revision": since}
+        # ... the host with a port wakes (a new watch's query), and so does every DHCP agent
+        assert chan.get("/watch", since=since, host=host, timeout=0)[1]["revision"] > since
+        assert chan.get("/watch", since=since, host=dhcp_host, timeout=0,
+                        dhcp=1)[1]["revision"] > since
+        assert chan.get("/watch", since=since, host=other, timeout=0)[1] == {"revision": since}
+    assert chan.state(host)["networks"][net["id"]]["mtu"] == 1400
+    # a network nobody has a port on concerns no L2 agent; DHCP agents serve every network
     since = chan.state(host)["revision"]
-    status, body, after = _watch_while(chan, host, since, 10,
-                                       lambda: client.create("network", name="w"))
+    status, body, after = _watch_while(chan, dhcp_host, since, 10,
+                                       lambda: client.create("network", name="w2"), dhcp=1)
     assert status == 200 and body["revision"] > since and after < 1.0
+    assert chan.get("/watch", since=since, host=host, timeout=0)[1] == {"revision": since}
 
 
 def test_watch_answers_at_once_for_old_changes(client, chan, net, host):

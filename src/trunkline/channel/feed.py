@@ -14,6 +14,7 @@ import time
 
 from sqlalchemy import select
 
+from trunkline.channel.watch import for_everyone
 from trunkline.db import changelog, schema
 
 C, R = schema.changes, schema.revision
@@ -72,7 +73,7 @@ class Feed:
                     self.revisions.append(_freeze(current))
                 current = (revision, set(), [False], set())
             current[1].add(kind)
-            if not hosts:
+            if for_everyone(kind, hosts):
                 current[2][0] = True
             current[3].update(hosts)
         if current is not None:

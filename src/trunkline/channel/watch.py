@@ -1,15 +1,18 @@
 """``GET /agent/v1/watch?since=REV&host=H&timeout=S[&dhcp=1]``: a long poll that answers as
-soon as the change log has a row after REV that concerns H — its hosts contain H, or are empty
-(everyone), or it is a network or subnet change; with ``dhcp=1`` (a DHCP agent) any port change
-too, since every port appears in its hosts files.
+soon as the change log has a row after REV that concerns H: its hosts contain H, or are empty
+(everyone) — except for network and subnet rows, which concern only the hosts they name (those
+with ports on the network; a network nobody has a port on concerns no L2 agent). With ``dhcp=1``
+(a DHCP agent, which serves every network and lists every port in its hosts files) any network,
+subnet or port change concerns H.
 
 It never holds a database connection while it waits: a new watch checks with one short query
-(``check``); after that the process's feed (channel/feed.py) reads new change rows once for all
-waiting watches and each matches them in memory; between checks it sleeps on the notifier, woken by every local commit and, on PostgreSQL, by
-the LISTEN thread for every other server's commits. The timer between checks is a fallback:
-POLL on SQLite (several processes only with --workers, and they cannot notify each other),
-POLL_LISTEN on PostgreSQL (a commit made while the LISTEN connection was being re-established
-is still seen within it).
+(``check``, which also answers 410); after that the process's feed (channel/feed.py) reads new
+change rows once for all waiting watches and each matches them in memory; between checks it
+sleeps on the notifier, woken by every local commit and, on PostgreSQL, by the LISTEN thread
+for every other server's commits. The timer between checks is a fallback: POLL on SQLite
+(several processes only with --workers, and they cannot notify each other), POLL_LISTEN on
+PostgreSQL (a commit made while the LISTEN connection was being re-established is still seen
+within it).
 
 A watch outlives a database outage (PostgreSQL restarting): a check that finds the database
 unavailable is retried at the next poll, and only a watch whose last check failed ends with
@@ -17,7 +20,7 @@ Neutron's 503; the agent then watches again after a short backoff."""
 import asyncio
 
 import orjson
-from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy import String, and_, cast, func, or_, select
 
 from trunkline import exceptions as exc
 from trunkline.db import changelog, schema
@@ -28,18 +31,28 @@ POLL_LISTEN = 5.0
 MAX_TIMEOUT = 60.0
 
 
+HOSTED = ("network", "subnet")     # kinds whose empty hosts mean nobody, not everyone
+DHCP_KINDS = HOSTED + ("port",)     # what every DHCP agent watches
+
+
 def _concerns(host, dhcp):
     hosts = cast(C.c.hosts, String)
-    kinds = ("network", "subnet", "port") if dhcp else ("network", "subnet")
-    return or_(C.c.kind.in_(kinds), hosts == "[]",
-               hosts.contains(orjson.dumps(host).decode(), autoescape=True))
+    clauses = [and_(hosts == "[]", C.c.kind.notin_(HOSTED)),
+               hosts.contains(orjson.dumps(host).decode(), autoescape=True)]
+    if dhcp:
+        clauses.append(C.c.kind.in_(DHCP_KINDS))
+    return or_(*clauses)
+
+
+def for_everyone(kind, hosts):
+    """Does a change row of ``kind`` naming ``hosts`` concern every watch?"""
+    return not hosts and kind not in HOSTED
 
 
 def concerns(kinds, everyone, hosts, host, dhcp):
     """``_concerns`` for the feed's in-memory copy of one revision: its rows' kinds, whether one
-    of them has no hosts (everyone) and the hosts they name."""
-    return everyone or host in hosts or not kinds.isdisjoint(
-        ("network", "subnet", "port") if dhcp else ("network", "subnet"))
+    of them is for everyone (``for_everyone``) and the hosts they name."""
+    return everyone or host in hosts or (dhcp and not kinds.isdisjoint(DHCP_KINDS))
 
 
 def check(db, since, host, dhcp=False):
