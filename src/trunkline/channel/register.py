@@ -35,28 +35,25 @@ def parse(body):
 
 
 def heartbeat(conn, rep):
-    """The report of a live agent that changes nothing but its heartbeat: update the row's
-    ``heartbeat_at`` only and return the row as it was read (None: not such a report, make
-    the full write). The UPDATE re-checks that the agent is still alive, so an agent that died
-    meanwhile (its ports set DOWN by channel/health.py) comes back through ``report``.
-    Returns (the row as read, the new heartbeat stamp)."""
+    """The report of a live agent that changes nothing but its heartbeat: one UPDATE of the
+    row's ``heartbeat_at``, only while the agent is alive (one that died, its ports set DOWN by
+    channel/health.py, comes back through ``report``). Returns the agent's row, or None when
+    the report needs the full write (new agent, dead one, start_flag, another binary or
+    configurations, ports of its host left to bind)."""
     if rep["start_flag"]:
         return None
-    cutoff = agents.alive_cutoff()
-    row = conn.execute(select(G).where(G.c.agent_type == rep["agent_type"],
-                                       G.c.host == rep["host"])).first()
-    if row is None or row.heartbeat_at < cutoff or row.binary != rep["binary"] \
+    row = conn.execute(update(G).where(
+        G.c.agent_type == rep["agent_type"], G.c.host == rep["host"],
+        G.c.heartbeat_at >= agents.alive_cutoff()).values(heartbeat_at=agents.now())
+        .returning(*G.c)).first()
+    if row is None or row.binary != rep["binary"] \
             or (row.configurations or {}) != rep["configurations"]:
         return None
     if rep["agent_type"] in agents.L2_AGENT_TYPES and conn.execute(select(exists().where(
             binding.P.c.host == rep["host"],
             binding.P.c.vif_type == binding.BINDING_FAILED))).scalar():
-        return None     # ports to bind: the full write
-    stamp = agents.now()
-    if conn.execute(update(G).where(G.c.id == row.id, G.c.heartbeat_at >= cutoff)
-                    .values(heartbeat_at=stamp)).rowcount != 1:
         return None
-    return row, stamp
+    return row
 
 
 def report(txn, rep):

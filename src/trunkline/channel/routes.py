@@ -45,11 +45,9 @@ class Channel:
 
     def register(self, body):
         rep = register.parse(body)
-        beat = self.db.write_unlogged(register.heartbeat, rep)
-        if beat is not None:
-            row, stamp = beat
-            return 200, {"agent": dict(self.agents.dicts(None, [row])[0], alive=True,
-                                       heartbeat_timestamp=stamp)}
+        row = self.db.write_unlogged(register.heartbeat, rep)
+        if row is not None:
+            return 200, {"agent": self.agents.dicts(None, [row])[0]}
         agent_id = self.db.write(register.report, rep)
         with self.db.read() as conn:
             return 200, {"agent": self.agents.get(conn, None, agent_id)}

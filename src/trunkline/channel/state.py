@@ -1,9 +1,9 @@
 """``GET /agent/v1/hosts/{H}/state``: what host H should look like, read in one snapshot with a
 fixed number of queries whatever the number of ports (a host with a 4094-subport trunk is a
-handful of SELECTs): the ports bound to H, the trunks whose parent is bound to H with their
-subports, the networks those use, the remote VTEPs and MACs of its tunnel networks
-(channel/l2pop.py) and (for DHCP agents) every network with a DHCP-enabled
-subnet with its subnets and ports."""
+handful of SELECTs; one with ports and no trunk, on a tunnel network without other VTEPs,
+five): the ports bound to H, the trunks whose parent is bound to H with their subports, the
+networks those use, the remote VTEPs and MACs of its tunnel networks (channel/l2pop.py) and
+(for DHCP agents) every network with a DHCP-enabled subnet with its subnets and ports."""
 from sqlalchemy import select, union
 
 from trunkline.channel import l2pop
@@ -20,11 +20,7 @@ def host_state(db, host, dhcp=False):
     with db.snapshot() as conn:
         revision = conn.execute(select(REV.c.value).where(REV.c.id == 1)).scalar_one()
         on_host = P.c.host == host
-        ips = _fixed_ips(conn, select(A.c.port_id, A.c.subnet_id, A.c.ip_address)
-                         .join(P, P.c.id == A.c.port_id).where(on_host))
-        ports = [_port(r, ips) for r in fast_rows(conn.execute(
-            select(P.c.id, P.c.network_id, P.c.mac_address, P.c.admin_state_up,
-                   P.c.device_owner, P.c.status).where(on_host).order_by(P.c.id)))]
+        ports = _ports(conn, on_host)
         trunks = _trunks(conn, host)
         net_ids = select(P.c.network_id).where(on_host)
         dhcp_nets = select(SN.c.network_id).where(SN.c.enable_dhcp.is_(True))
@@ -32,8 +28,10 @@ def host_state(db, host, dhcp=False):
             net_ids = union(net_ids, dhcp_nets)
         networks = {r.id: _network(r) for r in fast_rows(conn.execute(
             select(N).where(N.c.id.in_(net_ids)).order_by(N.c.id)))}
+        own = {p["network_id"] for p in ports}
         state = {"revision": revision, "host": host, "networks": networks, "ports": ports,
-                 "trunks": trunks, "tunnels": l2pop.tunnels(conn, host)}
+                 "trunks": trunks,
+                 "tunnels": l2pop.tunnels(conn, host, [networks[n] for n in sorted(own)])}
         if dhcp:
             state["dhcp"] = _dhcp(conn, networks, dhcp_nets)
     return state
@@ -53,10 +51,21 @@ def _fixed_ips(conn, stmt):
     return out
 
 
-def _port(r, ips):
-    return {"id": r.id, "network_id": r.network_id, "mac_address": r.mac_address,
-            "admin_state_up": r.admin_state_up, "device_owner": r.device_owner,
-            "status": r.status, "fixed_ips": ips.get(r.id, [])}
+def _ports(conn, on_host):
+    """The ports bound to the host with their fixed IPs (one query)."""
+    out = []
+    for r in fast_rows(conn.execute(
+            select(P.c.id, P.c.network_id, P.c.mac_address, P.c.admin_state_up,
+                   P.c.device_owner, P.c.status, A.c.subnet_id, A.c.ip_address)
+            .outerjoin(A, A.c.port_id == P.c.id).where(on_host)
+            .order_by(P.c.id, A.c.subnet_id, A.c.ip_address))):
+        if not out or out[-1]["id"] != r.id:
+            out.append({"id": r.id, "network_id": r.network_id, "mac_address": r.mac_address,
+                        "admin_state_up": r.admin_state_up, "device_owner": r.device_owner,
+                        "status": r.status, "fixed_ips": []})
+        if r.subnet_id is not None:
+            out[-1]["fixed_ips"].append({"subnet_id": r.subnet_id, "ip_address": r.ip_address})
+    return out
 
 
 # built once: an alias's column collection costs milliseconds to set up on every call
@@ -69,6 +78,8 @@ def _trunks(conn, host):
         select(T.c.id, T.c.port_id, T.c.admin_state_up, T.c.status)
         .join(parent, parent.c.id == T.c.port_id).where(parent.c.host == host)
         .order_by(T.c.id)))
+    if not rows:
+        return []
     subports = {}
     for r in fast_rows(conn.execute(
             select(S.c.trunk_id, S.c.port_id, S.c.segmentation_type, S.c.segmentation_id,
