@@ -1,6 +1,7 @@
 """The agent channel (docs/agent-channel.md), server side, over plain HTTP: registration and
 heartbeat, Neutron's agents resource, port binding by live agents, a host's desired state,
 the watch long poll (wake-up, timeout, 410), status reports and the DHCP port."""
+import asyncio
 import datetime
 import threading
 import time
@@ -11,6 +12,8 @@ import requests
 from sqlalchemy import create_engine, update
 
 from conftest import error_type
+from trunkline.channel.feed import Feed
+from trunkline.channel.notify import DHCP as DHCP_KEY, Notifier, host_key
 from trunkline.db import changelog, engine as db_engine, migrate, schema
 
 # Neutron's agent fields (GET /v2.0/agents on Neutron 29) plus nothing else.
@@ -472,5 +475,49 @@ def test_change_log_is_pruned_now_and_then(tmp_path):
             revisions = sorted(r.revision for r in conn.execute(schema.changes.select()))
             assert changelog.horizon(conn) == 15
         assert revisions == list(range(16, 26))
+    finally:
+        db.dispose()
+
+
+def test_a_commit_wakes_only_the_watches_it_concerns(tmp_path):
+    """A thousand open watches must not all wake for a change of one host: the notifier wakes
+    the watches of the hosts the new rows name (DHCP agents for any port), all of them for a
+    row for everyone."""
+    db = db_engine.Database("sqlite:///%s/wake.db" % tmp_path)
+    notifier = Notifier()
+    feed = Feed(db, notifier)
+    notifier.sort = feed.sort
+    db.on_commit.append(notifier.notify)
+
+    async def scenario():
+        migrate.upgrade(db.engine)
+        db.write(lambda txn: txn.record("port", "p0", "update", ["h-a"]))
+        feed.sort()                             # the feed's copy is current
+
+        async def round_(record):
+            woke = set()
+
+            async def waiter(name, keys):
+                await notifier.wait(2.0, notifier.generation, keys)
+                if time.monotonic() - t0 < 1.5:
+                    woke.add(name)
+            t0 = time.monotonic()
+            tasks = [asyncio.ensure_future(waiter(name, keys)) for name, keys in (
+                ("a", [host_key("h-a")]), ("b", [host_key("h-b")]),
+                ("dhcp-c", [host_key("h-c"), DHCP_KEY]))]
+            await asyncio.sleep(0.1)
+            db.write(record)
+            await asyncio.gather(*tasks)
+            return woke
+
+        assert await round_(lambda txn: txn.record("trunk", "t", "update", ["h-a"])) == {"a"}
+        assert await round_(lambda txn: txn.record("port", "p", "update", ["h-b"])) == {
+            "b", "dhcp-c"}
+        assert await round_(lambda txn: txn.record("trunk", "t", "delete")) == {
+            "a", "b", "dhcp-c"}
+        assert await round_(lambda txn: None) == set()     # no change row: nobody
+
+    try:
+        asyncio.run(scenario())
     finally:
         db.dispose()

@@ -7,14 +7,17 @@ copy is older than the caller's poll interval), keeps the last KEEP revisions co
 what matters for a watch (kinds, whether a row is for everyone, the hosts named), and answers
 each watch from memory with watch.concerns — the same rule as the SQL check. A new watch, and
 one whose ``since`` is older than the copy, asks the database (which also knows about pruning:
-410).
+410). After a commit the notifier asks ``sort`` which watches to wake: the feed reads the new
+rows and answers the keys of the hosts they name (channel/notify.py).
 """
 import collections
 import time
 
 from sqlalchemy import select
 
-from trunkline.channel.watch import for_everyone
+from trunkline import exceptions as exc
+from trunkline.channel.notify import DHCP, host_key
+from trunkline.channel.watch import DHCP_KINDS, for_everyone
 from trunkline.db import changelog, schema
 
 C, R = schema.changes, schema.revision
@@ -31,6 +34,7 @@ class Feed:
         self.upto = None
         self.generation = None
         self.read_at = 0.0
+        self.sorted = None  # the revision up to which ``sort`` has answered
 
     def newest(self, since, host, dhcp, concerns, max_age):
         """The newest revision after ``since`` that concerns ``host`` (None: none yet), or
@@ -44,6 +48,28 @@ class Feed:
             if concerns(kinds, everyone, hosts, host, dhcp):
                 return revision
         return None
+
+    def sort(self):
+        """The notifier's callback after commits: read the rows new since the last call (one
+        query) and answer the keys of the watches they concern, None for every watch (a row
+        for everyone, the first call, or the database unavailable)."""
+        try:
+            self._refresh(0, 0.0)
+        except exc.ServiceUnavailable:
+            return None         # the watches' own checks see the outage
+        done, self.sorted = self.sorted, self.upto
+        if done is None:
+            return None
+        keys = set()
+        for revision, kinds, everyone, hosts in reversed(self.revisions):
+            if revision <= done:
+                break
+            if everyone:
+                return None
+            keys.update(host_key(h) for h in hosts)
+            if not kinds.isdisjoint(DHCP_KINDS):
+                keys.add(DHCP)
+        return keys
 
     def _refresh(self, since, max_age):
         generation, now = self.notifier.generation, time.monotonic()

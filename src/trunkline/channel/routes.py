@@ -22,6 +22,7 @@ class Channel:
         db.on_commit.append(self.notifier.notify)
         db.listen(self.notifier.notify)     # PostgreSQL: other servers' commits too
         self.feed = Feed(db, self.notifier)
+        self.notifier.sort = self.feed.sort     # a commit wakes only the watches it concerns
 
     async def periodic(self):
         """The server's background work while it runs: the agent check (channel/health.py)."""

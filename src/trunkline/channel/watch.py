@@ -9,10 +9,10 @@ It never holds a database connection while it waits: a new watch checks with one
 (``check``, which also answers 410); after that the process's feed (channel/feed.py) reads new
 change rows once for all waiting watches and each matches them in memory; between checks it
 sleeps on the notifier, woken by every local commit and, on PostgreSQL, by the LISTEN thread
-for every other server's commits. The timer between checks is a fallback: POLL on SQLite
-(several processes only with --workers, and they cannot notify each other), POLL_LISTEN on
-PostgreSQL (a commit made while the LISTEN connection was being re-established is still seen
-within it).
+for every other server's commits, when a commit concerns it (channel/notify.py). The timer
+between checks is a fallback: POLL on SQLite (several processes only with --workers, and they
+cannot notify each other), POLL_LISTEN on PostgreSQL (a commit made while the LISTEN
+connection was being re-established is still seen within it).
 
 A watch outlives a database outage (PostgreSQL restarting): a check that finds the database
 unavailable is retried at the next poll, and only a watch whose last check failed ends with
@@ -23,6 +23,7 @@ import orjson
 from sqlalchemy import String, and_, cast, func, or_, select
 
 from trunkline import exceptions as exc
+from trunkline.channel.notify import DHCP, host_key
 from trunkline.db import changelog, schema
 
 C = schema.changes
@@ -99,6 +100,7 @@ async def _watch(feed, since, host, timeout, dhcp):
     deadline = loop.time() + min(max(timeout, 0.0), MAX_TIMEOUT)
     poll = POLL if feed.db.is_sqlite else POLL_LISTEN
     notifier = feed.notifier
+    keys = (host_key(host), DHCP) if dhcp else (host_key(host),)
     first = True        # a new watch asks the database itself (410 when pruned past since)
     while True:
         generation = notifier.generation
@@ -117,4 +119,4 @@ async def _watch(feed, since, host, timeout, dhcp):
             if unavailable is not None:
                 raise unavailable
             return {"revision": since}
-        await notifier.wait(min(poll, remaining), generation)
+        await notifier.wait(min(poll, remaining), generation, keys)
