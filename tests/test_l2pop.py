@@ -1,6 +1,7 @@
 """L2 population, server side, over the agent channel (no dataplane): the ``tunnels`` section
 of a host's desired state (remote VTEPs of live tunnelling agents, their ACTIVE admin-up ports),
 and which hosts' watches a port change wakes."""
+import concurrent.futures
 import os
 import subprocess
 import sys
@@ -194,6 +195,29 @@ def test_ports_of_a_host_without_vtep_wake_only_that_host(client, chan, hosts):
     chan.report(h3, {p3["id"]: "ACTIVE"})
     assert watch_now(chan, h1, since) > since
     assert chan.state(h1)["tunnels"][net["id"]]["vteps"] == {"192.0.2.3": [entry(p3)]}
+
+
+def test_states_asked_for_together_are_each_host_s_own(client, chan, server, hosts):
+    """Concurrent state fetches are read in batches (channel/batch.py): each answer must be
+    exactly what the host gets when it asks alone, DHCP section and tunnels included."""
+    (h1, h2, h3), _ = hosts
+    net = vxlan_net(client, "l2pop-batch", "10.69.0.0/24")
+    ports = {h: bound(client, net, h) for h in (h1, h2, h3)}
+    for h, p in ports.items():
+        chan.report(h, {p["id"]: "ACTIVE"})
+    parent = bound(client, net, h2)
+    client.create("trunk", port_id=parent["id"])
+    asks = [(h, dhcp) for h in (h1, h2, h3, "l2-none-" + h1) for dhcp in (0, 1)]
+    alone = {ask: chan.state(ask[0], **({"dhcp": 1} if ask[1] else {})) for ask in asks}
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        together = list(pool.map(
+            lambda ask: chan.state(ask[0], **({"dhcp": 1} if ask[1] else {})), asks * 6))
+    for ask, got in zip(asks * 6, together):
+        assert got == alone[ask], ask
+    assert alone[(h1, 0)]["tunnels"][net["id"]]["vteps"] == {
+        "192.0.2.2": [entry(ports[h2])]}
+    assert [t["port_id"] for t in alone[(h2, 0)]["trunks"]] == [parent["id"]]
+    assert "dhcp" in alone[(h3, 1)] and "dhcp" not in alone[(h3, 0)]
 
 
 def test_a_vtep_only_carries_its_tunnel_types(client, chan, hosts):

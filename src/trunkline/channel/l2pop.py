@@ -86,32 +86,42 @@ def vteps(conn):
     return out
 
 
-def tunnels(conn, host, networks):
-    """The ``tunnels`` section of ``host``'s state: per tunnel network it has a port on (among
-    ``networks``, the state's dicts of the networks of its ports), the other live VTEPs with a
-    port on it whose agent carries the network's type (its ``tunnel_types``) and their ACTIVE,
-    admin-up ports' (MAC, IP)s (at most three queries: VTEPs, which VTEP is on which network,
-    the ACTIVE ports with their IPs)."""
-    out = {n["id"]: {"network_type": n["network_type"], "segmentation_id": n["segmentation_id"],
-                     "vteps": {}} for n in networks if n["network_type"] in TUNNEL_TYPES}
-    if not out:
+def tunnels(conn, networks_by_host):
+    """The ``tunnels`` section of the state of each host in ``networks_by_host`` ({host: the
+    state's dicts of the networks of its ports}): per tunnel network it has a port on, the
+    other live VTEPs with a port on it whose agent carries the network's type (its
+    ``tunnel_types``) and their ACTIVE, admin-up ports' (MAC, IP)s. At most three queries
+    whatever the number of hosts: VTEPs, which VTEP is on which network, the ACTIVE ports
+    with their IPs."""
+    out = {host: {n["id"]: {"network_type": n["network_type"],
+                            "segmentation_id": n["segmentation_id"], "vteps": {}}
+                  for n in nets if n["network_type"] in TUNNEL_TYPES}
+           for host, nets in networks_by_host.items()}
+    wanted = sorted({net_id for sections in out.values() for net_id in sections})
+    if not wanted:
         return out
     remote = vteps(conn)
-    remote.pop(host, None)
     if not remote:
         return out
-    where = (P.c.network_id.in_(list(out)), P.c.host.in_(list(remote)))
-    for net_id, on in conn.execute(select(P.c.network_id, P.c.host).where(*where)
-                                   .group_by(P.c.network_id, P.c.host)):
-        ip, types = remote[on]
-        if types is None or out[net_id]["network_type"] in types:   # it carries that type
-            out[net_id]["vteps"][ip] = []
-    for net_id, on, mac, ip in conn.execute(
+    where = (P.c.network_id.in_(wanted), P.c.host.in_(sorted(remote)))
+    on = {}         # network -> the VTEP hosts with a port on it
+    for net_id, vtep_host in conn.execute(select(P.c.network_id, P.c.host).where(*where)
+                                          .group_by(P.c.network_id, P.c.host)):
+        on.setdefault(net_id, []).append(vtep_host)
+    entries = {}    # (network, VTEP host) -> its ACTIVE, admin-up ports' entries
+    for net_id, vtep_host, mac, ip in conn.execute(
             select(P.c.network_id, P.c.host, P.c.mac_address, A.c.ip_address)
             .outerjoin(A, A.c.port_id == P.c.id)
             .where(*where, P.c.status == "ACTIVE", P.c.admin_state_up.is_(True))
             .order_by(P.c.mac_address, A.c.ip_address)):
-        entries = out[net_id]["vteps"].get(remote[on][0])
-        if entries is not None:
-            entries.append({"mac_address": mac, "ip_address": ip})
+        entries.setdefault((net_id, vtep_host), []).append(
+            {"mac_address": mac, "ip_address": ip})
+    for host, sections in out.items():
+        for net_id, section in sections.items():
+            for vtep_host in sorted(on.get(net_id, ())):
+                ip, types = remote[vtep_host]
+                # not itself; an agent that carries the network's type
+                if vtep_host != host and (types is None or section["network_type"] in types):
+                    section["vteps"].setdefault(ip, []).extend(
+                        entries.get((net_id, vtep_host), ()))
     return out

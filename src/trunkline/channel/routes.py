@@ -1,11 +1,13 @@
 """The agent channel's HTTP routes under ``/agent/v1`` (docs/agent-channel.md). Handlers
-answer ``(status, payload)``; the API application turns that into the response. Only the watch
-awaits; everything else is one short transaction, like the Neutron API."""
+answer ``(status, payload)``; the API application turns that into the response. The watch
+awaits, and so does a state fetch (to be read with the others asked for at the same time,
+channel/batch.py); everything else is one short transaction, like the Neutron API."""
 import math
 import re
 
 from trunkline import exceptions as exc
-from trunkline.channel import agents, dhcp, health, register, reports, state, watch
+from trunkline.channel import agents, dhcp, health, register, reports, watch
+from trunkline.channel.batch import StateBatcher
 from trunkline.channel.feed import Feed
 from trunkline.channel.notify import Notifier
 
@@ -21,6 +23,7 @@ class Channel:
         self.notifier = Notifier()
         db.on_commit.append(self.notifier.notify)
         db.listen(self.notifier.notify)     # PostgreSQL: other servers' commits too
+        self.states = StateBatcher(db)
         self.feed = Feed(db, self.notifier)
         self.notifier.sort = self.feed.sort     # a commit wakes only the watches it concerns
 
@@ -33,7 +36,7 @@ class Channel:
         m = _STATE.match(path)
         if m:
             _only(req, "GET")
-            return 200, state.host_state(self.db, m.group(1), _flag(req, "dhcp"))
+            return 200, await self.states.get(m.group(1), _flag(req, "dhcp"))
         if path == "/agent/v1/watch":
             _only(req, "GET")
             return 200, await self.watch(req)
