@@ -5,14 +5,15 @@ with ports on the network; a network nobody has a port on concerns no L2 agent).
 (a DHCP agent, which serves every network and lists every port in its hosts files) any network,
 subnet or port change concerns H.
 
-It never holds a database connection while it waits: a new watch checks with one short query
-(``check``, which also answers 410); after that the process's feed (channel/feed.py) reads new
-change rows once for all waiting watches and each matches them in memory; between checks it
-sleeps on the notifier, woken by every local commit and, on PostgreSQL, by the LISTEN thread
-for every other server's commits, when a commit concerns it (channel/notify.py). The timer
-between checks is a fallback: POLL on SQLite (several processes only with --workers, and they
-cannot notify each other), POLL_LISTEN on PostgreSQL (a commit made while the LISTEN
-connection was being re-established is still seen within it).
+It never holds a database connection while it waits: the process's feed (channel/feed.py)
+reads new change rows once for all watches and each matches them in memory (a new watch with
+the feed as read in this turn of the event loop; one older than the feed's copy asks the
+database with ``check``, which also answers 410); between checks it sleeps on the notifier,
+woken by every local commit and, on PostgreSQL, by the LISTEN thread for every other server's
+commits, when a commit concerns it (channel/notify.py). The timer between checks is a
+fallback: POLL on SQLite (several processes only with --workers, and they cannot notify each
+other), POLL_LISTEN on PostgreSQL (a commit made while the LISTEN connection was being
+re-established is still seen within it).
 
 A watch outlives a database outage (PostgreSQL restarting): a check that finds the database
 unavailable is retried at the next poll, and only a watch whose last check failed ends with
@@ -101,15 +102,14 @@ async def _watch(feed, since, host, timeout, dhcp):
     poll = POLL if feed.db.is_sqlite else POLL_LISTEN
     notifier = feed.notifier
     keys = (host_key(host), DHCP) if dhcp else (host_key(host),)
-    first = True        # a new watch asks the database itself (410 when pruned past since)
+    max_age = None      # a new watch: the feed as read in this turn of the event loop
     while True:
         generation = notifier.generation
         try:
-            revision = NotImplemented if first else feed.newest(since, host, dhcp, concerns,
-                                                                poll)
-            if revision is NotImplemented:
+            revision = feed.newest(since, host, dhcp, concerns, max_age)
+            if revision is NotImplemented:      # older than the feed's copy, or pruned: 410
                 revision = check(feed.db, since, host, dhcp)
-            first, unavailable = False, None
+            max_age, unavailable = poll, None
         except exc.ServiceUnavailable as e:
             revision, unavailable = None, e
         if revision is not None:
