@@ -12,6 +12,7 @@ import requests
 from sqlalchemy import create_engine, update
 
 from conftest import error_type
+from trunkline.agent.client import ChannelClient
 from trunkline.channel.feed import Feed
 from trunkline.channel.notify import DHCP as DHCP_KEY, Notifier, host_key
 from trunkline.db import changelog, engine as db_engine, migrate, schema
@@ -521,3 +522,19 @@ def test_a_commit_wakes_only_the_watches_it_concerns(tmp_path):
         asyncio.run(scenario())
     finally:
         db.dispose()
+
+
+def test_agent_client_keeps_its_connection_alive(server, host):
+    """An agent's heartbeats, state fetches and watches go over one kept TCP connection per
+    thread, not one connection per call (the server's connection setups for 1000 agents)."""
+    client = ChannelClient(server.url, host)
+
+    def local_port():
+        (conn,) = client._local.conns.values()
+        return conn.sock.getsockname()[1]
+
+    client.register("Open vSwitch agent", "trunkline-agent", {})
+    port = local_port()
+    revision = client.state()["revision"]
+    assert client.watch(revision, timeout=0) == revision
+    assert client.state()["revision"] == revision and local_port() == port
