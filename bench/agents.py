@@ -209,7 +209,10 @@ def measure(pop, engine, changes, server_pids, pg_pids, rss):
                          {"network": {"name": "bench-%d" % i}})
             lats = wait_reached(drivers, change_revision(engine, pop.net_id), t0)
             missed += sum(v is None for v in lats)
-            net_lat.extend(v for v in lats if v is not None)
+            got = [v for v in lats if v is not None]
+            net_lat.extend(got)
+            log("network change %d: p50 %s ms, max %s ms, %d not within 30 s" % (
+                i, _ms(pct(got, 50)), _ms(max(got) if got else None), len(lats) - len(got)))
             time.sleep(0.5)
     srv, pg = cpu_phase(network_changes)
     res.update(net_p50_ms=_ms(pct(net_lat, 50)), net_p99_ms=_ms(pct(net_lat, 99)),
