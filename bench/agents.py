@@ -17,9 +17,12 @@ its own host with one bound port, all watching the server. At each size it measu
                   --changes). The worst case: every agent needs the change at once
   CPU per change  server (and PostgreSQL) CPU seconds during each phase, less the idle rate
                   (heartbeats every --report-interval s), divided by the number of changes
-  per watcher     server RSS (all its processes) with the agents idle minus RSS before any
-                  agent, divided by agents (each agent keeps one watch open)
-  agent errors    agent passes that failed (a request timed out or was refused) at that size
+  per watcher     server RSS (all its processes) with the agents idle (before the changes)
+                  minus RSS before any agent, divided by agents (each agent keeps one watch
+                  open); "RSS MB" is the server's RSS after the changes
+  agent errors    agent passes that failed (a request timed out or was refused) at that size,
+                  most while the population comes up; measuring starts once none failed
+                  for 5 s ("settle s")
 
 Latencies include the agents' side (the watch's HTTP answer, the state fetch) running in this one
 Python process, so at 1000 agents they are an upper bound. Prints a table and, last, one JSON
@@ -48,6 +51,7 @@ from trunkline.db.engine import normalise_url         # noqa: E402
 
 TARGETS = {"p99_1000_s": 1.0, "watcher_kib": 100.0}
 UP_TIMEOUT = 300.0      # for a population to register and have its ports ACTIVE
+SETTLE_TIMEOUT = 120.0  # for the agents' start-up retries to end
 
 
 class TimedNoop(NoopDriver):
@@ -142,15 +146,30 @@ def wait_reached(drivers, revision, t0, timeout=30.0):
     return out
 
 
-def measure(pop, engine, changes, server_pids, pg_pids):
-    """Idle cost, port changes (one agent each) and network changes (every agent)."""
-    res = {"agents": len(pop.agents)}
-    time.sleep(3.0)                                  # settle: startup passes, reports
+def settle(quiet=5.0, limit=SETTLE_TIMEOUT):
+    """Wait until no agent pass has failed for ``quiet`` s (agents that timed out while the
+    population came up retry after a backoff of up to 30 s): the figures are for a fleet at
+    work, not one starting. Returns the seconds waited."""
+    t0 = time.monotonic()
+    time.sleep(3.0)                                  # startup passes, reports
+    last, since = FAILED.count, time.monotonic()
+    while time.monotonic() - since < quiet and time.monotonic() - t0 < limit:
+        time.sleep(0.5)
+        if FAILED.count != last:
+            last, since = FAILED.count, time.monotonic()
+    return round(time.monotonic() - t0, 1)
+
+
+def measure(pop, engine, changes, server_pids, pg_pids, rss):
+    """Idle cost and memory, port changes (one agent each) and network changes (every
+    agent)."""
+    res = {"agents": len(pop.agents), "settle_s": settle()}
     t_idle, c0, p0 = 5.0, cpu_s(server_pids()), cpu_s(pg_pids())
     time.sleep(t_idle)
     idle_rate = (cpu_s(server_pids()) - c0) / t_idle
     idle_pg = (cpu_s(pg_pids()) - p0) / t_idle
     res["idle_server_cpu_pct"] = round(idle_rate * 100, 1)
+    res["idle_rss_mb"] = rss()
 
     def cpu_phase(run):
         c, p, t = cpu_s(server_pids()), cpu_s(pg_pids()), time.monotonic()
@@ -190,7 +209,10 @@ def measure(pop, engine, changes, server_pids, pg_pids):
                          {"network": {"name": "bench-%d" % i}})
             lats = wait_reached(drivers, change_revision(engine, pop.net_id), t0)
             missed += sum(v is None for v in lats)
-            net_lat.extend(v for v in lats if v is not None)
+            got = [v for v in lats if v is not None]
+            net_lat.extend(got)
+            log("network change %d: p50 %s ms, max %s ms, %d not within 30 s" % (
+                i, _ms(pct(got, 50)), _ms(max(got) if got else None), len(lats) - len(got)))
             time.sleep(0.5)
     srv, pg = cpu_phase(network_changes)
     res.update(net_p50_ms=_ms(pct(net_lat, 50)), net_p99_ms=_ms(pct(net_lat, 99)),
@@ -249,11 +271,11 @@ def main(argv=None):
             FAILED.count = 0
             up = pop.grow(count)
             res = measure(pop, engine, args.changes, lambda: tree(server.proc.pid),
-                          lambda: tree(pg_pid))
+                          lambda: tree(pg_pid), lambda: rss_mb(server.proc.pid))
             time.sleep(2.0)
-            rss = rss_mb(server.proc.pid)
-            res.update(server_rss_mb=rss, agent_errors=FAILED.count, agents_up=up,
-                       watcher_kib=round((rss - rss0) * 1024 / count, 1))
+            res.update(server_rss_mb=rss_mb(server.proc.pid), agent_errors=FAILED.count,
+                       agents_up=up,
+                       watcher_kib=round((res["idle_rss_mb"] - rss0) * 1024 / count, 1))
             log(json.dumps(res))
             rows.append(res)
     finally:
@@ -287,7 +309,7 @@ def print_table(rows):
             ("CPU/port chg ms", ("port_cpu_ms", "port_pg_cpu_ms")),
             ("CPU/net chg ms", ("net_cpu_ms", "net_pg_cpu_ms")),
             ("idle CPU %", "idle_server_cpu_pct"), ("RSS MB", "server_rss_mb"),
-            ("KiB/watcher", "watcher_kib"), ("missed", "missed"),
+            ("KiB/watcher", "watcher_kib"), ("settle s", "settle_s"), ("missed", "missed"),
             ("agent errors", "agent_errors")]
     print("CPU columns: server / PostgreSQL, ms per change beyond the idle rate")
     print("  ".join("%-18s" % c for c, _ in cols))

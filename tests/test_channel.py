@@ -1,6 +1,8 @@
 """The agent channel (docs/agent-channel.md), server side, over plain HTTP: registration and
 heartbeat, Neutron's agents resource, port binding by live agents, a host's desired state,
 the watch long poll (wake-up, timeout, 410), status reports and the DHCP port."""
+import asyncio
+import datetime
 import threading
 import time
 import uuid
@@ -10,6 +12,9 @@ import requests
 from sqlalchemy import create_engine, update
 
 from conftest import error_type
+from trunkline.agent.client import ChannelClient
+from trunkline.channel.feed import Feed
+from trunkline.channel.notify import DHCP as DHCP_KEY, Notifier, host_key
 from trunkline.db import changelog, engine as db_engine, migrate, schema
 
 # Neutron's agent fields (GET /v2.0/agents on Neutron 29) plus nothing else.
@@ -126,6 +131,51 @@ def test_register_heartbeat_and_agents_resource(client, chan, server, host):
     status, body = client.get("/agents/" + agent["id"])
     assert status == 404 and error_type(body) == "AgentNotFound"
     assert client.get("/extensions/agent")[0] == 200
+
+
+def _stamp(seconds_ago):
+    return (datetime.datetime.now(datetime.timezone.utc)
+            - datetime.timedelta(seconds=seconds_ago)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def test_heartbeat_takes_no_revision_and_wakes_no_watch(client, chan, server, net, host):
+    agent = chan.register(host)
+    other = "other-" + host
+    chan.register(other)
+    port(client, net, **{"binding:host_id": host})
+    port(client, net, **{"binding:host_id": other})
+    since = chan.state(host)["revision"]
+    set_heartbeat(server, agent["id"], _stamp(30))      # still alive, 30 s old
+    status, body, _ = _watch_while(chan, other, since, 1.5, lambda: chan.register(host))
+    assert status == 200 and body == {"revision": since}
+    assert chan.get("/watch", since=since, host=host, timeout=0)[1] == {"revision": since}
+    assert chan.state(host)["revision"] == since        # no revision taken at all
+    shown = client.get("/agents/" + agent["id"])[1]["agent"]
+    assert shown["alive"] is True and shown["heartbeat_timestamp"] >= _stamp(5)
+    assert shown["started_at"] == agent["started_at"]
+    # the answer is the agent as /v2.0/agents shows it
+    assert chan.register(host) == dict(
+        client.get("/agents/" + agent["id"])[1]["agent"],
+        heartbeat_timestamp=chan.register(host)["heartbeat_timestamp"])
+
+
+def test_heartbeat_of_a_live_agent_still_binds_ports_that_failed(client, chan, server, net,
+                                                                  host):
+    agent = chan.register(host, datapath_type="netdev")
+    set_heartbeat(server, agent["id"], "2001-01-01 00:00:00")
+    failed = port(client, net, **{"binding:host_id": host})     # its agent is dead
+    assert failed["binding:vif_type"] == "binding_failed"
+    set_heartbeat(server, agent["id"], _stamp(10))      # alive again (nothing reported yet)
+    chan.register(host, datapath_type="netdev")
+    assert get_port(client, failed["id"])["binding:vif_type"] == "ovs"
+
+
+def test_heartbeat_with_new_configurations_is_stored(client, chan, host):
+    agent = chan.register(host, datapath_type="netdev")
+    again = chan.register(host, datapath_type="system")
+    assert again["id"] == agent["id"] and again["configurations"] == {"datapath_type": "system"}
+    shown = client.get("/agents/" + agent["id"])[1]["agent"]
+    assert shown["configurations"] == {"datapath_type": "system"}
 
 
 def test_register_rejects_bad_reports(chan):
@@ -274,11 +324,32 @@ def test_watch_dhcp_sees_every_port(client, chan, net, host):
     assert status == 200 and body["revision"] > since and after < 1.0
 
 
-def test_watch_network_change_concerns_everyone(client, chan, host):
+def test_network_and_subnet_changes_wake_the_hosts_with_ports_on_them(client, chan, host):
+    net = client.create("network", name="w")
+    port(client, net, **{"binding:host_id": host})
+    other, dhcp_host = "other-" + host, "dhcp-" + host
+    changes = [
+        lambda: client.put("/networks/" + net["id"], {"network": {"mtu": 1400}}),
+        lambda: client.create("subnet", network_id=net["id"], cidr="10.51.0.0/24",
+                              ip_version=4),
+        lambda: client.put("/networks/" + net["id"], {"network": {"admin_state_up": False}})]
+    for change in changes:
+        since = chan.state(host)["revision"]
+        # a host without a port on the network sleeps through it (the feed's path) ...
+        status, body, _ = _watch_while(chan, other, since, 1.5, change)
+        assert status == 200 and body == {"revision": since}
+        # ... the host with a port wakes (a new watch's query), and so does every DHCP agent
+        assert chan.get("/watch", since=since, host=host, timeout=0)[1]["revision"] > since
+        assert chan.get("/watch", since=since, host=dhcp_host, timeout=0,
+                        dhcp=1)[1]["revision"] > since
+        assert chan.get("/watch", since=since, host=other, timeout=0)[1] == {"revision": since}
+    assert chan.state(host)["networks"][net["id"]]["mtu"] == 1400
+    # a network nobody has a port on concerns no L2 agent; DHCP agents serve every network
     since = chan.state(host)["revision"]
-    status, body, after = _watch_while(chan, host, since, 10,
-                                       lambda: client.create("network", name="w"))
+    status, body, after = _watch_while(chan, dhcp_host, since, 10,
+                                       lambda: client.create("network", name="w2"), dhcp=1)
     assert status == 200 and body["revision"] > since and after < 1.0
+    assert chan.get("/watch", since=since, host=host, timeout=0)[1] == {"revision": since}
 
 
 def test_watch_answers_at_once_for_old_changes(client, chan, net, host):
@@ -407,3 +478,63 @@ def test_change_log_is_pruned_now_and_then(tmp_path):
         assert revisions == list(range(16, 26))
     finally:
         db.dispose()
+
+
+def test_a_commit_wakes_only_the_watches_it_concerns(tmp_path):
+    """A thousand open watches must not all wake for a change of one host: the notifier wakes
+    the watches of the hosts the new rows name (DHCP agents for any port), all of them for a
+    row for everyone."""
+    db = db_engine.Database("sqlite:///%s/wake.db" % tmp_path)
+    notifier = Notifier()
+    feed = Feed(db, notifier)
+    notifier.sort = feed.sort
+    db.on_commit.append(notifier.notify)
+
+    async def scenario():
+        migrate.upgrade(db.engine)
+        db.write(lambda txn: txn.record("port", "p0", "update", ["h-a"]))
+        feed.sort()                             # the feed's copy is current
+
+        async def round_(record):
+            woke = set()
+
+            async def waiter(name, keys):
+                await notifier.wait(2.0, notifier.generation, keys)
+                if time.monotonic() - t0 < 1.5:
+                    woke.add(name)
+            t0 = time.monotonic()
+            tasks = [asyncio.ensure_future(waiter(name, keys)) for name, keys in (
+                ("a", [host_key("h-a")]), ("b", [host_key("h-b")]),
+                ("dhcp-c", [host_key("h-c"), DHCP_KEY]))]
+            await asyncio.sleep(0.1)
+            db.write(record)
+            await asyncio.gather(*tasks)
+            return woke
+
+        assert await round_(lambda txn: txn.record("trunk", "t", "update", ["h-a"])) == {"a"}
+        assert await round_(lambda txn: txn.record("port", "p", "update", ["h-b"])) == {
+            "b", "dhcp-c"}
+        assert await round_(lambda txn: txn.record("trunk", "t", "delete")) == {
+            "a", "b", "dhcp-c"}
+        assert await round_(lambda txn: None) == set()     # no change row: nobody
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        db.dispose()
+
+
+def test_agent_client_keeps_its_connection_alive(server, host):
+    """An agent's heartbeats, state fetches and watches go over one kept TCP connection per
+    thread, not one connection per call (the server's connection setups for 1000 agents)."""
+    client = ChannelClient(server.url, host)
+
+    def local_port():
+        (conn,) = client._local.conns.values()
+        return conn.sock.getsockname()[1]
+
+    client.register("Open vSwitch agent", "trunkline-agent", {})
+    port = local_port()
+    revision = client.state()["revision"]
+    assert client.watch(revision, timeout=0) == revision
+    assert client.state()["revision"] == revision and local_port() == port

@@ -295,7 +295,8 @@ def _load_through_restart(pg, servers, mode):
         # the servers come back by themselves; a change made now reaches the waiting watch
         deadline = time.monotonic() + 20
         while True:
-            status, body = _call(servers[1].url, "POST", "/networks", {"network": {}})
+            status, body = _call(servers[1].url, "POST", "/ports", {"port": {
+                "network_id": net["id"], "binding:host_id": "h-pg"}})
             if status == 201:
                 break
             assert time.monotonic() < deadline, (status, body)

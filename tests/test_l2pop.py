@@ -1,6 +1,7 @@
 """L2 population, server side, over the agent channel (no dataplane): the ``tunnels`` section
 of a host's desired state (remote VTEPs of live tunnelling agents, their ACTIVE admin-up ports),
 and which hosts' watches a port change wakes."""
+import concurrent.futures
 import os
 import subprocess
 import sys
@@ -168,18 +169,20 @@ def test_watch_wakes_hosts_sharing_the_network_only(client, chan, hosts):
     client.delete("/ports/" + p["id"])
     assert watch_now(chan, h1, since) == since
     assert watch_now(chan, h3, since) > since
-    # a port created, going ACTIVE, admin down, moved and deleted on "shared": h1 wakes each time
-    steps = [lambda: bound(client, shared, h2),
-             lambda: chan.report(h2, {q["id"]: "ACTIVE"}),
-             lambda: client.put("/ports/" + q["id"], {"port": {"admin_state_up": False}}),
-             lambda: client.put("/ports/" + q["id"], {"port": {"binding:host_id": h3}}),
-             lambda: client.delete("/ports/" + q["id"])]
+    # a port created, going ACTIVE, admin down and moved away from h2 on "shared": h1 wakes
+    # each time; deleted on h3 (no VTEP, listed by nobody) it concerns h3 alone
+    steps = [(lambda: bound(client, shared, h2), True),
+             (lambda: chan.report(h2, {q["id"]: "ACTIVE"}), True),
+             (lambda: client.put("/ports/" + q["id"], {"port": {"admin_state_up": False}}), True),
+             (lambda: client.put("/ports/" + q["id"], {"port": {"binding:host_id": h3}}), True),
+             (lambda: client.delete("/ports/" + q["id"]), False)]
     q = None
-    for step in steps:
+    for step, wakes in steps:
         since = chan.state(h1)["revision"]
         result = step()
         q = q or result
-        assert watch_now(chan, h1, since) > since, step
+        assert (watch_now(chan, h1, since) > since) is wakes, step
+    assert watch_now(chan, h3, since) > since
 
 
 def test_watch_sleeps_through_changes_that_alter_no_entry(client, chan, hosts):
@@ -198,6 +201,51 @@ def test_watch_sleeps_through_changes_that_alter_no_entry(client, chan, hosts):
     since = chan.state(h1)["revision"]
     client.delete("/ports/" + p["id"])
     assert watch_now(chan, h1, since) > since
+
+
+def test_ports_of_a_host_without_vtep_wake_only_that_host(client, chan, hosts):
+    (h1, _, h3), _ = hosts
+    net = vxlan_net(client, "l2pop-novtep", "10.68.0.0/24")
+    bound(client, net, h1)
+    since = chan.state(h1)["revision"]
+    # h3 has no tunnel_ip: no other host lists its ports, so h1 sleeps through them
+    p3 = bound(client, net, h3)
+    chan.report(h3, {p3["id"]: "ACTIVE"})
+    client.put("/ports/" + p3["id"], {"port": {"admin_state_up": False}})
+    assert watch_now(chan, h1, since) == since
+    assert watch_now(chan, h3, since) > since
+    assert chan.state(h1)["tunnels"][net["id"]]["vteps"] == {}
+    # h3's agent now reports a VTEP: h1 wakes and lists it, and h3's ports wake h1 from now on
+    chan.register(h3, OVS, tunnel_ip="192.0.2.3", tunnel_types=["vxlan"], l2_population=True)
+    assert watch_now(chan, h1, since) > since
+    since = chan.state(h1)["revision"]
+    client.put("/ports/" + p3["id"], {"port": {"admin_state_up": True}})
+    chan.report(h3, {p3["id"]: "ACTIVE"})
+    assert watch_now(chan, h1, since) > since
+    assert chan.state(h1)["tunnels"][net["id"]]["vteps"] == {"192.0.2.3": [entry(p3)]}
+
+
+def test_states_asked_for_together_are_each_host_s_own(client, chan, server, hosts):
+    """Concurrent state fetches are read in batches (channel/batch.py): each answer must be
+    exactly what the host gets when it asks alone, DHCP section and tunnels included."""
+    (h1, h2, h3), _ = hosts
+    net = vxlan_net(client, "l2pop-batch", "10.69.0.0/24")
+    ports = {h: bound(client, net, h) for h in (h1, h2, h3)}
+    for h, p in ports.items():
+        chan.report(h, {p["id"]: "ACTIVE"})
+    parent = bound(client, net, h2)
+    client.create("trunk", port_id=parent["id"])
+    asks = [(h, dhcp) for h in (h1, h2, h3, "l2-none-" + h1) for dhcp in (0, 1)]
+    alone = {ask: chan.state(ask[0], **({"dhcp": 1} if ask[1] else {})) for ask in asks}
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        together = list(pool.map(
+            lambda ask: chan.state(ask[0], **({"dhcp": 1} if ask[1] else {})), asks * 6))
+    for ask, got in zip(asks * 6, together):
+        assert got == alone[ask], ask
+    assert alone[(h1, 0)]["tunnels"][net["id"]]["vteps"] == {
+        "192.0.2.2": [entry(ports[h2])]}
+    assert [t["port_id"] for t in alone[(h2, 0)]["trunks"]] == [parent["id"]]
+    assert "dhcp" in alone[(h3, 1)] and "dhcp" not in alone[(h3, 0)]
 
 
 def test_a_vtep_only_carries_its_tunnel_types(client, chan, hosts):

@@ -1,6 +1,6 @@
 """HTTP JSON client for the agent channel (`/agent/v1`, docs/agent-channel.md): stdlib HTTP,
-orjson (the server's encoder) for the bodies — a 20-host x 50-port state is ~75 kB to decode on
-every pass.
+keeping one connection per server and thread alive between calls, and orjson (the server's
+encoder) for the bodies — a 20-host x 50-port state is ~75 kB to decode on every pass.
 
 The client knows a list of servers (all stateless, on one database) and talks to one at a
 time; when that one fails (connection refused or reset, timeout, 5xx) it moves to the next
@@ -8,9 +8,8 @@ and repeats the call there, once around the list, before it gives up with the la
 """
 import http.client
 import logging
-import urllib.error
+import threading
 import urllib.parse
-import urllib.request
 
 import orjson
 
@@ -55,6 +54,7 @@ class ChannelClient:
         self.host = host
         self.timeout = timeout
         self.secret = secret
+        self._local = threading.local()     # each thread's kept connections
 
     @property
     def base(self):
@@ -75,23 +75,59 @@ class ChannelClient:
                 LOG.warning("server %s failed (%s); switching to %s", base, e, self.base)
 
     def _call_one(self, base, method, path, body, query, timeout):
-        url = base + path
+        target = urllib.parse.urlsplit(base)
+        url = target.path + path
         if query:
             url += "?" + urllib.parse.urlencode(query)
         data = orjson.dumps(body) if body is not None else None
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self.secret:
             headers[SECRET_HEADER] = self.secret
-        req = urllib.request.Request(url, data=data, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(req, timeout=timeout or self.timeout) as r:
+        timeout = timeout or self.timeout
+        for attempt in range(2):
+            conn, reused = self._connection(target, timeout)
+            try:
+                conn.request(method, url, body=data, headers=headers)
+                r = conn.getresponse()
                 raw = r.read()
-                return orjson.loads(raw) if raw else None
-        except urllib.error.HTTPError as e:
-            msg = e.read().decode(errors="replace")[:300]
-            if e.code == 410:
-                raise Gone(410, msg) from None
-            raise ChannelError(e.code, msg) from None
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self._drop(target)
+                if reused and attempt == 0:
+                    continue    # the server closed the kept connection meanwhile: a new one
+                raise
+            except BaseException:
+                self._drop(target)
+                raise
+            if r.will_close:
+                self._drop(target)
+            break
+        if r.status >= 400:
+            msg = raw.decode(errors="replace")[:300]
+            if r.status == 410:
+                raise Gone(410, msg)
+            raise ChannelError(r.status, msg)
+        return orjson.loads(raw) if raw else None
+
+    def _connection(self, target, timeout):
+        """(this thread's kept-alive connection to ``target``, whether it served before): one
+        TCP connection per server instead of one per call spares the server a connection
+        setup for each of a thousand agents' heartbeats, watches and state fetches."""
+        conns = self._local.__dict__.setdefault("conns", {})
+        conn = conns.get(target)
+        reused = conn is not None
+        if conn is None:
+            kind = http.client.HTTPSConnection if target.scheme == "https" \
+                else http.client.HTTPConnection
+            conn = conns[target] = kind(target.netloc, timeout=timeout)
+        conn.timeout = timeout
+        if conn.sock is not None:
+            conn.sock.settimeout(timeout)
+        return conn, reused
+
+    def _drop(self, target):
+        conn = self._local.__dict__.get("conns", {}).pop(target, None)
+        if conn is not None:
+            conn.close()
 
     def register(self, agent_type, binary, configurations, start_flag=False):
         """Register or heartbeat (upsert by host and agent type); ``start_flag`` on the first

@@ -1,6 +1,8 @@
 """L2 population, server side: which remote VTEPs and MACs a host needs for its tunnel networks
-(the ``tunnels`` section of its desired state), and which hosts a port change concerns (every
-host with a port on the port's tunnel network, so their watches wake — and only those).
+(the ``tunnels`` section of its desired state), and which hosts a port change concerns: when
+the port's host is a VTEP (its live L2 agent has a ``tunnel_ip``), every host with a port on
+the port's tunnel network, so their watches wake — and only those; otherwise its own host
+alone, since no other host's ``tunnels`` lists the ports of a host without a VTEP.
 
 A host's VTEP is the ``tunnel_ip`` in the configurations of its live L2 agent (Open vSwitch or
 Linux bridge). Every function here costs a fixed number of queries whatever the number of
@@ -8,29 +10,45 @@ ports; the per-network part of ``tunnels`` is computed once per database revisio
 (``NetworkViews``)."""
 import threading
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, select
 
 from trunkline.channel import agents
 from trunkline.db import schema
-from trunkline.plugins.common import fast_rows
 
 P, A, N, G = schema.ports, schema.ipallocations, schema.networks, schema.agents
 TUNNEL_TYPES = ("vxlan", "gre")
 
 
 def network_hosts(conn, network_ids, also=()):
-    """``also`` plus every host with a port on one of ``network_ids`` that is a tunnel network
-    (one query): the hosts whose L2 population a port change on those networks alters."""
+    """The hosts whose L2 population a change of ports on ``also`` (the hosts they are or were
+    bound to) alters: ``also`` plus, when one of them is a VTEP, every host with a port on one
+    of ``network_ids`` that is a tunnel network (two queries)."""
     ids = sorted(set(n for n in network_ids if n))
-    found = network_hosts_of(conn, ids) if ids else []
+    found = network_hosts_of(conn, ids) if ids and is_vtep(conn, also) else []
     return sorted(set(h for h in also if h) | set(found))
 
 
 def port_hosts(conn, port_ids, also=()):
-    """``network_hosts`` for the networks of the existing ports ``port_ids`` (one query)."""
+    """``network_hosts`` for the networks of the existing ports ``port_ids`` (two queries)."""
     found = network_hosts_of(conn, select(P.c.network_id).where(P.c.id.in_(list(port_ids)))) \
-        if port_ids else []
+        if port_ids and is_vtep(conn, also) else []
     return sorted(set(h for h in also if h) | set(found))
+
+
+def is_vtep(conn, hosts):
+    """Is one of ``hosts`` a VTEP, i.e. does its live L2 agent report a ``tunnel_ip`` (one
+    query)? Only such hosts' ports appear in other hosts' ``tunnels``."""
+    hosts = sorted(set(h for h in hosts if h))
+    if not hosts:
+        return False
+    return any(_tunnel_ip(conf) for conf in conn.execute(select(G.c.configurations).where(
+        G.c.host.in_(hosts), G.c.agent_type.in_(agents.L2_AGENT_TYPES),
+        G.c.heartbeat_at >= agents.alive_cutoff())).scalars())
+
+
+def _tunnel_ip(conf):
+    ip = (conf or {}).get("tunnel_ip")
+    return ip if isinstance(ip, str) and ip else None
 
 
 def first_on_host(conn, network_id, host, port_id):
@@ -57,49 +75,49 @@ def network_hosts_of(conn, nets, exclude=None):
 
 def vteps(conn):
     """{host: (tunnel_ip, tunnel types or None = any)} of the live L2 agents that tunnel (one
-    query)."""
+    query). Agents without a ``tunnel_ip`` string are left out by the database with a text
+    match on the stored JSON (written by orjson, no spaces: ``"tunnel_ip":"``), cheaper than
+    decoding a thousand agents' configurations on every state fetch; the decoded value is
+    checked here."""
     out = {}
     for host, conf in conn.execute(select(G.c.host, G.c.configurations).where(
-            G.c.agent_type.in_(agents.L2_AGENT_TYPES),
-            G.c.heartbeat_at >= agents.alive_cutoff())):
-        conf = conf or {}
-        ip, types = conf.get("tunnel_ip"), conf.get("tunnel_types")
-        if isinstance(ip, str) and ip:
+            G.c.agent_type.in_(agents.L2_AGENT_TYPES), G.c.heartbeat_at >= agents.alive_cutoff(),
+            cast(G.c.configurations, String).contains('"tunnel_ip":"', autoescape=True))):
+        ip, types = _tunnel_ip(conf), (conf or {}).get("tunnel_types")
+        if ip:
             out[host] = (ip, set(types) if isinstance(types, list) else None)
     return out
 
 
-def tunnels(conn, host, revision=None):
-    """The ``tunnels`` section of ``host``'s state: per tunnel network it has a port on, the
+def tunnels(conn, networks_by_host, revision=None):
+    """The ``tunnels`` section of the state of each host in ``networks_by_host`` ({host: the
+    state's dicts of the networks of its ports}): per tunnel network it has a port on, the
     other live VTEPs with a port on it whose agent carries the network's type (its
     ``tunnel_types``) and their ACTIVE, admin-up ports' (MAC, IP)s.
 
-    Two small queries (its networks, the live VTEPs) per call; the per-network part (which VTEP
-    is on which network, the ACTIVE ports with their IPs: two queries over every port of the
-    network) is shared by every call at the same database ``revision`` with the same live
-    VTEPs (``NetworkViews``): the hosts one change wakes all ask at one revision, and the
-    network's part is the same for all of them but for their own entry."""
-    own_nets = select(P.c.network_id).where(P.c.host == host)
-    nets = fast_rows(conn.execute(
-        select(N.c.id, N.c.network_type, N.c.segmentation_id)
-        .where(N.c.id.in_(own_nets), N.c.network_type.in_(TUNNEL_TYPES))))
-    out = {r.id: {"network_type": r.network_type, "segmentation_id": r.segmentation_id,
-                  "vteps": {}} for r in nets}
-    if not out:
+    One query (the live VTEPs) per call whatever the number of hosts; the per-network part
+    (which VTEP is on which network, the ACTIVE ports with their IPs: two queries over every
+    port of the networks) is shared by every call at the same database ``revision`` with the
+    same live VTEPs (``NetworkViews``): the hosts one change wakes all ask at one revision,
+    and the network's part is the same for all of them but for their own entry."""
+    out = {host: {n["id"]: {"network_type": n["network_type"],
+                            "segmentation_id": n["segmentation_id"], "vteps": {}}
+                  for n in nets if n["network_type"] in TUNNEL_TYPES}
+           for host, nets in networks_by_host.items()}
+    wanted = sorted({net_id for sections in out.values() for net_id in sections})
+    if not wanted:
         return out
     remote = vteps(conn)
-    if not remote.keys() - {host}:
+    if not remote:
         return out
-    views = VIEWS.get(conn, revision, remote, list(out))
-    for net_id, net in out.items():
-        for on, entries in views[net_id].items():
-            ip, types = remote[on]
-            if on == host or (types is not None and net["network_type"] not in types):
-                continue
-            have = net["vteps"].get(ip)
-            # two hosts claiming one address (a misconfiguration) share its entry
-            net["vteps"][ip] = entries if have is None else sorted(
-                have + entries, key=lambda e: (e["mac_address"], e["ip_address"] or ""))
+    views = VIEWS.get(conn, revision, remote, wanted)
+    for host, sections in out.items():
+        for net_id, section in sections.items():
+            for vtep_host, entries in sorted(views[net_id].items()):
+                ip, types = remote[vtep_host]
+                # not itself; an agent that carries the network's type
+                if vtep_host != host and (types is None or section["network_type"] in types):
+                    section["vteps"].setdefault(ip, []).extend(entries)
     return out
 
 
@@ -107,7 +125,7 @@ def network_views(conn, remote, net_ids):
     """{network id: {host: [its ACTIVE, admin-up ports' {"mac_address", "ip_address"}]}} for
     the hosts among ``remote`` (live VTEPs) with a port on each network (two queries)."""
     out = {n: {} for n in net_ids}
-    where = (P.c.network_id.in_(list(net_ids)), P.c.host.in_(list(remote)))
+    where = (P.c.network_id.in_(list(net_ids)), P.c.host.in_(sorted(remote)))
     for net_id, on in conn.execute(select(P.c.network_id, P.c.host).where(*where)
                                    .group_by(P.c.network_id, P.c.host)):
         out[net_id][on] = []

@@ -2,8 +2,13 @@
 (upsert by (agent_type, host)). ``started_at`` moves when the agent says it (re)started
 (``start_flag``) or comes back after it was dead. An Open vSwitch agent's report also binds the
 ports of its host that failed to bind while it was away; an L2 agent whose VTEP appears, comes
-back or moves wakes the hosts that share a tunnel network with it."""
-from sqlalchemy import insert, select, update
+back or moves wakes the hosts that share a tunnel network with it.
+
+Most reports are plain heartbeats of a live agent whose report is unchanged: ``heartbeat``
+refreshes the agent row alone, without the revision (``Database.write_unlogged``), so a
+thousand agents' heartbeats neither queue on the one serialised lane nor wake a watch;
+anything else goes through ``report``, a full write."""
+from sqlalchemy import exists, insert, select, update
 
 from trunkline import exceptions as exc
 from trunkline.channel import agents, binding, l2pop
@@ -27,6 +32,28 @@ def parse(body):
         raise exc.InvalidInput(error_message="'configurations' must be an object")
     return {"host": body["host"], "agent_type": body["agent_type"], "binary": body["binary"],
             "configurations": configurations, "start_flag": bool(body.get("start_flag"))}
+
+
+def heartbeat(conn, rep):
+    """The report of a live agent that changes nothing but its heartbeat: one UPDATE of the
+    row's ``heartbeat_at``, only while the agent is alive (one that died, its ports set DOWN by
+    channel/health.py, comes back through ``report``). Returns the agent's row, or None when
+    the report needs the full write (new agent, dead one, start_flag, another binary or
+    configurations, ports of its host left to bind)."""
+    if rep["start_flag"]:
+        return None
+    row = conn.execute(update(G).where(
+        G.c.agent_type == rep["agent_type"], G.c.host == rep["host"],
+        G.c.heartbeat_at >= agents.alive_cutoff()).values(heartbeat_at=agents.now())
+        .returning(*G.c)).first()
+    if row is None or row.binary != rep["binary"] \
+            or (row.configurations or {}) != rep["configurations"]:
+        return None
+    if rep["agent_type"] in agents.L2_AGENT_TYPES and conn.execute(select(exists().where(
+            binding.P.c.host == rep["host"],
+            binding.P.c.vif_type == binding.BINDING_FAILED))).scalar():
+        return None
+    return row
 
 
 def report(txn, rep):

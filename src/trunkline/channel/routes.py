@@ -1,11 +1,13 @@
 """The agent channel's HTTP routes under ``/agent/v1`` (docs/agent-channel.md). Handlers
-answer ``(status, payload)``; the API application turns that into the response. Only the watch
-awaits; everything else is one short transaction, like the Neutron API."""
+answer ``(status, payload)``; the API application turns that into the response. The watch
+awaits, and so does a state fetch (to be read with the others asked for at the same time,
+channel/batch.py); everything else is one short transaction, like the Neutron API."""
 import math
 import re
 
 from trunkline import exceptions as exc
-from trunkline.channel import agents, dhcp, health, register, reports, state, watch
+from trunkline.channel import agents, dhcp, health, register, reports, watch
+from trunkline.channel.batch import StateBatcher
 from trunkline.channel.feed import Feed
 from trunkline.channel.notify import Notifier
 
@@ -21,7 +23,9 @@ class Channel:
         self.notifier = Notifier()
         db.on_commit.append(self.notifier.notify)
         db.listen(self.notifier.notify)     # PostgreSQL: other servers' commits too
+        self.states = StateBatcher(db)
         self.feed = Feed(db, self.notifier)
+        self.notifier.sort = self.feed.sort     # a commit wakes only the watches it concerns
 
     async def periodic(self):
         """The server's background work while it runs: the agent check (channel/health.py)."""
@@ -32,7 +36,7 @@ class Channel:
         m = _STATE.match(path)
         if m:
             _only(req, "GET")
-            return 200, state.host_state(self.db, m.group(1), _flag(req, "dhcp"))
+            return 200, await self.states.get(m.group(1), _flag(req, "dhcp"))
         if path == "/agent/v1/watch":
             _only(req, "GET")
             return 200, await self.watch(req)
@@ -44,7 +48,11 @@ class Channel:
         return handler(req.json())
 
     def register(self, body):
-        agent_id = self.db.write(register.report, register.parse(body))
+        rep = register.parse(body)
+        row = self.db.write_unlogged(register.heartbeat, rep)
+        if row is not None:
+            return 200, {"agent": self.agents.dicts(None, [row])[0]}
+        agent_id = self.db.write(register.report, rep)
         with self.db.read() as conn:
             return 200, {"agent": self.agents.get(conn, None, agent_id)}
 

@@ -1,9 +1,9 @@
 """``GET /agent/v1/hosts/{H}/state``: what host H should look like, read in one snapshot with a
 fixed number of queries whatever the number of ports (a host with a 4094-subport trunk is a
-handful of SELECTs): the ports bound to H, the trunks whose parent is bound to H with their
-subports, the networks those use, the remote VTEPs and MACs of its tunnel networks
-(channel/l2pop.py) and (for DHCP agents) every network with a DHCP-enabled
-subnet with its subnets and ports."""
+handful of SELECTs; one with ports and no trunk, on a tunnel network without other VTEPs,
+five): the ports bound to H, the trunks whose parent is bound to H with their subports, the
+networks those use, the remote VTEPs and MACs of its tunnel networks (channel/l2pop.py) and
+(for DHCP agents) every network with a DHCP-enabled subnet with its subnets and ports."""
 from sqlalchemy import select, union
 
 from trunkline.channel import l2pop
@@ -17,27 +17,36 @@ O = schema.extradhcpopts
 REV = schema.revision
 
 
-def host_state(db, host, dhcp=False):
+def host_states(db, hosts, dhcp=False):
+    """{host: its desired state} for several hosts at once, in one snapshot and with the
+    queries of one: when a change concerns a thousand agents, their refetches are read in a
+    few batches (channel/routes.py), not a thousand times."""
+    hosts = sorted(set(hosts))
     with db.snapshot() as conn:
         revision = conn.execute(select(REV.c.value).where(REV.c.id == 1)).scalar_one()
-        on_host = P.c.host == host
-        ips = _fixed_ips(conn, select(A.c.port_id, A.c.subnet_id, A.c.ip_address)
-                         .join(P, P.c.id == A.c.port_id).where(on_host))
-        ports = [_port(r, ips) for r in fast_rows(conn.execute(
-            select(P.c.id, P.c.network_id, P.c.mac_address, P.c.admin_state_up,
-                   P.c.device_owner, P.c.status).where(on_host).order_by(P.c.id)))]
-        trunks = _trunks(conn, host)
-        net_ids = select(P.c.network_id).where(on_host)
+        on_hosts = P.c.host.in_(hosts)
+        ports = _ports(conn, on_hosts)
+        trunks = _trunks(conn, hosts)
+        net_ids = select(P.c.network_id).where(on_hosts)
         dhcp_nets = select(SN.c.network_id).where(SN.c.enable_dhcp.is_(True))
         if dhcp:
             net_ids = union(net_ids, dhcp_nets)
         networks = {r.id: _network(r) for r in fast_rows(conn.execute(
             select(N).where(N.c.id.in_(net_ids)).order_by(N.c.id)))}
-        state = {"revision": revision, "host": host, "networks": networks, "ports": ports,
-                 "trunks": trunks, "tunnels": l2pop.tunnels(conn, host, revision)}
+        own = {h: sorted({p["network_id"] for p in ports.get(h, ())}) for h in hosts}
+        tunnels = l2pop.tunnels(conn, {h: [networks[n] for n in own[h]] for h in hosts},
+                                revision)
+        dhcp_section = _dhcp(conn, networks, dhcp_nets) if dhcp else {}
+    out = {}
+    for host in hosts:
+        used = set(own[host]) | set(dhcp_section)
+        out[host] = {"revision": revision, "host": host,
+                     "networks": {n: networks[n] for n in sorted(used)},
+                     "ports": ports.get(host, []), "trunks": trunks.get(host, []),
+                     "tunnels": tunnels[host]}
         if dhcp:
-            state["dhcp"] = _dhcp(conn, networks, dhcp_nets)
-    return state
+            out[host]["dhcp"] = dhcp_section
+    return out
 
 
 def _network(r):
@@ -54,36 +63,56 @@ def _fixed_ips(conn, stmt):
     return out
 
 
-def _port(r, ips):
-    return {"id": r.id, "network_id": r.network_id, "mac_address": r.mac_address,
-            "admin_state_up": r.admin_state_up, "device_owner": r.device_owner,
-            "status": r.status, "fixed_ips": ips.get(r.id, [])}
+def _ports(conn, on_hosts):
+    """{host: the ports bound to it with their fixed IPs} (one query)."""
+    out = {}
+    last = None
+    for r in fast_rows(conn.execute(
+            select(P.c.host, P.c.id, P.c.network_id, P.c.mac_address, P.c.admin_state_up,
+                   P.c.device_owner, P.c.status, A.c.subnet_id, A.c.ip_address)
+            .outerjoin(A, A.c.port_id == P.c.id).where(on_hosts)
+            .order_by(P.c.id, A.c.subnet_id, A.c.ip_address))):
+        if last is None or last["id"] != r.id:
+            last = {"id": r.id, "network_id": r.network_id, "mac_address": r.mac_address,
+                    "admin_state_up": r.admin_state_up, "device_owner": r.device_owner,
+                    "status": r.status, "fixed_ips": []}
+            out.setdefault(r.host, []).append(last)
+        if r.subnet_id is not None:
+            last["fixed_ips"].append({"subnet_id": r.subnet_id, "ip_address": r.ip_address})
+    return out
 
 
 # built once: an alias's column collection costs milliseconds to set up on every call
 PARENT, SUB = P.alias("parent"), P.alias("sub")
 
 
-def _trunks(conn, host):
+def _trunks(conn, hosts):
+    """{host: the trunks whose parent is bound to it, with their subports} (two queries)."""
     parent, sub = PARENT, SUB
     rows = fast_rows(conn.execute(
-        select(T.c.id, T.c.port_id, T.c.admin_state_up, T.c.status)
-        .join(parent, parent.c.id == T.c.port_id).where(parent.c.host == host)
+        select(parent.c.host, T.c.id, T.c.port_id, T.c.admin_state_up, T.c.status)
+        .join(parent, parent.c.id == T.c.port_id).where(parent.c.host.in_(hosts))
         .order_by(T.c.id)))
+    if not rows:
+        return {}
     subports = {}
     for r in fast_rows(conn.execute(
             select(S.c.trunk_id, S.c.port_id, S.c.segmentation_type, S.c.segmentation_id,
                    sub.c.mac_address, sub.c.network_id)
             .join(T, T.c.id == S.c.trunk_id).join(parent, parent.c.id == T.c.port_id)
-            .join(sub, sub.c.id == S.c.port_id).where(parent.c.host == host)
+            .join(sub, sub.c.id == S.c.port_id).where(parent.c.host.in_(hosts))
             .order_by(S.c.trunk_id, S.c.position))):
         subports.setdefault(r.trunk_id, []).append({
             "port_id": r.port_id, "segmentation_type": r.segmentation_type,
             "segmentation_id": r.segmentation_id, "mac_address": r.mac_address,
             "network_id": r.network_id})
-    return [{"id": r.id, "port_id": r.port_id, "admin_state_up": r.admin_state_up,
-             "status": r.status, "bridge_name": trunk_bridge(r.id),
-             "sub_ports": subports.get(r.id, [])} for r in rows]
+    out = {}
+    for r in rows:
+        out.setdefault(r.host, []).append({
+            "id": r.id, "port_id": r.port_id, "admin_state_up": r.admin_state_up,
+            "status": r.status, "bridge_name": trunk_bridge(r.id),
+            "sub_ports": subports.get(r.id, [])})
+    return out
 
 
 def _dhcp(conn, networks, dhcp_nets):

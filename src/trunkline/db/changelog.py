@@ -17,7 +17,12 @@ PRUNE_EVERY = 1000   # prune when the revision is a multiple of this
 
 def horizon(conn):
     """The revision up to which change rows may have been pruned (0: none ever were)."""
-    return conn.execute(select(R.c.value).where(R.c.id == HORIZON)).scalar() or 0
+    return conn.execute(select(horizon_subquery())).scalar() or 0
+
+
+def horizon_subquery():
+    """``horizon`` (NULL: 0) as a scalar subquery, to read along with something else."""
+    return select(R.c.value).where(R.c.id == HORIZON).scalar_subquery()
 
 
 def prune(conn, upto):

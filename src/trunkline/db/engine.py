@@ -6,7 +6,8 @@ revision (which serialises writers on both back ends), records change-log rows t
 ``txn.record`` and retries the whole function when the database reports a transient conflict.
 After each commit that recorded changes it calls the ``on_commit`` listeners with the new
 revision (the agent channel wakes its watchers this way; a write without change rows, such as
-an agent's heartbeat, wakes nobody); ``snapshot()`` reads several statements as of one
+an agent's status report that changed nothing, wakes nobody; ``write_unlogged`` takes no
+revision at all, for an agent's heartbeat); ``snapshot()`` reads several statements as of one
 revision.
 
 A database that cannot be reached (PostgreSQL restarting, a connection cut) gives Neutron's 503
@@ -140,6 +141,23 @@ class Database:
             except IntegrityError as e:
                 # Checks run inside the serialised transaction, so a constraint violation here
                 # is a genuine conflict the plugin chose to let the database detect.
+                raise _integrity_to_neutron(e)
+            except DBAPIError as e:
+                if not _is_retriable(e) or attempt == RETRIES - 1:
+                    raise _service_unavailable(e) from None
+                time.sleep(min(0.01 * (2 ** attempt), 0.5))
+
+    def write_unlogged(self, fn, *args, **kwargs):
+        """Run ``fn(conn, *args, **kwargs)`` in a write transaction that takes no revision,
+        records no change and wakes nobody: for writes no agent can see, such as an agent's
+        heartbeat (thousands of agents must not queue on the revision row for them). Same
+        retries and 503 as ``write``; ``fn`` must re-check inside what it relies on."""
+        for attempt in range(RETRIES):
+            try:
+                with self.engine.connect().execution_options(trunkline_write=True) as conn:
+                    with conn.begin():
+                        return fn(conn, *args, **kwargs)
+            except IntegrityError as e:
                 raise _integrity_to_neutron(e)
             except DBAPIError as e:
                 if not _is_retriable(e) or attempt == RETRIES - 1:

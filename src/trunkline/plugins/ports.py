@@ -178,7 +178,7 @@ class PortPlugin:
                 values["status"] = "DOWN"
                 trunk_status.parent_moved(txn, port_id, [row.host, host])
                 if host:
-                    self._subports_follow(txn, port_id, host)
+                    self._subports_follow(txn, port_id, row.host, host)
             hosts.append(host)
         if "fixed_ips" in res and res["fixed_ips"] is not None:
             network = self.networks.get_row(txn.conn, row.network_id)
@@ -207,14 +207,14 @@ class PortPlugin:
                        txn.conn, row.network_id, row.host, port_id)) else [row.host])
 
     @staticmethod
-    def _subports_follow(txn, parent_id, host):
+    def _subports_follow(txn, parent_id, old_host, host):
         """A trunk parent bound to a host takes its subports along (what Neutron's trunk
         driver does once the agent wires the parent; trunkline does it at once)."""
         t, s = schema.trunks, schema.subports
         ids = list(txn.execute(select(s.c.port_id).join(t, t.c.id == s.c.trunk_id)
                                .where(t.c.port_id == parent_id)).scalars())
         bind_subports(txn, ids, host)
-        hosts = l2pop.port_hosts(txn.conn, ids, [host])
+        hosts = l2pop.port_hosts(txn.conn, ids, [old_host, host])
         for pid in ids:
             txn.record("port", pid, "update", hosts)
 
