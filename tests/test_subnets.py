@@ -136,6 +136,24 @@ def test_delete_refused_while_port_holds_address(client, net):
     assert client.get("/networks/" + net["id"])[1]["network"]["subnets"] == []
 
 
+@pytest.mark.parametrize("mode", ["slaac", "dhcpv6-stateless"])
+def test_delete_auto_address_subnet_with_ports(client, net, mode):
+    """Neutron deletes an IPv6 SLAAC/stateless subnet under ports, removing their addresses
+    from it (tempest's test_create_delete_slaac_subnet_with_ports)."""
+    sub = subnet(client, net, "2001:db8:6::/64", version=6, ipv6_ra_mode=mode,
+                 ipv6_address_mode=mode)
+    kept = subnet(client, net, "10.6.1.0/24")
+    port = client.create("port", network_id=net["id"])
+    assert {ip["subnet_id"] for ip in port["fixed_ips"]} == {sub["id"], kept["id"]}
+    assert client.delete("/subnets/" + sub["id"])[0] == 204
+    assert client.get("/subnets/" + sub["id"])[0] == 404
+    shown = client.get("/ports/" + port["id"])[1]["port"]
+    assert [ip["subnet_id"] for ip in shown["fixed_ips"]] == [kept["id"]]
+    assert shown["revision_number"] > port["revision_number"]
+    status, body = client.delete("/networks/" + net["id"])
+    assert status == 409 and error_type(body) == "NetworkInUse"
+
+
 def test_delete_missing(client):
     status, body = client.delete("/subnets/" + str(uuid.uuid4()))
     assert status == 404 and error_type(body) == "SubnetNotFound"

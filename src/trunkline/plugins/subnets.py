@@ -1,5 +1,6 @@
 """Subnets (IPv4 and IPv6): CIDR, gateway and allocation-pool rules, DNS servers and host routes,
-overlap checks within a network, and delete refused while ports hold addresses from it."""
+overlap checks within a network, and delete refused while ports hold addresses from it
+(except IPv6 SLAAC/stateless subnets, whose addresses go with them)."""
 import ipaddress
 
 from sqlalchemy import delete, false, insert, select
@@ -127,7 +128,10 @@ class SubnetPlugin:
         a, p = schema.ipallocations, schema.ports
         holders = txn.execute(select(p.c.id, p.c.device_owner).join(a, a.c.port_id == p.c.id)
                               .where(a.c.subnet_id == subnet_id)).all()
-        if any(not owner.startswith("network:") for _, owner in holders):
+        # An IPv6 SLAAC/stateless subnet's addresses are derived, not handed out: Neutron
+        # deletes it under its ports and takes the addresses off them.
+        if not ipam.is_auto_address(row) and any(
+                not owner.startswith("network:") for _, owner in holders):
             raise exc.SubnetInUse(subnet_id=subnet_id)
         txn.execute(delete(a).where(a.c.subnet_id == subnet_id))
         for pid, _ in holders:
