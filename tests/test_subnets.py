@@ -123,6 +123,23 @@ def test_filters_and_sorting(client, net):
     assert body["subnets"] == []
 
 
+def test_filter_by_the_networks_shared(client, net):
+    """``shared`` filters subnets by their network's (neutron-tempest-plugin's
+    test_filtering_shared_subnets); it is never part of a subnet's body."""
+    shared_net = client.create("network", name="shared-" + uuid.uuid4().hex[:6], shared=True)
+    private = subnet(client, net, "10.7.0.0/24")
+    shared = subnet(client, shared_net, "10.7.1.0/24")
+    assert "shared" not in shared
+    for value, want, not_want in (("true", shared, private), ("False", private, shared)):
+        status, body = client.get("/subnets", params={"shared": value})
+        assert status == 200, body
+        ids = [s["id"] for s in body["subnets"]]
+        assert want["id"] in ids and not_want["id"] not in ids
+    status, body = client.post("/subnets", {"subnet": {
+        "network_id": net["id"], "cidr": "10.7.2.0/24", "ip_version": 4, "shared": True}})
+    assert status == 400 and error_type(body) == "HTTPBadRequest"
+
+
 def test_delete_refused_while_port_holds_address(client, net):
     sub = subnet(client, net, "10.6.0.0/24")
     dhcp = client.create("port", network_id=net["id"], device_owner="network:dhcp")

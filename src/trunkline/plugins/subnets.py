@@ -42,7 +42,10 @@ class SubnetPlugin:
 
     def list(self, conn, ctx, q):
         # no subnet belongs to a subnet pool (there are none): a pool filter matches nothing
-        custom = {"subnetpool_id": lambda values: false()}
+        N = schema.networks
+        custom = {"subnetpool_id": lambda values: false(),
+                  "shared": lambda values: S.c.network_id.in_(
+                      select(N.c.id).where(N.c.shared.in_(values)))}
         return self.dicts(conn, common.select_rows(conn, S, self.resource, q,
                                                    custom_filters=custom))
 
