@@ -42,6 +42,10 @@ key_repository = {dir}/credential-keys
 expiration = {expiration}
 [cache]
 enabled = false
+[identity]
+# bcrypt's fewest rounds: test passwords need no strength, and every user created or token
+# issued hashes one (seconds apiece on a busy machine at the default 12)
+password_hash_rounds = 4
 """
 
 
