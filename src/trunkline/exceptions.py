@@ -153,6 +153,10 @@ class AllowedAddressPairsMissingIP(BadRequest):
     message = "AllowedAddressPair must contain ip_address"
 
 
+class AddressPairAndPortSecurityRequired(Conflict):
+    message = "Port Security must be enabled in order to have allowed address pairs on a port."
+
+
 class IpAddressGenerationFailure(Conflict):
     message = "No more IP addresses available on network %(net_id)s."
 
