@@ -55,6 +55,34 @@ def test_mtu_limits(client):
     assert status == 200 and body["network"]["mtu"] == 1450
 
 
+def test_mtu_below_what_subnets_need(client):
+    """409 NetworkMTUSubnetConflict, as Neutron 29: no IPv4 subnet below MTU 68, no IPv6 one
+    below 1280, and no MTU update below what the network's subnets need
+    (neutron-tempest-plugin's test_*_mtu_below_minimum_ipv4/ipv6)."""
+    def sub(net, cidr, version):
+        return client.post("/subnets", {"subnet": {"network_id": net["id"], "cidr": cidr,
+                                                   "ip_version": version}})
+    low = client.create("network", mtu=67)
+    status, body = sub(low, "10.30.0.0/24", 4)
+    assert status == 409 and error_type(body) == "NetworkMTUSubnetConflict"
+    assert body["NeutronError"]["message"] == (
+        "MTU of %s is not valid, subnet requires a minimum of 68" % low["id"])
+    net = client.create("network", mtu=1279)
+    assert sub(net, "10.30.1.0/24", 4)[0] == 201
+    status, body = sub(net, "2001:db8:30::/64", 6)
+    assert status == 409 and error_type(body) == "NetworkMTUSubnetConflict"
+    assert client.get("/subnets", params={"network_id": net["id"], "ip_version": 6})[1] == {
+        "subnets": []}
+    status, body = client.put("/networks/" + net["id"], {"network": {"mtu": 67}})
+    assert status == 409 and error_type(body) == "NetworkMTUSubnetConflict"
+    net = client.create("network", mtu=1280)
+    assert sub(net, "2001:db8:31::/64", 6)[0] == 201
+    status, body = client.put("/networks/" + net["id"], {"network": {"mtu": 1279}})
+    assert status == 409 and body["NeutronError"]["message"].endswith("minimum of 1280")
+    shown = client.get("/networks/" + net["id"])[1]["network"]
+    assert shown["mtu"] == 1280 and shown["revision_number"] == net["revision_number"] + 1
+
+
 def test_provider_vlan_and_conflict(client):
     seg = 100 + uuid.uuid4().int % 3000
     net = client.create("network", **{"provider:network_type": "vlan",

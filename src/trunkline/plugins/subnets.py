@@ -9,6 +9,7 @@ from trunkline import definitions
 from trunkline import exceptions as exc
 from trunkline.db import schema
 from trunkline.plugins import common, ipam
+from trunkline.plugins.networks import MIN_MTU
 
 S = schema.subnets
 
@@ -70,6 +71,8 @@ class SubnetPlugin:
             if version == 4 and res.get(mode):
                 raise _invalid("%s is not valid when ip_version is 4" % mode)
         self._check_v6_modes(res)
+        if network.mtu < MIN_MTU[version]:
+            raise exc.NetworkMTUSubnetConflict(net_id=network.id, mtu=MIN_MTU[version])
         cidr = str(net)
         self._check_overlap(txn.conn, network.id, net)
         if res["enable_dhcp"] and net.prefixlen >= (31 if version == 4 else 128):
