@@ -1,6 +1,6 @@
 # trunkline: `make demo` and `make test` install what they need first (idempotent `make install`).
 .PHONY: install demo test bench bench-wiring bench-dataplane bench-l2pop bench-load bench-agents \
-	bench-auth clean
+	bench-auth tempest clean
 
 install:
 	@bash scripts/install.sh
@@ -32,5 +32,10 @@ bench-agents: install
 bench-auth: install
 	.venv/bin/python bench/auth.py
 
+# upstream Neutron's API tests (tempest) against trunkline: opt-in, ~10 minutes;
+# TEMPEST_ARGS="--regex ... --keep DIR" (see scripts/tempest_run.py --help)
+tempest: install
+	bash scripts/tempest.sh $(TEMPEST_ARGS)
+
 clean:
-	rm -rf .venv .venv-keystone build src/*.egg-info .pytest_cache
+	rm -rf .venv .venv-keystone .venv-tempest build src/*.egg-info .pytest_cache

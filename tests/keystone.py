@@ -42,6 +42,10 @@ key_repository = {dir}/credential-keys
 expiration = {expiration}
 [cache]
 enabled = false
+[identity]
+# bcrypt's fewest rounds: test passwords need no strength, and every user created or token
+# issued hashes one (seconds apiece on a busy machine at the default 12)
+password_hash_rounds = 4
 """
 
 
@@ -57,13 +61,17 @@ def available():
 
 
 class Keystone:
-    def __init__(self, token_expiration=3600):
+    def __init__(self, token_expiration=3600, threads=4):
+        """``threads=1`` serialises Keystone's requests: concurrent writes (several clients
+        creating and deleting projects and users, as tempest does) otherwise fail on SQLite's
+        lock ("database is locked": a 500, or the connection dropped)."""
         self.dir = tempfile.mkdtemp(prefix="tl-ks-")
         self.port = free_port()
         self.url = "http://127.0.0.1:%d/v3" % self.port
         self.conf = os.path.join(self.dir, "keystone.conf")
         with open(self.conf, "w") as f:
             f.write(CONF.format(dir=self.dir, expiration=token_expiration))
+        self.threads = threads
         self.proc = None
         self.ids = {}
         started = time.monotonic()
@@ -96,7 +104,7 @@ class Keystone:
         self.proc = subprocess.Popen(
             [os.path.join(VENV, "bin", "uwsgi"), "--http-socket", "127.0.0.1:%d" % self.port,
              "--virtualenv", VENV, "--module", "keystone.wsgi.api:application",
-             "--master", "--processes", "1", "--threads", "4", "--die-on-term",
+             "--master", "--processes", "1", "--threads", str(self.threads), "--die-on-term",
              "--need-app", "--disable-logging",
              "--add-header", "Connection: close"],
             stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.dir,

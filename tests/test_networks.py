@@ -6,7 +6,8 @@ import uuid
 
 import pytest
 
-from conftest import error_type
+from conftest import Client, error_type
+from fixtures import Server
 
 # The peer's network keys minus the extensions trunkline deliberately does not implement
 # (availability zones, address scopes, auto-allocated topology's is_default).
@@ -53,6 +54,60 @@ def test_mtu_limits(client):
     assert status == 400, body
     status, body = client.put("/networks/" + net["id"], {"network": {"mtu": 1450}})
     assert status == 200 and body["network"]["mtu"] == 1450
+
+
+def test_mtu_below_what_subnets_need(client):
+    """409 NetworkMTUSubnetConflict, as Neutron 29: no IPv4 subnet below MTU 68, no IPv6 one
+    below 1280, and no MTU update below what the network's subnets need
+    (neutron-tempest-plugin's test_*_mtu_below_minimum_ipv4/ipv6)."""
+    def sub(net, cidr, version):
+        return client.post("/subnets", {"subnet": {"network_id": net["id"], "cidr": cidr,
+                                                   "ip_version": version}})
+    low = client.create("network", mtu=67)
+    status, body = sub(low, "10.30.0.0/24", 4)
+    assert status == 409 and error_type(body) == "NetworkMTUSubnetConflict"
+    assert body["NeutronError"]["message"] == (
+        "MTU of %s is not valid, subnet requires a minimum of 68" % low["id"])
+    net = client.create("network", mtu=1279)
+    assert sub(net, "10.30.1.0/24", 4)[0] == 201
+    status, body = sub(net, "2001:db8:30::/64", 6)
+    assert status == 409 and error_type(body) == "NetworkMTUSubnetConflict"
+    assert client.get("/subnets", params={"network_id": net["id"], "ip_version": 6})[1] == {
+        "subnets": []}
+    status, body = client.put("/networks/" + net["id"], {"network": {"mtu": 67}})
+    assert status == 409 and error_type(body) == "NetworkMTUSubnetConflict"
+    net = client.create("network", mtu=1280)
+    assert sub(net, "2001:db8:31::/64", 6)[0] == 201
+    status, body = client.put("/networks/" + net["id"], {"network": {"mtu": 1279}})
+    assert status == 409 and body["NeutronError"]["message"].endswith("minimum of 1280")
+    shown = client.get("/networks/" + net["id"])[1]["network"]
+    assert shown["mtu"] == 1280 and shown["revision_number"] == net["revision_number"] + 1
+
+
+def test_network_vlan_ranges_option(backend, db_url_factory):
+    """``--network-vlan-ranges`` (ML2's network_vlan_ranges): a VLAN network given a physnet
+    but no segmentation_id gets the first free id of that physnet's ranges, 503
+    NoNetworkAvailable when they are used up or the physnet has none; unnamed physnets are
+    refused (neutron-tempest-plugin's test_list_network_filter_provider_attributes)."""
+    srv = Server(db_url_factory(backend),
+                 extra=["--network-vlan-ranges", "physnet1:100:101,physnet2"])
+    try:
+        c = Client(srv.url)
+
+        def vlan_net(physnet, **attrs):
+            return c.post("/networks", {"network": dict(attrs, **{
+                "provider:network_type": "vlan", "provider:physical_network": physnet})})
+        ids = [vlan_net("physnet1")[1]["network"]["provider:segmentation_id"] for _ in "ab"]
+        assert ids == [100, 101]
+        for physnet in ("physnet1", "physnet2"):
+            status, body = vlan_net(physnet)
+            assert status == 503 and error_type(body) == "NoNetworkAvailable"
+        status, body = vlan_net("physnet2", **{"provider:segmentation_id": 5})
+        assert status == 201 and body["network"]["provider:segmentation_id"] == 5
+        status, body = vlan_net("physnet3", **{"provider:segmentation_id": 5})
+        assert status == 400 and error_type(body) == "InvalidInput"
+    finally:
+        srv.stop()
 
 
 def test_provider_vlan_and_conflict(client):

@@ -154,6 +154,33 @@ def test_filters(client, net):
     assert sorted(ids(name=run, fields="id")) == sorted([a["id"], b["id"]])
 
 
+def test_address_pairs_need_port_security(client, net):
+    """409 AddressPairAndPortSecurityRequired, as Neutron 29 answers, for pairs on a port
+    without port security: on create, on update, and turning port security off under pairs
+    (neutron-tempest-plugin's PortSecTest.test_allowed_address_pairs)."""
+    pairs = [{"ip_address": "10.20.0.200", "mac_address": "fa:16:3e:00:00:01"}]
+    status, body = client.post("/ports", {"port": {
+        "network_id": net["id"], "port_security_enabled": False, "allowed_address_pairs": pairs}})
+    assert status == 409 and error_type(body) == "AddressPairAndPortSecurityRequired"
+    assert body["NeutronError"]["message"] == ("Port Security must be enabled in order to "
+                                               "have allowed address pairs on a port.")
+    insecure = port(client, net, port_security_enabled=False)
+    status, body = client.put("/ports/" + insecure["id"],
+                              {"port": {"allowed_address_pairs": pairs}})
+    assert status == 409 and error_type(body) == "AddressPairAndPortSecurityRequired"
+    assert client.put("/ports/" + insecure["id"],
+                      {"port": {"allowed_address_pairs": []}})[0] == 200
+    paired = port(client, net, allowed_address_pairs=pairs)
+    status, body = client.put("/ports/" + paired["id"], {"port": {"port_security_enabled": False}})
+    assert status == 409 and error_type(body) == "AddressPairAndPortSecurityRequired"
+    shown = client.get("/ports/" + paired["id"])[1]["port"]
+    assert shown["port_security_enabled"] is True
+    assert shown["revision_number"] == paired["revision_number"]
+    status, body = client.put("/ports/" + paired["id"], {"port": {
+        "port_security_enabled": False, "allowed_address_pairs": []}})
+    assert status == 200 and body["port"]["port_security_enabled"] is False
+
+
 def test_bulk_create_all_or_nothing(client, net):
     run = uuid.uuid4().hex[:8]
     status, body = client.post("/ports", {"ports": [

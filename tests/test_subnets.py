@@ -123,6 +123,23 @@ def test_filters_and_sorting(client, net):
     assert body["subnets"] == []
 
 
+def test_filter_by_the_networks_shared(client, net):
+    """``shared`` filters subnets by their network's (neutron-tempest-plugin's
+    test_filtering_shared_subnets); it is never part of a subnet's body."""
+    shared_net = client.create("network", name="shared-" + uuid.uuid4().hex[:6], shared=True)
+    private = subnet(client, net, "10.7.0.0/24")
+    shared = subnet(client, shared_net, "10.7.1.0/24")
+    assert "shared" not in shared
+    for value, want, not_want in (("true", shared, private), ("False", private, shared)):
+        status, body = client.get("/subnets", params={"shared": value})
+        assert status == 200, body
+        ids = [s["id"] for s in body["subnets"]]
+        assert want["id"] in ids and not_want["id"] not in ids
+    status, body = client.post("/subnets", {"subnet": {
+        "network_id": net["id"], "cidr": "10.7.2.0/24", "ip_version": 4, "shared": True}})
+    assert status == 400 and error_type(body) == "HTTPBadRequest"
+
+
 def test_delete_refused_while_port_holds_address(client, net):
     sub = subnet(client, net, "10.6.0.0/24")
     dhcp = client.create("port", network_id=net["id"], device_owner="network:dhcp")
@@ -134,6 +151,24 @@ def test_delete_refused_while_port_holds_address(client, net):
     assert client.get("/subnets/" + sub["id"])[0] == 404
     assert client.get("/ports/" + dhcp["id"])[1]["port"]["fixed_ips"] == []
     assert client.get("/networks/" + net["id"])[1]["network"]["subnets"] == []
+
+
+@pytest.mark.parametrize("mode", ["slaac", "dhcpv6-stateless"])
+def test_delete_auto_address_subnet_with_ports(client, net, mode):
+    """Neutron deletes an IPv6 SLAAC/stateless subnet under ports, removing their addresses
+    from it (tempest's test_create_delete_slaac_subnet_with_ports)."""
+    sub = subnet(client, net, "2001:db8:6::/64", version=6, ipv6_ra_mode=mode,
+                 ipv6_address_mode=mode)
+    kept = subnet(client, net, "10.6.1.0/24")
+    port = client.create("port", network_id=net["id"])
+    assert {ip["subnet_id"] for ip in port["fixed_ips"]} == {sub["id"], kept["id"]}
+    assert client.delete("/subnets/" + sub["id"])[0] == 204
+    assert client.get("/subnets/" + sub["id"])[0] == 404
+    shown = client.get("/ports/" + port["id"])[1]["port"]
+    assert [ip["subnet_id"] for ip in shown["fixed_ips"]] == [kept["id"]]
+    assert shown["revision_number"] > port["revision_number"]
+    status, body = client.delete("/networks/" + net["id"])
+    assert status == 409 and error_type(body) == "NetworkInUse"
 
 
 def test_delete_missing(client):

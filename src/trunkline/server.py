@@ -16,6 +16,7 @@ from trunkline.channel import agents, binding
 from trunkline.channel.routes import Channel
 from trunkline.db import migrate
 from trunkline.db.engine import Database
+from trunkline.plugins.config import PluginConfig
 from trunkline.services.trunk.plugin import TrunkPlugin
 
 LOG = logging.getLogger(__name__)
@@ -106,7 +107,11 @@ def build_app(url, settings=None):
     settings = dict(DEFAULTS, **(settings or {}))
     agents.configure(settings["agent_down_time"])
     db = Database(url)
-    core = plugins.build(binder=binding.bind)
+    cfg = PluginConfig()
+    if settings.get("network_vlan_ranges") is not None:
+        cfg.network_vlan_ranges = {name: tuple(tuple(r) for r in ranges)
+                                   for name, ranges in settings["network_vlan_ranges"].items()}
+    core = plugins.build(cfg, binder=binding.bind)
     return Api(db, core, TrunkPlugin(), Channel(db, core), auth=build_auth(settings["auth"]),
                max_body=settings["max_body"], max_limit=settings["max_limit"])
 

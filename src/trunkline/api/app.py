@@ -333,6 +333,11 @@ class Api:
     def authorize_create(self, req, conn, resource, res):
         if req.context.is_admin:
             return
+        if res.get("project_id") not in (None, req.context.project_id) and \
+                "service" not in req.context.roles:
+            # neutron-lib's check, before any policy: 400, not 403
+            raise exc.HTTPBadRequest("Specifying 'project_id' other than the authenticated "
+                                     "project in request is not allowed for the current user.")
         member = resource.member
         target = dict(res)
         target["project_id"] = target["tenant_id"] = res.get("project_id") or \

@@ -50,6 +50,10 @@ def _add_server_options(p):
                    metavar="S",
                    help="close a client's idle keep-alive connection after S seconds, as "
                         "Neutron's client_socket_timeout (default: %(default)g)")
+    p.add_argument("--network-vlan-ranges", type=_vlan_ranges, metavar="PHYSNET[:MIN:MAX],...",
+                   help="the physical networks VLAN provider networks may use and the VLAN ids "
+                        "a VLAN network given no segmentation_id gets there, as ML2's "
+                        "network_vlan_ranges (default: physnet1, with no range)")
     a = p.add_argument_group("authentication and policy")
     a.add_argument("--auth", choices=["noauth", "keystone"], default="noauth",
                    help="noauth: every caller is an admin, 127.0.0.1 only; keystone: validate "
@@ -101,10 +105,35 @@ def _positive(text):
     return value
 
 
+def _vlan_ranges(text):
+    """ML2's network_vlan_ranges: ``physnet1:100:199,physnet1:300:399,physnet2`` ->
+    ``{"physnet1": [[100, 199], [300, 399]], "physnet2": []}``."""
+    ranges = {}
+    for entry in filter(None, (e.strip() for e in text.split(","))):
+        parts = entry.split(":")
+        try:
+            if len(parts) == 1:
+                ranges.setdefault(parts[0], [])
+                continue
+            name, low, high = parts[0], int(parts[1]), int(parts[2])
+            if len(parts) != 3 or not name or not 1 <= low <= high <= 4094:
+                raise ValueError
+        except (ValueError, IndexError):
+            raise argparse.ArgumentTypeError(
+                "%r is not PHYSNET or PHYSNET:MIN:MAX with 1 <= MIN <= MAX <= 4094" % entry)
+        ranges.setdefault(name, []).append([low, high])
+    if not ranges:
+        raise argparse.ArgumentTypeError("name at least one physical network")
+    return ranges
+
+
 def _settings(args):
     """The server's settings from its options (server.DEFAULTS)."""
-    return {"agent_down_time": args.agent_down_time, "max_body": args.max_request_body_size,
-            "max_limit": args.pagination_max_limit, "auth": _auth_options(args)}
+    settings = {"agent_down_time": args.agent_down_time, "max_body": args.max_request_body_size,
+                "max_limit": args.pagination_max_limit, "auth": _auth_options(args)}
+    if args.network_vlan_ranges is not None:
+        settings["network_vlan_ranges"] = args.network_vlan_ranges
+    return settings
 
 
 def _server_argv(args):
@@ -112,7 +141,11 @@ def _server_argv(args):
     return ["--agent-down-time", repr(args.agent_down_time),
             "--max-request-body-size", str(args.max_request_body_size),
             "--pagination-max-limit", str(args.pagination_max_limit),
-            "--client-socket-timeout", repr(args.client_socket_timeout)]
+            "--client-socket-timeout", repr(args.client_socket_timeout)] + (
+        ["--network-vlan-ranges", ",".join(
+            ",".join(["%s:%d:%d" % (name, low, high) for low, high in ranges] or [name])
+            for name, ranges in args.network_vlan_ranges.items())]
+        if args.network_vlan_ranges else [])
 
 
 def _db_url(args):

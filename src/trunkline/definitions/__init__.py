@@ -121,6 +121,8 @@ subnet = Resource("subnet", "subnets", _standard({
         ("dhcpv6-stateful", "dhcpv6-stateless", "slaac")), filter=True, sort=True),
     "subnetpool_id": Attr(post=True, default=None, validate=v.values_or_none((None,)),
                           filter=True),
+    # the network's `shared`, a filter only (never in a subnet's body), as in neutron-lib
+    "shared": Attr(filter=True, convert_filter=v.to_boolean, schema={"type": "boolean"}),
     "prefixlen": Attr(post=True, default=None, validate=v.values_or_none((None,))),
     "use_default_subnetpool": Attr(post=True, default=False, convert=v.to_boolean,
                                    validate=v.values((False,))),

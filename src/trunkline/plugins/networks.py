@@ -1,5 +1,5 @@
 """Networks: create with a segment (tenant VXLAN by default, provider VLAN/flat for admins),
-MTU as Neutron computes it, update, and delete (refused while non-network ports remain)."""
+MTU as Neutron computes it (and no lower than its subnets' IP versions need), update, and delete (refused while non-network ports remain)."""
 from sqlalchemy import delete, insert, select
 
 from trunkline import definitions
@@ -8,6 +8,8 @@ from trunkline.db import schema
 from trunkline.plugins import common, segments
 
 N = schema.networks
+# the smallest MTU a subnet of each IP version works on (RFC 791, RFC 8200)
+MIN_MTU = {4: 68, 6: 1280}
 
 
 class NetworkPlugin:
@@ -99,6 +101,11 @@ class NetworkPlugin:
             if mtu > top:
                 raise exc.InvalidInput(
                     error_message="Requested MTU is too big, maximum is %d" % top)
+            versions = txn.execute(select(schema.subnets.c.ip_version).distinct().where(
+                schema.subnets.c.network_id == network_id)).scalars()
+            needed = max((MIN_MTU[v] for v in versions), default=0)
+            if mtu < needed:
+                raise exc.NetworkMTUSubnetConflict(net_id=network_id, mtu=needed)
             values["mtu"] = mtu
         common.bump(txn, N, network_id, values)
         txn.record("network", network_id, "update", self.hosts(txn.conn, network_id))

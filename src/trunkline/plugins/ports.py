@@ -132,6 +132,7 @@ class PortPlugin:
             port_security_enabled=(network.port_security_enabled
                                    if res.get("port_security_enabled") is None
                                    else res["port_security_enabled"]))
+        _check_pairs_need_port_security(values)
         values["vif_type"], values["vif_details"] = self.binder(txn.conn, host, values)
         txn.execute(insert(P).values(**values))
         self._allocate(txn, network, port_id, mac, res["device_owner"], res.get("fixed_ips"))
@@ -164,6 +165,7 @@ class PortPlugin:
             values["mac_address"] = mac
         if "allowed_address_pairs" in res:
             values["allowed_address_pairs"] = self._pairs(res["allowed_address_pairs"])
+        _check_pairs_need_port_security(dict(row._mapping, **values))
         if "binding:vnic_type" in res:
             values["vnic_type"] = res["binding:vnic_type"]
         if "binding:profile" in res:
@@ -349,3 +351,10 @@ class PortPlugin:
                for sid, ip in wanted if (sid, ip) not in current]
         if new:
             txn.execute(insert(A), new)
+
+
+def _check_pairs_need_port_security(port):
+    """Neutron refuses allowed address pairs on a port without port security (409), whether
+    the request sets the pairs or turns port security off under them."""
+    if port["allowed_address_pairs"] and not port["port_security_enabled"]:
+        raise exc.AddressPairAndPortSecurityRequired()

@@ -1,5 +1,6 @@
 """Subnets (IPv4 and IPv6): CIDR, gateway and allocation-pool rules, DNS servers and host routes,
-overlap checks within a network, and delete refused while ports hold addresses from it."""
+overlap checks within a network, and delete refused while ports hold addresses from it
+(except IPv6 SLAAC/stateless subnets, whose addresses go with them)."""
 import ipaddress
 
 from sqlalchemy import delete, false, insert, select
@@ -8,6 +9,7 @@ from trunkline import definitions
 from trunkline import exceptions as exc
 from trunkline.db import schema
 from trunkline.plugins import common, ipam
+from trunkline.plugins.networks import MIN_MTU
 
 S = schema.subnets
 
@@ -41,7 +43,10 @@ class SubnetPlugin:
 
     def list(self, conn, ctx, q):
         # no subnet belongs to a subnet pool (there are none): a pool filter matches nothing
-        custom = {"subnetpool_id": lambda values: false()}
+        N = schema.networks
+        custom = {"subnetpool_id": lambda values: false(),
+                  "shared": lambda values: S.c.network_id.in_(
+                      select(N.c.id).where(N.c.shared.in_(values)))}
         return self.dicts(conn, common.select_rows(conn, S, self.resource, q,
                                                    custom_filters=custom))
 
@@ -66,6 +71,8 @@ class SubnetPlugin:
             if version == 4 and res.get(mode):
                 raise _invalid("%s is not valid when ip_version is 4" % mode)
         self._check_v6_modes(res)
+        if network.mtu < MIN_MTU[version]:
+            raise exc.NetworkMTUSubnetConflict(net_id=network.id, mtu=MIN_MTU[version])
         cidr = str(net)
         self._check_overlap(txn.conn, network.id, net)
         if res["enable_dhcp"] and net.prefixlen >= (31 if version == 4 else 128):
@@ -127,7 +134,10 @@ class SubnetPlugin:
         a, p = schema.ipallocations, schema.ports
         holders = txn.execute(select(p.c.id, p.c.device_owner).join(a, a.c.port_id == p.c.id)
                               .where(a.c.subnet_id == subnet_id)).all()
-        if any(not owner.startswith("network:") for _, owner in holders):
+        # An IPv6 SLAAC/stateless subnet's addresses are derived, not handed out: Neutron
+        # deletes it under its ports and takes the addresses off them.
+        if not ipam.is_auto_address(row) and any(
+                not owner.startswith("network:") for _, owner in holders):
             raise exc.SubnetInUse(subnet_id=subnet_id)
         txn.execute(delete(a).where(a.c.subnet_id == subnet_id))
         for pid, _ in holders:
