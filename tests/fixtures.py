@@ -8,6 +8,7 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 
 import requests
 
@@ -28,6 +29,27 @@ def wait_for(fn, timeout=15.0, what="a condition", interval=0.1):
         if time.monotonic() > deadline:
             raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
         time.sleep(interval)
+
+
+@contextmanager
+def running_stack(make_env, prefix):
+    """``make_env(root)`` (an e2e test's Env: a ``stack`` and a ``lab_dir`` under ``root``) with
+    its stack started in a private /run/PREFIX-xxxxxxxx; afterwards (also when the setup in the
+    ``with`` block fails) the lab's VMs go, the stack stops and the directory is removed."""
+    from trunkline.lab import vm as labvm
+    root = "/run/%s-%s" % (prefix, uuid.uuid4().hex[:8])
+    os.makedirs(root)
+    os.chmod(root, 0o755)       # dnsmasq runs as nobody and reads the agent's files below
+    env = make_env(root)
+    try:
+        env.stack.start()
+        yield env
+    finally:
+        try:
+            labvm.down(env.stack.url, state_dir=env.lab_dir)
+        finally:
+            env.stack.stop()
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def wait_http(url, proc=None, timeout=20):

@@ -26,7 +26,7 @@ import pytest
 import requests
 
 from dataplane import needs_root_ovs
-from fixtures import wait_for
+from fixtures import running_stack, wait_for
 from trunkline.agent import vlan as vlan_mod
 from trunkline.lab import vm as labvm
 from trunkline.stack import Stack
@@ -138,12 +138,7 @@ class Env:
 
 @pytest.fixture(scope="module")
 def env():
-    root = "/run/tl-e2e-" + uuid.uuid4().hex[:8]
-    os.makedirs(root)
-    os.chmod(root, 0o755)       # dnsmasq runs as nobody and reads the agent's files below
-    e = Env(root)
-    try:
-        e.stack.start()
+    with running_stack(Env, "tl-e2e") as e:
         for name, cidr in NETS.items():
             e.nets[name] = e.create("network", name=name)["id"]
             e.subnets[name] = e.create("subnet", network_id=e.nets[name], cidr=cidr,
@@ -167,12 +162,6 @@ def env():
         for dev in ("eth0", "eth0.1", "eth0.2"):
             e.lease(dev)
         yield e
-    finally:
-        try:
-            labvm.down(e.stack.url, state_dir=e.lab_dir)
-        finally:
-            e.stack.stop()
-            shutil.rmtree(root, ignore_errors=True)
 
 
 def _dnsmasq_pids(marker):

@@ -8,11 +8,10 @@ import os
 import re
 import shutil
 import time
-import uuid
 
 import pytest
 
-from fixtures import wait_for
+from fixtures import running_stack, wait_for
 from test_agent_e2e import Env
 from dataplane import needs_root_ovs
 from trunkline.lab import vm as labvm
@@ -28,12 +27,7 @@ def opt(name, value, version=4):
 
 @pytest.fixture(scope="module")
 def env():
-    root = "/run/tl-edo-" + uuid.uuid4().hex[:8]
-    os.makedirs(root)
-    os.chmod(root, 0o755)       # dnsmasq runs as nobody and reads the agent's files below
-    e = Env(root)
-    try:
-        e.stack.start()
+    with running_stack(Env, "tl-edo") as e:
         e.nets["net0"] = e.create("network", name="edo")["id"]
         e.subnets["net0"] = e.create("subnet", network_id=e.nets["net0"], cidr="10.0.21.0/24",
                                      ip_version=4)["id"]
@@ -46,12 +40,6 @@ def env():
         labvm.create_vm(e.stack.url, e.vm, e.ports["vm"]["id"], host=e.stack.host,
                         state_dir=e.lab_dir)
         yield e
-    finally:
-        try:
-            labvm.down(e.stack.url, state_dir=e.lab_dir)
-        finally:
-            e.stack.stop()
-            shutil.rmtree(root, ignore_errors=True)
 
 
 def _conf(env, name):

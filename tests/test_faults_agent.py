@@ -13,7 +13,6 @@ processes, private Open vSwitch in its own namespace, agent) per back end:
 (Agent, server and ovs-vswitchd restarts under a running ping are in test_agent_e2e.py.)
 """
 import os
-import shutil
 import signal
 import time
 import uuid
@@ -23,7 +22,7 @@ import requests
 
 from conftest import BACKENDS
 from dataplane import needs_root_ovs
-from fixtures import wait_for
+from fixtures import running_stack, wait_for
 from trunkline.agent import ovsdb
 from trunkline.lab import vm as labvm
 from trunkline.stack import Stack
@@ -104,19 +103,8 @@ class Env:
 def env(request):
     db_url = None if request.param == "sqlite" else \
         request.getfixturevalue("postgres").new_database()
-    root = "/run/tl-faults-" + uuid.uuid4().hex[:8]
-    os.makedirs(root)
-    os.chmod(root, 0o755)
-    e = Env(root, db_url)
-    try:
-        e.stack.start()
+    with running_stack(lambda root: Env(root, db_url), "tl-faults") as e:
         yield e
-    finally:
-        try:
-            labvm.down(e.stack.url, state_dir=e.lab_dir)
-        finally:
-            e.stack.stop()
-            shutil.rmtree(root, ignore_errors=True)
 
 
 def test_agent_kill9_while_wiring_500_subports_converges(env):

@@ -15,11 +15,10 @@ import re
 import shutil
 import subprocess
 import time
-import uuid
 
 import pytest
 
-from fixtures import wait_for
+from fixtures import running_stack, wait_for
 from test_agent_e2e import Env
 from dataplane import needs_root_ovs
 from trunkline.agent import netns as nsutil
@@ -83,12 +82,7 @@ def _refused(env, method, path, body=None, raw=None):
 
 @pytest.fixture(scope="module")
 def env():
-    root = "/run/tl-hostile-" + uuid.uuid4().hex[:8]
-    os.makedirs(root)
-    os.chmod(root, 0o755)       # dnsmasq runs as nobody and reads the agent's files below
-    e = Env(root)
-    try:
-        e.stack.start()
+    with running_stack(Env, "tl-hostile") as e:
         for net, cidr in (("net0", "10.0.9.0/24"), ("net1", "10.0.10.0/24")):
             e.nets[net] = e.create("network", name=NAME, description=TEXT)["id"]
             e.subnets[net] = e.create(
@@ -125,12 +119,6 @@ def env():
         for net in ("net0", "net1"):
             e.record_dhcp_port(net)
         yield e
-    finally:
-        try:
-            labvm.down(e.stack.url, state_dir=e.lab_dir)
-        finally:
-            e.stack.stop()
-            shutil.rmtree(root, ignore_errors=True)
 
 
 def test_hostile_values_that_may_not_be_stored_are_refused(env):
