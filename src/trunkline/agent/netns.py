@@ -5,10 +5,13 @@
 namespace. Nothing here touches devices the caller did not name.
 """
 import json
+import logging
 import os
 import subprocess
+import time
 
 NETNS_DIR = "/run/netns"
+LOG = logging.getLogger(__name__)
 
 
 class CommandError(RuntimeError):
@@ -53,10 +56,19 @@ def add(name, lo_up=True):
     return True
 
 
-def delete(name):
-    """Delete namespace `name` if present (its devices go with it; veth peers elsewhere too)."""
-    if exists(name):
-        run(["ip", "netns", "del", name], check=False)
+def delete(name, attempts=20):
+    """Delete namespace `name` if present (its devices go with it; veth peers elsewhere too).
+    `ip netns del` can fail for a moment (the namespace's bind mount busy while a process that
+    ran in it, e.g. a dnsmasq just stopped, is still exiting): retried for up to a second, and
+    a namespace left behind is logged, never silently."""
+    for _ in range(attempts):
+        if not exists(name):
+            return
+        p = subprocess.run(["ip", "netns", "del", name], capture_output=True, text=True)
+        if p.returncode == 0 and not exists(name):
+            return
+        time.sleep(0.05)
+    LOG.warning("could not delete namespace %s: %s", name, p.stderr.strip() or "still there")
 
 
 def links(netns=None):
