@@ -28,8 +28,6 @@ import json
 import os
 import random
 import shutil
-import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,7 +36,7 @@ import time
 import uuid
 from urllib.parse import urlsplit
 
-from trunkline.stack import free_port
+from trunkline.stack import free_port, stop_group
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV_BIN = os.path.dirname(sys.executable)
@@ -263,13 +261,7 @@ class Trunkline:
         return rss_mb(self.proc.pid)
 
     def stop(self):
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        stop_group(self.proc, 30)
         self.logf.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 

@@ -49,7 +49,7 @@ from api import Http, log  # noqa: E402  (bench/api.py: keep-alive JSON client, 
 from trunkline.agent.ovs import daemon  # noqa: E402
 from trunkline.lab import host as labhost  # noqa: E402
 from trunkline.lab.state import LabState  # noqa: E402
-from trunkline.stack import free_port  # noqa: E402
+from trunkline.stack import free_port, stop_group  # noqa: E402
 
 TARGET_P99_S = 1.0
 VENV_BIN = os.path.dirname(sys.executable)
@@ -304,13 +304,8 @@ class Bench:
             labhost.down(self.lab)
         except Exception as e:
             log("cleanup: %s" % e)
-        if self.server is not None and self.server.poll() is None:
-            os.killpg(self.server.pid, signal.SIGTERM)
-            try:
-                self.server.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.server.pid, signal.SIGKILL)
-                self.server.wait()
+        if self.server is not None:
+            stop_group(self.server)
         shutil.rmtree(self.root, ignore_errors=True)
 
 

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import requests
 
-from trunkline.stack import free_port
+from trunkline.stack import free_port, stop_group
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV_BIN = os.path.dirname(sys.executable)
@@ -94,13 +94,7 @@ class Server:
         self.proc.wait()
 
     def stop(self):
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        stop_group(self.proc)
         if os.path.exists(self.log.name):
             os.unlink(self.log.name)
 

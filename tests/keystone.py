@@ -6,14 +6,13 @@ network endpoint. Everything is removed by ``stop()``; the uwsgi process is ende
 import datetime
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
 
 import requests
 
-from trunkline.stack import free_port
+from trunkline.stack import free_port, stop_group
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VENV = os.path.join(ROOT, ".venv-keystone")
@@ -210,11 +209,6 @@ class Keystone:
                     % (self.url, user, PASSWORD, project))
 
     def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        if self.proc is not None:
+            stop_group(self.proc, 15)
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -188,3 +188,35 @@ def multihost():
         mh.close()
 
 
+
+
+# -- helpers the multi-host tests share ------------------------------------------------------
+
+def ip_of(port):
+    return port["fixed_ips"][0]["ip_address"]
+
+
+def vxlan_net(mh, name, cidr, ntype="vxlan"):
+    """A tunnel network (vxlan or gre) with one IPv4 subnet, as the API shows it now."""
+    net = mh.create("network", name=name, **{"provider:network_type": ntype})
+    mh.create("subnet", network_id=net["id"], cidr=cidr, ip_version=4, name="sub-" + name)
+    return mh.get("network", net["id"])
+
+
+def provider_nets(mh, flat_cidr, vlan_cidr, physnet="physnet1", vlan_id=100):
+    """(flat, vlan): a flat and a VLAN provider network on ``physnet``, each with a subnet."""
+    flat = mh.create("network", name="flat", **{"provider:network_type": "flat",
+                                                 "provider:physical_network": physnet})
+    mh.create("subnet", network_id=flat["id"], cidr=flat_cidr, ip_version=4)
+    vlan = mh.create("network", name="vlan", **{"provider:network_type": "vlan",
+                                                 "provider:physical_network": physnet,
+                                                 "provider:segmentation_id": vlan_id})
+    mh.create("subnet", network_id=vlan["id"], cidr=vlan_cidr, ip_version=4)
+    return flat, vlan
+
+
+def static_vm(mh, name, port, host):
+    """A lab VM with its port's fixed IP configured by hand (no DHCP host needed)."""
+    vm = mh.vm(name, port["id"], host)
+    mh.vm_exec(vm, "ip", "addr", "add", ip_of(port) + "/24", "dev", "eth0", check=True)
+    return vm

@@ -11,21 +11,12 @@ import time
 import pytest
 
 from fixtures import wait_for
-from multihost import multihost, needs_multihost  # noqa: F401 (fixture)
+from multihost import (multihost, needs_multihost, ip_of, provider_nets,  # noqa: F401
+                       static_vm, vxlan_net)
 from trunkline.agent import netns as nsutil
 from trunkline.lab import vm as labvm
 
 FLOOD = "00:00:00:00:00:00"
-
-
-def vxlan_net(mh, name, cidr):
-    net = mh.create("network", name=name, **{"provider:network_type": "vxlan"})
-    mh.create("subnet", network_id=net["id"], cidr=cidr, ip_version=4, name="sub-" + name)
-    return mh.get("network", net["id"])
-
-
-def ip_of(port):
-    return port["fixed_ips"][0]["ip_address"]
 
 
 def fdb(mh, host, vni):
@@ -153,13 +144,6 @@ def test_ovs_and_linuxbridge_hosts_share_a_vxlan_network(multihost, dhcp_on):
     assert mh.ping(vm2, ip_of(p1), count=3, wait=2)
 
 
-def static_vm(mh, name, port, host):
-    """A lab VM with its port's fixed IP configured by hand (no DHCP host needed)."""
-    vm = mh.vm(name, port["id"], host)
-    mh.vm_exec(vm, "ip", "addr", "add", ip_of(port) + "/24", "dev", "eth0", check=True)
-    return vm
-
-
 @needs_multihost
 @pytest.mark.parametrize("peer", ["linuxbridge", "ovs"])
 def test_flat_and_vlan_provider_networks(multihost, peer):
@@ -169,13 +153,7 @@ def test_flat_and_vlan_provider_networks(multihost, peer):
     mh = multihost
     mh.add_host("h1", driver="linuxbridge", physnet="physnet1")
     mh.add_host("h2", driver=peer, physnet="physnet1")
-    flat = mh.create("network", name="flat", **{"provider:network_type": "flat",
-                                                 "provider:physical_network": "physnet1"})
-    mh.create("subnet", network_id=flat["id"], cidr="10.78.0.0/24", ip_version=4)
-    vlan = mh.create("network", name="vlan", **{"provider:network_type": "vlan",
-                                                 "provider:physical_network": "physnet1",
-                                                 "provider:segmentation_id": 100})
-    mh.create("subnet", network_id=vlan["id"], cidr="10.79.0.0/24", ip_version=4)
+    flat, vlan = provider_nets(mh, "10.78.0.0/24", "10.79.0.0/24")
     ports, vms = {}, {}
     for net, kind in ((flat, "f"), (vlan, "v")):
         for h in ("h1", "h2"):

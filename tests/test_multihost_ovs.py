@@ -10,7 +10,8 @@ import sys
 import time
 
 from fixtures import wait_for
-from multihost import multihost, needs_multihost  # noqa: F401 (fixture)
+from multihost import (multihost, needs_multihost, ip_of, provider_nets,  # noqa: F401
+                       static_vm, vxlan_net)
 from trunkline.agent import netns as nsutil
 
 TRUNKLINE = os.path.join(os.path.dirname(sys.executable), "trunkline")
@@ -60,12 +61,6 @@ def test_lab_host_commands(multihost):
     assert not nsutil.exists(hosts[0]["netns"]) and not nsutil.exists(hosts[0]["underlay_ns"])
 
 
-def vxlan_net(mh, name, cidr, ntype="vxlan"):
-    net = mh.create("network", name=name, **{"provider:network_type": ntype})
-    mh.create("subnet", network_id=net["id"], cidr=cidr, ip_version=4, name="sub-" + name)
-    return mh.get("network", net["id"])
-
-
 def tun_flows(mh, host):
     """br-tun's flows, without the ones table 10 learnt (they come and go with traffic)."""
     out = mh.ovs(host).ofctl("dump-flows", "--no-stats", mh.ovs(host).mgmt("br-tun"))
@@ -101,18 +96,6 @@ def test_vxlan_dhcp_across_hosts_with_l2pop(multihost):
     assert any("VXLAN" in l and "vni %d" % vni in l for l in lines), lines[:10]
     assert mh.lease(vm2) == p2["fixed_ips"][0]["ip_address"]
     assert mh.ping(vm1, p2["fixed_ips"][0]["ip_address"], count=3)
-
-
-def static_vm(mh, name, port, host):
-    """A lab VM with its port's fixed IP configured by hand (no DHCP host needed)."""
-    vm = mh.vm(name, port["id"], host)
-    mh.vm_exec(vm, "ip", "addr", "add", port["fixed_ips"][0]["ip_address"] + "/24", "dev",
-               "eth0", check=True)
-    return vm
-
-
-def ip_of(port):
-    return port["fixed_ips"][0]["ip_address"]
 
 
 @needs_multihost
@@ -247,13 +230,7 @@ def test_flat_and_vlan_provider_networks_across_hosts(multihost):
     mh = multihost
     mh.add_host("h1", physnet="physnet1")
     mh.add_host("h2", physnet="physnet1")
-    flat = mh.create("network", name="flat", **{"provider:network_type": "flat",
-                                                 "provider:physical_network": "physnet1"})
-    mh.create("subnet", network_id=flat["id"], cidr="10.76.0.0/24", ip_version=4)
-    vlan = mh.create("network", name="vlan", **{"provider:network_type": "vlan",
-                                                 "provider:physical_network": "physnet1",
-                                                 "provider:segmentation_id": 100})
-    mh.create("subnet", network_id=vlan["id"], cidr="10.77.0.0/24", ip_version=4)
+    flat, vlan = provider_nets(mh, "10.76.0.0/24", "10.77.0.0/24")
     ports = {}
     for net, name in ((flat, "f"), (vlan, "v")):
         for h in ("h1", "h2"):

@@ -2,7 +2,6 @@
 (LISTEN/NOTIFY, also across --workers processes and after PostgreSQL restarts), and agents with
 a list of servers keep converging when the server they use is killed (noop driver: no switch)."""
 import os
-import signal
 import statistics
 import subprocess
 import threading
@@ -14,6 +13,7 @@ import requests
 from conftest import Client
 from fixtures import TRUNKLINE, Postgres, Server
 from trunkline.channel import watch as watch_module
+from trunkline.stack import stop_group
 
 HOST = "scale-h1"
 
@@ -113,13 +113,7 @@ class Agent:
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
     def stop(self):
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        stop_group(self.proc)
         return self.proc.stdout.read()
 
 

@@ -27,6 +27,19 @@ def free_port():
         return s.getsockname()[1]
 
 
+def stop_group(proc, timeout=10):
+    """Stop the process group a Popen started with ``start_new_session``: SIGTERM, then
+    SIGKILL after ``timeout`` seconds; returns once the process is reaped."""
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 def _bin(name):
     return os.path.join(os.path.dirname(sys.executable), name)
 
@@ -126,13 +139,7 @@ class Stack:
                 break
         else:
             raise KeyError(name)
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_group(proc, timeout)
         return self._spawn(name, list(proc.args), at=at)
 
     def _wait(self, probe, what, timeout=30):

@@ -112,14 +112,20 @@ def add_host(name, driver="ovs", endpoint=None, dhcp=False, physnet=None, tunnel
             data["hosts"][name] = rec
         _wait_alive(rec, proc, timeout)
     except BaseException:
-        _teardown(rec)
-        with state.edit() as data:
-            data["hosts"].pop(name, None)
-            last = not data["hosts"]
-        if last:
-            nsutil.delete(rec["underlay_ns"])
+        _forget(state, rec)
         raise
     return rec
+
+
+def _forget(state, rec):
+    """Tear host ``rec`` down and drop it from the lab's state; the underlay goes with the
+    last host."""
+    _teardown(rec)
+    with state.edit() as data:
+        data["hosts"].pop(rec["name"], None)
+        last = not data["hosts"]
+    if last:
+        nsutil.delete(rec["underlay_ns"])
 
 
 def _check_server(endpoint):
@@ -319,12 +325,7 @@ def del_host(name, state_dir=None):
     for vm_name, vm in sorted(data["vms"].items()):
         if vm.get("host") == name:
             warnings += labvm.delete_vm(vm_name, state_dir=state_dir)
-    _teardown(rec)
-    with state.edit() as data:
-        data["hosts"].pop(name, None)
-        last = not data["hosts"]
-    if last:
-        nsutil.delete(rec["underlay_ns"])
+    _forget(state, rec)
     return warnings
 
 
