@@ -1,0 +1,1 @@
+"""trunkline: a Neutron-compatible network service built around VLAN-aware VMs (trunk ports)."""

@@ -2,7 +2,8 @@
 
 The API layer turns any of these into ``{"NeutronError": {"type", "message", "detail"}}`` with
 ``type`` = the class name, exactly as Neutron does; the base class alone decides the status code
-(neutron-lib's FAULT_MAP), so adding an error is one small class here.
+(neutron-lib's FAULT_MAP), so adding an error is one small class here. A resource's own
+NotFound lives with its definition (definitions/).
 """
 
 
@@ -113,18 +114,6 @@ class TagNotFound(NotFound):
 
 # -- core resources
 
-class NetworkNotFound(NotFound):
-    message = "Network %(net_id)s could not be found."
-
-
-class SubnetNotFound(NotFound):
-    message = "Subnet %(subnet_id)s could not be found."
-
-
-class PortNotFound(NotFound):
-    message = "Port %(port_id)s could not be found."
-
-
 class NetworkInUse(InUse):
     message = ("Unable to complete operation on network %(net_id)s. There are one or more "
                "ports still in use on the network, id for these ports is: %(port_ids)s.")
@@ -220,10 +209,6 @@ class TrunkPortInUse(InUse):
     message = "Port %(port_id)s is in use by another trunk."
 
 
-class TrunkNotFound(NotFound):
-    message = "Trunk %(trunk_id)s could not be found."
-
-
 class SubPortNotFound(NotFound):
     message = "SubPort %(port_id)s on trunk %(trunk_id)s could not be found."
 
@@ -264,10 +249,6 @@ class TrunkInErrorState(Conflict):
 
 
 # -- agents
-
-class AgentNotFound(NotFound):
-    message = "Agent %(id)s could not be found."
-
 
 class AgentAlive(Conflict):
     message = "Agent %(id)s is alive; only an agent that stopped reporting can be deleted."

@@ -1,6 +1,7 @@
-"""Assembling and running the API server: database (migrated to head), plugins, the ASGI app
-with its authentication and policy, and uvicorn with the fastest loop and HTTP parser
-available."""
+"""Assembling and running the API server: database (migrated to head), the plugin of every
+resource the definitions declare, the agent channel, the ASGI app with its authentication and
+policy, and uvicorn with the fastest loop and HTTP parser available."""
+import importlib
 import ipaddress
 import json
 import logging
@@ -8,16 +9,15 @@ import os
 
 import uvicorn
 
-from trunkline import plugins
+from trunkline import definitions
 from trunkline.api import auth as auth_mod
 from trunkline.api.app import MAX_BODY, Api
 from trunkline.api.policy import Policy
-from trunkline.channel import agents, binding
 from trunkline.channel.routes import Channel
 from trunkline.db import migrate
 from trunkline.db.engine import Database
+from trunkline.plugins import Plugins, agents
 from trunkline.plugins.config import PluginConfig
-from trunkline.services.trunk.plugin import TrunkPlugin
 
 LOG = logging.getLogger(__name__)
 DEFAULT_STATE_DIR = "/var/lib/trunkline"
@@ -102,6 +102,16 @@ def _loopback(host):
         return False
 
 
+def build_plugins(cfg=None):
+    """The plugin of every resource in the definitions (each names its ``module:Class``),
+    core first, in the order the API lists them."""
+    plugins = Plugins(cfg)
+    for res in definitions.RESOURCES.values():
+        module, _, cls = res.plugin.partition(":")
+        plugins.add(res.collection, getattr(importlib.import_module(module), cls)(plugins))
+    return plugins
+
+
 def build_app(url, settings=None):
     """The ASGI app on database ``url``; ``settings`` as DEFAULTS (the server's options)."""
     settings = dict(DEFAULTS, **(settings or {}))
@@ -111,8 +121,8 @@ def build_app(url, settings=None):
     if settings.get("network_vlan_ranges") is not None:
         cfg.network_vlan_ranges = {name: tuple(tuple(r) for r in ranges)
                                    for name, ranges in settings["network_vlan_ranges"].items()}
-    core = plugins.build(cfg, binder=binding.bind)
-    return Api(db, core, TrunkPlugin(), Channel(db, core), auth=build_auth(settings["auth"]),
+    plugins = build_plugins(cfg)
+    return Api(db, plugins, Channel(db, plugins), auth=build_auth(settings["auth"]),
                max_body=settings["max_body"], max_limit=settings["max_limit"])
 
 

@@ -18,13 +18,14 @@ from urllib.parse import parse_qsl
 
 import orjson
 
+from trunkline import definitions
 from trunkline import exceptions as exc
 from trunkline.api import body as body_mod
 from trunkline.api import auth as auth_mod
-from trunkline.api import extensions, listing, openapi
+from trunkline.api import listing, openapi
 from trunkline.api.policy import Policy
 from trunkline.definitions import MAX_TAG_LENGTH, MAX_TAGS, validators
-from trunkline.plugins import common, scope
+from trunkline.plugins import scope, tags as tags_mod
 
 LOG = logging.getLogger(__name__)
 MAX_BODY = 114688  # oslo.middleware's max_request_body_size default, as Neutron
@@ -112,20 +113,15 @@ class Response:
 
 
 class Api:
-    """Routes Neutron's URLs to the core plugins and the trunk service."""
+    """Routes Neutron's URLs to the plugin of each resource the definitions declare."""
 
-    def __init__(self, db, core, trunks, channel=None, auth=None, max_body=MAX_BODY,
+    def __init__(self, db, plugins, channel=None, auth=None, max_body=MAX_BODY,
                  max_limit=-1):
         self.auth = auth if auth is not None else auth_mod.NoAuth(Policy())
         self.db = db
-        self.networks = core.networks
         self.max_body = max_body      # bytes; larger bodies answer 413
         self.max_limit = max_limit    # Neutron's pagination_max_limit (-1: none)
-        self.plugins = {"networks": core.networks, "subnets": core.subnets,
-                        "ports": core.ports, "trunks": trunks}
-        if channel is not None:
-            self.plugins["agents"] = channel.agents
-        self.trunks = trunks
+        self.plugins = plugins
         self.channel = channel
 
     async def __call__(self, scope, receive, send):
@@ -202,7 +198,8 @@ class Api:
         collection, item, sub, rest = m.groups()
         if collection == "extensions":
             return self._only(req, "GET", lambda: self.extension(item) if item and not sub
-                              else Response(200, {"extensions": extensions.all_extensions()}))
+                              else Response(200, {"extensions": [
+                                  e.wire() for e in definitions.EXTENSIONS]}))
         plugin = self.plugins.get(collection)
         if plugin is None:
             raise exc.HTTPNotFound()
@@ -224,8 +221,9 @@ class Api:
             raise exc.HTTPMethodNotAllowed()
         if sub == "tags" and plugin.resource.tags:
             return self.tags(req, plugin, item, rest)
-        if collection == "trunks" and rest is None:
-            return self.trunk_action(req, item, sub)
+        action = plugin.resource.action(sub)
+        if action is not None and rest is None:
+            return self.action(req, plugin, item, action)
         raise exc.HTTPNotFound()
 
     def missing(self, plugin):
@@ -251,38 +249,42 @@ class Api:
 
     @staticmethod
     def extension(alias):
-        ext = extensions.find(alias)
+        ext = definitions.extension(alias)
         if ext is None:
             raise exc.HTTPNotFound("Extension with alias %s does not exist" % alias)
-        return Response(200, {"extension": ext})
+        return Response(200, {"extension": ext.wire()})
 
     # -- policy
 
-    def targets(self, conn, member, items):
+    def targets(self, conn, resource, items):
         """Policy targets for resource dicts: the item with ``tenant_id`` and what the policy
-        knows about its network (``network:tenant_id``, ``network:shared``, ...)."""
-        if member in ("port", "subnet"):
-            nets = self.networks.owners(conn, {i.get("network_id") for i in items})
+        knows about the network it lives on (``network:tenant_id``, ``network:shared``, ...;
+        the resource's ``network`` attribute names it)."""
+        key = resource.network
+        nets = {}
+        if key is not None and key != "id":
+            nets = self.plugins["networks"].owners(conn, {i.get(key) for i in items})
         out = []
         for item in items:
             target = dict(item)
             target["tenant_id"] = item.get("project_id")
-            if member == "network":
-                net = (item["project_id"], item["shared"], item["router:external"])
+            if key == "id":
+                net = (item.get("project_id"), item.get("shared"), item.get("router:external"))
             else:
-                net = nets.get(item.get("network_id")) if member in ("port", "subnet") else None
+                net = nets.get(item.get(key)) if key is not None else None
             if net is not None:
                 (target["network:tenant_id"], target["network:shared"],
                  target["network:router:external"]) = net
             out.append(target)
         return out
 
-    def readable(self, req, conn, member, items, visible_only=True):
+    def readable(self, req, conn, resource, items, visible_only=True):
         """The items the caller may see, without the attributes it may not read."""
         if req.context.is_admin:
             return items
+        member = resource.member
         out = []
-        for item, target in zip(items, self.targets(conn, member, items)):
+        for item, target in zip(items, self.targets(conn, resource, items)):
             values = req.policy.values(target)
             if visible_only and not req.policy.allowed("get_" + member, target, values):
                 continue
@@ -293,42 +295,47 @@ class Api:
     def visible(self, req, conn, plugin, item_id):
         """The item and its policy target; 404 (the resource's own NotFound) when the caller
         may not see it, exactly as when it does not exist."""
-        member = plugin.resource.member
+        resource = plugin.resource
         item = plugin.get(conn, req.context, item_id)
         if req.context.is_admin:
             return item, item
-        target = self.targets(conn, member, [item])[0]
-        if not req.policy.allowed("get_" + member, target):
-            raise _NOT_FOUND[member](item_id)
+        target = self.targets(conn, resource, [item])[0]
+        if not req.policy.allowed("get_" + resource.member, target):
+            raise resource.not_found(item_id)
         return item, target
 
     def network_for(self, req, conn, network_id):
-        """The policy's view of the network a new subnet or port goes on; a network the caller
-        may not see does not exist for it. None when there is no such network (the plugin
-        answers that)."""
-        net = self.networks.owners(conn, [network_id]).get(network_id)
+        """The policy's view of the network a new resource goes on; a network the caller may
+        not see does not exist for it. None when there is no such network (the plugin answers
+        that)."""
+        net = self.plugins["networks"].owners(conn, [network_id]).get(network_id)
         if net is None:
             return None
         target = {"project_id": net[0], "tenant_id": net[0], "network:tenant_id": net[0],
                   "network:shared": net[1], "network:router:external": net[2]}
         if not req.policy.allowed("get_network", target):
-            raise exc.NetworkNotFound(net_id=network_id)
+            raise definitions.network.not_found(network_id)
         return net
 
-    def usable_ports(self, req, conn, port_ids, project_id):
-        """Ports a trunk may use (parent and subports): an admin any, everyone else the ports
-        of the trunk's project it can see; any other port does not exist for the caller."""
+    def check_refs(self, req, conn, attrs, res, project_id):
+        """The resources a write names through attributes that refer to others (a trunk's
+        parent and subports): an admin may name any, everyone else those of the project it
+        writes in that it can see; any other does not exist for the caller."""
         if req.context.is_admin:
             return
-        ports = self.plugins["ports"]
-        for port_id in port_ids:
-            try:
-                port = ports.get(conn, req.context, port_id)
-            except exc.PortNotFound:
-                continue  # no such port: the trunk plugin says so in its own words
-            target = self.targets(conn, "port", [port])[0]
-            if port["project_id"] != project_id or not req.policy.allowed("get_port", target):
-                raise exc.PortNotFound(port_id=port_id)
+        for name, attr in attrs.items():
+            if attr.refers is None or name not in res:
+                continue
+            plugin = self.plugins[attr.refers]
+            for ref in attr.referenced(res[name]):
+                try:
+                    item = plugin.get(conn, req.context, ref)
+                except exc.NotFound:
+                    continue  # no such resource: the plugin says so in its own words
+                target = self.targets(conn, plugin.resource, [item])[0]
+                if item.get("project_id") != project_id or not req.policy.allowed(
+                        "get_" + plugin.resource.member, target):
+                    raise plugin.resource.not_found(ref)
 
     def authorize_create(self, req, conn, resource, res):
         if req.context.is_admin:
@@ -342,8 +349,9 @@ class Api:
         target = dict(res)
         target["project_id"] = target["tenant_id"] = res.get("project_id") or \
             req.context.project_id
-        if member in ("port", "subnet") and isinstance(res.get("network_id"), str):
-            net = self.network_for(req, conn, res["network_id"])
+        key = resource.network
+        if key not in (None, "id") and isinstance(res.get(key), str):
+            net = self.network_for(req, conn, res[key])
             if net is not None:
                 (target["network:tenant_id"], target["network:shared"],
                  target["network:router:external"]) = net
@@ -352,10 +360,7 @@ class Api:
                     raise exc.HTTPForbidden("Tenant not allowed to create subnet on this "
                                             "network")
         req.policy.enforce_change("create_" + member, resource, res, target, is_create=True)
-        if member == "trunk":
-            self.usable_ports(req, conn, [res["port_id"]] + [
-                s["port_id"] for s in res.get("sub_ports") or () if isinstance(s, dict)
-                and isinstance(s.get("port_id"), str)], target["project_id"])
+        self.check_refs(req, conn, resource.attrs, res, target["project_id"])
 
     # -- collections
 
@@ -364,22 +369,38 @@ class Api:
         q = listing.parse(resource, req.params, self.max_limit)
         ctx = req.context
         if not ctx.is_admin and "service" not in ctx.roles:
-            q.scope = scope.clauses(resource.collection, ctx.project_id) or []
+            q.scope = scope.clauses(resource, plugin.table, ctx.project_id)
+        wanted = self._wanted(req, resource, q.fields)
         with self.db.read() as conn:
             if q.marker:
                 plugin.get_row(conn, q.marker)
-            items = self.readable(req, conn, resource.member, plugin.list(conn, ctx, q))
+            items = self.readable(req, conn, resource, plugin.list(conn, ctx, q, wanted))
         body = {resource.collection: _fields(items, q.fields)}
         links = listing.links(req.base_url + "/v2.0", resource.collection, req.params, items, q)
         if links is not None:
             body[resource.collection + "_links"] = links
         return Response(200, body)
 
+    @staticmethod
+    def _wanted(req, resource, fields):
+        """The attributes a list limited to ``fields`` must compute: those, and what the
+        caller's policy checks read (None: everything)."""
+        if not fields:
+            return None
+        wanted = set(fields) | {"id"}
+        if not req.context.is_admin:
+            wanted |= {"project_id"} | set(req.policy.policy.target_keys)
+            if resource.network == "id":
+                wanted |= {"shared", "router:external"}
+            elif resource.network is not None:
+                wanted.add(resource.network)
+        return wanted
+
     def show(self, req, plugin, item_id):
         fields = listing.parse_fields(req.params)
         with self.db.read() as conn:
             item, _ = self.visible(req, conn, plugin, item_id)
-            item = self.readable(req, conn, plugin.resource.member, [item], visible_only=False)[0]
+            item = self.readable(req, conn, plugin.resource, [item], visible_only=False)[0]
         return Response(200, {plugin.resource.member: _fields([item], fields)[0]})
 
     def create(self, req, plugin):
@@ -395,7 +416,7 @@ class Api:
             ids = [plugin.create(txn, req.context, res) for res in items]
             # Read back in the same transaction: the answer is exactly what was committed.
             rows = plugin.dicts(txn.conn, [plugin.get_row(txn.conn, i) for i in ids])
-            return self.readable(req, txn.conn, resource.member, rows, visible_only=False)
+            return self.readable(req, txn.conn, resource, rows, visible_only=False)
 
         rows = self.db.write(create_all)
         if bulk:
@@ -415,7 +436,7 @@ class Api:
         def update(txn):
             plugin.update(txn, req.context, item_id, res, req.if_match())
             item = plugin.get(txn.conn, req.context, item_id)
-            return self.readable(req, txn.conn, member, [item], visible_only=False)[0]
+            return self.readable(req, txn.conn, resource, [item], visible_only=False)[0]
 
         return Response(200, {member: self.db.write(update)})
 
@@ -427,31 +448,34 @@ class Api:
         self.db.write(plugin.delete, req.context, item_id, req.if_match())
         return Response(204)
 
-    # -- trunk actions
+    # -- member actions (a trunk's add_subports, ...)
 
-    def trunk_action(self, req, trunk_id, action):
-        if action == "get_subports":
-            if req.method != "GET":
-                raise exc.HTTPMethodNotAllowed()
+    def action(self, req, plugin, item_id, action):
+        if req.method != action.method:
+            raise exc.HTTPMethodNotAllowed()
+        resource = plugin.resource
+        run = getattr(plugin, action.name)
+        if action.method == "GET":
             with self.db.read() as conn:
                 if not req.context.is_admin:
-                    _, target = self.visible(req, conn, self.trunks, trunk_id)
-                    req.policy.enforce("get_subports", target)
-                return Response(200, self.trunks.get_subports(conn, req.context, trunk_id))
-        if action not in ("add_subports", "remove_subports"):
-            raise exc.HTTPNotFound()
-        if req.method != "PUT":
-            raise exc.HTTPMethodNotAllowed()
+                    _, target = self.visible(req, conn, plugin, item_id)
+                    req.policy.enforce(action.name, target)
+                return Response(200, run(conn, req.context, item_id))
         body = req.json()
         if not req.context.is_admin:
             with self.db.read() as conn:
-                _, target = self.visible(req, conn, self.trunks, trunk_id)
-                req.policy.enforce(action, target)
-                if action == "add_subports":
-                    self.usable_ports(req, conn, _subport_ids(body), target["project_id"])
-        self.db.write(getattr(self.trunks, action), req.context, trunk_id, body)
+                _, target = self.visible(req, conn, plugin, item_id)
+                req.policy.enforce(action.name, target)
+                if action.body is not None and isinstance(body, dict):
+                    self.check_refs(req, conn, {action.body: resource.attrs[action.body]},
+                                    body, target["project_id"])
+        answer = self.db.write(run, req.context, item_id, body)
+        if not action.answers_member:
+            return Response(200, answer)
         with self.db.read() as conn:
-            return Response(200, self.trunks.get(conn, req.context, trunk_id))
+            item = plugin.get(conn, req.context, item_id)
+            return Response(200, self.readable(req, conn, resource, [item],
+                                               visible_only=False)[0])
 
     # -- tags
 
@@ -468,71 +492,24 @@ class Api:
         if tag is None:
             if req.method == "GET":
                 with self.db.read() as conn:
-                    return Response(200, {"tags": plugin.get(conn, req.context, item_id)["tags"]})
+                    return Response(200, {"tags": tags_mod.get(conn, plugin, item_id)})
             if req.method in ("PUT", "POST"):
                 new = _valid_tags(_tags_body(req.json()), resource.collection)
-                self.db.write(self._replace_tags, plugin, item_id, new)
-                return Response(200, {"tags": sorted(new)})
-            self.db.write(self._replace_tags, plugin, item_id, [])
+                return Response(200, {"tags": self.db.write(tags_mod.replace, plugin, item_id,
+                                                            new)})
+            self.db.write(tags_mod.replace, plugin, item_id, [])
             return Response(204)
         if req.method == "GET":
             with self.db.read() as conn:
-                if tag not in plugin.get(conn, req.context, item_id)["tags"]:
+                if tag not in tags_mod.get(conn, plugin, item_id):
                     raise exc.TagNotFound(tag=tag)
             return Response(204)
         if req.method == "PUT":
             _valid_tags([tag], resource.collection)
-            self.db.write(self._add_tag, plugin, item_id, tag)
+            self.db.write(tags_mod.add, plugin, item_id, tag)
             return Response(201)
-        self.db.write(self._remove_tag, plugin, item_id, tag)
+        self.db.write(tags_mod.remove, plugin, item_id, tag)
         return Response(204)
-
-    @staticmethod
-    def _replace_tags(txn, plugin, item_id, new):
-        plugin.get_row(txn.conn, item_id)
-        common.set_tags(txn, item_id, sorted(set(new)))
-        common.bump(txn, plugin.table, item_id)
-        txn.record(plugin.resource.member, item_id, "update")
-
-    @staticmethod
-    def _add_tag(txn, plugin, item_id, tag):
-        plugin.get_row(txn.conn, item_id)
-        current = common.load_tags(txn.conn, [item_id]).get(item_id, [])
-        if tag in current:
-            return
-        if len(current) >= MAX_TAGS:
-            raise _too_many_tags(plugin.resource.collection)
-        common.set_tags(txn, item_id, current + [tag])
-        common.bump(txn, plugin.table, item_id)
-        txn.record(plugin.resource.member, item_id, "update")
-
-    @staticmethod
-    def _remove_tag(txn, plugin, item_id, tag):
-        plugin.get_row(txn.conn, item_id)
-        current = common.load_tags(txn.conn, [item_id]).get(item_id, [])
-        if tag not in current:
-            raise exc.TagNotFound(tag=tag)
-        common.set_tags(txn, item_id, [t for t in current if t != tag])
-        common.bump(txn, plugin.table, item_id)
-        txn.record(plugin.resource.member, item_id, "update")
-
-
-_NOT_FOUND = {
-    "network": lambda i: exc.NetworkNotFound(net_id=i),
-    "subnet": lambda i: exc.SubnetNotFound(subnet_id=i),
-    "port": lambda i: exc.PortNotFound(port_id=i),
-    "trunk": lambda i: exc.TrunkNotFound(trunk_id=i),
-    "agent": lambda i: exc.AgentNotFound(id=i),
-}
-
-
-def _subport_ids(body):
-    """The port ids an add_subports body names (its shape is the trunk plugin's to judge)."""
-    subports = body.get("sub_ports") if isinstance(body, dict) else None
-    if not isinstance(subports, list):
-        return []
-    return [s["port_id"] for s in subports if isinstance(s, dict)
-            and isinstance(s.get("port_id"), str)]
 
 
 def _tags_body(body):
@@ -545,16 +522,11 @@ def _tags_body(body):
 
 def _valid_tags(tags, collection):
     if len(tags) > MAX_TAGS:
-        raise _too_many_tags(collection)
+        raise tags_mod.too_many(collection)
     reason = validators.list_of_unique_strings(MAX_TAG_LENGTH)(tags)
     if reason:
         raise exc.InvalidInput(error_message=reason)
     return tags
-
-
-def _too_many_tags(collection):
-    return exc.BadRequest(resource=collection,
-                          msg="The number of tags exceed the per-resource limit of %d" % MAX_TAGS)
 
 
 def _fields(items, fields):

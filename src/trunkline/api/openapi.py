@@ -1,5 +1,5 @@
 """The OpenAPI 3.0 description of the Neutron v2.0 API trunkline serves, generated from the
-resource definitions (definitions/): every collection, member, tag route and trunk action, the
+resource definitions (definitions/): every collection, member, tag route and member action, the
 request bodies (each attribute's JSON Schema comes from its converter or validator), the list
 query parameters (filters, fields, sorting, pagination, tag filters) and the NeutronError
 answers. Served at ``GET /v2.0/openapi.json``; the fuzz tests drive schemathesis with it.
@@ -7,11 +7,9 @@ answers. Served at ``GET /v2.0/openapi.json``; the fuzz tests drive schemathesis
 The schemas describe what Neutron accepts on the wire, not every rule: cross-attribute checks
 (a gateway inside its CIDR, a free VLAN id on the trunk) are the server's and answer 4xx.
 """
-from trunkline.api import extensions
-from trunkline.definitions import (MAX_TAG_LENGTH, MAX_TAGS, NOTSET, agent, network, port,
-                                   subnet, trunk)
+from trunkline import definitions
+from trunkline.definitions import MAX_TAG_LENGTH, MAX_TAGS, NOTSET
 
-RESOURCES = (network, subnet, port, trunk, agent)
 TAG_FILTERS = ("tags", "tags-any", "not-tags", "not-tags-any")
 UUID = {"type": "string", "format": "uuid"}
 
@@ -42,13 +40,12 @@ def document(base_url="", max_body=None, max_limit=None):
                                 ok={"extensions": {"type": "array"}}),
         "/v2.0/extensions/{alias}": _op(
             "get", "showExtension", "One extension by alias",
-            params=[_path_param("alias", {"enum": [e["alias"] for e in
-                                                   extensions.all_extensions()]})],
+            params=[_path_param("alias", {"enum": [e.alias for e in definitions.EXTENSIONS]})],
             ok={"extension": {"type": "object"}}),
     }
-    for res in RESOURCES:
+    for res in definitions.RESOURCES.values():
         paths.update(_resource_paths(res))
-    paths.update(_trunk_action_paths())
+        paths.update(_action_paths(res))
     info = "Neutron-compatible networking API (OpenStack Networking v2.0)."
     if max_body:
         info += " Request bodies larger than %d bytes answer 413." % max_body
@@ -78,7 +75,7 @@ def _schemas():
             "type": "object", "required": ["type", "message", "detail"],
             "properties": {"type": {"type": "string"}, "message": {"type": "string"},
                            "detail": {"type": "string"}}}}}}
-    for res in RESOURCES:
+    for res in definitions.RESOURCES.values():
         name = _title(res)
         schemas[name] = {"type": "object", "properties": {
             n: a.json_schema() for n, a in res.attrs.items()}}
@@ -95,10 +92,17 @@ def _schemas():
                 "properties": {n: a.json_schema() for n, a in update.items()}}
     schemas["Tags"] = {"type": "object", "required": ["tags"], "additionalProperties": False,
                        "properties": {"tags": _tag_list()}}
-    schemas["SubportsBody"] = {
-        "type": "object", "required": ["sub_ports"], "additionalProperties": False,
-        "properties": {"sub_ports": trunk.attrs["sub_ports"].json_schema()}}
+    for res in definitions.RESOURCES.values():
+        for action in res.actions:
+            if action.body is not None:
+                schemas[_body_schema(res, action)] = {
+                    "type": "object", "required": [action.body], "additionalProperties": False,
+                    "properties": {action.body: res.attrs[action.body].json_schema()}}
     return schemas
+
+
+def _body_schema(res, action):
+    return action.body.replace("_", "").capitalize() + "Body"
 
 
 def _tag_list():
@@ -243,17 +247,16 @@ def _resource_paths(res):
     return paths
 
 
-def _trunk_action_paths():
-    base = "/v2.0/trunks/{trunk_id}/"
-    id_param = _path_param("trunk_id", UUID)
-    tags = ["trunks"]
-    return {
-        base + "add_subports": _op("put", "addSubports", "Add subports to a trunk",
-                                   [id_param], body=_ref("SubportsBody"), errors=("409",),
-                                   ok={"trunk": _ref("Trunk")}, tags=tags),
-        base + "remove_subports": _op("put", "removeSubports", "Remove subports from a trunk",
-                                      [id_param], body=_ref("SubportsBody"), errors=("409",),
-                                      ok={"trunk": _ref("Trunk")}, tags=tags),
-        base + "get_subports": _op("get", "getSubports", "A trunk's subports", [id_param],
-                                   ok={"sub_ports": {"type": "array"}}, tags=tags),
-    }
+def _action_paths(res):
+    base = "/v2.0/%s/{%s_id}/" % (res.collection, res.member)
+    id_param = _path_param(res.member + "_id", UUID)
+    paths = {}
+    for action in res.actions:
+        op_id = action.name.split("_")[0] + "".join(
+            w.capitalize() for w in action.name.split("_")[1:])
+        ok = {res.member: _ref(_title(res))} if action.answers_member else action.answer_schema
+        paths[base + action.name] = _op(
+            action.method.lower(), op_id, action.summary, [id_param],
+            body=_ref(_body_schema(res, action)) if action.body is not None else None,
+            errors=("409",) if action.method != "GET" else (), ok=ok, tags=[res.collection])
+    return paths

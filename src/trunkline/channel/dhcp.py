@@ -5,6 +5,7 @@ import uuid
 
 from sqlalchemy import select
 
+from trunkline import constants as k
 from trunkline import definitions
 from trunkline import exceptions as exc
 from trunkline.db import schema
@@ -12,7 +13,6 @@ from trunkline.definitions import NOTSET
 from trunkline.plugins.common import Context
 
 P, A, SN = schema.ports, schema.ipallocations, schema.subnets
-OWNER = "network:dhcp"
 
 
 def device_id(host, network_id):
@@ -39,7 +39,7 @@ def ensure(txn, ports, host, network_id):
     if port_id is None:
         res = {name: attr.default for name, attr in definitions.port.attrs.items()
                if attr.post and attr.default is not NOTSET}
-        res.update(network_id=network_id, device_id=dev, device_owner=OWNER,
+        res.update(network_id=network_id, device_id=dev, device_owner=k.OWNER_DHCP,
                    project_id=network.project_id, fixed_ips=[{"subnet_id": s} for s in wanted])
         res["binding:host_id"] = host
         return ports.create(txn, ctx, res)

@@ -1,6 +1,6 @@
 """The server's periodic agent check: a host whose L2 agent (Open vSwitch or Linux bridge) stopped heartbeating for
 longer than ``agent_down_time`` has lost its ports. They go DOWN, and the trunks whose parent is
-bound there go DOWN (services/trunk/status.py); every change is bumped and logged, so other
+bound there go DOWN (services/trunk/status.py); every change is bumped and published, so other
 hosts and the returning agent see it. When the agent is back it reports its wiring and the
 statuses return to ACTIVE through the ordinary status reports.
 
@@ -15,25 +15,25 @@ import logging
 
 from sqlalchemy import select, update
 
+from trunkline import constants as k
 from trunkline import exceptions as exc
-from trunkline.channel import agents
 from trunkline.db import schema
+from trunkline.plugins import agents, events
 from trunkline.services.trunk import status as trunk_status
 
 LOG = logging.getLogger(__name__)
 P, T = schema.ports, schema.trunks
-DOWN = "DOWN"
 
 
 def _lost(conn):
-    """{dead host: [ids of its ports not DOWN yet]} plus the dead hosts with trunks to set DOWN."""
+    """{dead host: [its ports not DOWN yet]} plus the dead hosts with trunks to set DOWN."""
     dead = agents.dead_hosts(conn)
     if not dead:
         return {}, set()
     ports = {}
-    for port_id, host in conn.execute(select(P.c.id, P.c.host).where(
-            P.c.host.in_(sorted(dead)), P.c.status != DOWN)).all():
-        ports.setdefault(host, []).append(port_id)
+    for row in conn.execute(select(P).where(P.c.host.in_(sorted(dead)),
+                                            P.c.status != k.DOWN)).all():
+        ports.setdefault(row.host, []).append(row)
     trunk_hosts = set(conn.execute(select(P.c.host).join(T, T.c.port_id == P.c.id).where(
         P.c.host.in_(sorted(dead)), T.c.status != trunk_status.INITIAL)).scalars())
     return ports, trunk_hosts
@@ -42,11 +42,12 @@ def _lost(conn):
 def mark_lost(txn):
     """Set DOWN what is bound to hosts whose agent is dead; returns {host: ports set DOWN}."""
     ports, trunk_hosts = _lost(txn.conn)
-    for host, ids in ports.items():
+    for host, rows in ports.items():
+        ids = [r.id for r in rows]
         txn.execute(update(P).where(P.c.id.in_(ids)).values(
-            status=DOWN, revision_number=P.c.revision_number + 1, updated_at=txn.now))
-        for port_id in ids:
-            txn.record("port", port_id, "update", [host])
+            status=k.DOWN, revision_number=P.c.revision_number + 1, updated_at=txn.now))
+        events.publish(txn, "port", events.UPDATE, ids, old={r.id: r for r in rows},
+                       new={pid: {"status": k.DOWN} for pid in ids}, changed={"status"})
     for host in trunk_hosts:
         trunk_status.host_lost(txn, host)
     return {host: len(ids) for host, ids in ports.items()}

@@ -12,7 +12,8 @@ import threading
 
 from sqlalchemy import String, cast, select
 
-from trunkline.channel import agents
+from trunkline import constants as k
+from trunkline.plugins import agents
 from trunkline.db import schema
 
 P, A, N, G = schema.ports, schema.ipallocations, schema.networks, schema.agents
@@ -42,7 +43,7 @@ def is_vtep(conn, hosts):
     if not hosts:
         return False
     return any(_tunnel_ip(conf) for conf in conn.execute(select(G.c.configurations).where(
-        G.c.host.in_(hosts), G.c.agent_type.in_(agents.L2_AGENT_TYPES),
+        G.c.host.in_(hosts), G.c.agent_type.in_(k.L2_AGENT_TYPES),
         G.c.heartbeat_at >= agents.alive_cutoff())).scalars())
 
 
@@ -81,7 +82,7 @@ def vteps(conn):
     checked here."""
     out = {}
     for host, conf in conn.execute(select(G.c.host, G.c.configurations).where(
-            G.c.agent_type.in_(agents.L2_AGENT_TYPES), G.c.heartbeat_at >= agents.alive_cutoff(),
+            G.c.agent_type.in_(k.L2_AGENT_TYPES), G.c.heartbeat_at >= agents.alive_cutoff(),
             cast(G.c.configurations, String).contains('"tunnel_ip":"', autoescape=True))):
         ip, types = _tunnel_ip(conf), (conf or {}).get("tunnel_types")
         if ip:
@@ -132,7 +133,7 @@ def network_views(conn, remote, net_ids):
     for net_id, on, mac, ip in conn.execute(
             select(P.c.network_id, P.c.host, P.c.mac_address, A.c.ip_address)
             .outerjoin(A, A.c.port_id == P.c.id)
-            .where(*where, P.c.status == "ACTIVE", P.c.admin_state_up.is_(True))
+            .where(*where, P.c.status == k.ACTIVE, P.c.admin_state_up.is_(True))
             .order_by(P.c.mac_address, A.c.ip_address)):
         out[net_id][on].append({"mac_address": mac, "ip_address": ip})
     return out

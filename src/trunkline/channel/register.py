@@ -2,18 +2,18 @@
 (upsert by (agent_type, host)). ``started_at`` moves when the agent says it (re)started
 (``start_flag``) or comes back after it was dead. An Open vSwitch agent's report also binds the
 ports of its host that failed to bind while it was away; an L2 agent whose VTEP appears, comes
-back or moves wakes the hosts that share a tunnel network with it.
+back or moves is published (channel/wake.py wakes the hosts sharing a tunnel network with it).
 
 Most reports are plain heartbeats of a live agent whose report is unchanged: ``heartbeat``
 refreshes the agent row alone, without the revision (``Database.write_unlogged``), so a
 thousand agents' heartbeats neither queue on the one serialised lane nor wake a watch;
 anything else goes through ``report``, a full write."""
-from sqlalchemy import exists, insert, select, update
+from sqlalchemy import insert, select, update
 
+from trunkline import constants as k
 from trunkline import exceptions as exc
-from trunkline.channel import agents, binding, l2pop
 from trunkline.db import schema
-from trunkline.plugins import common
+from trunkline.plugins import agents, binding, common, events
 
 G = schema.agents
 
@@ -49,9 +49,7 @@ def heartbeat(conn, rep):
     if row is None or row.binary != rep["binary"] \
             or (row.configurations or {}) != rep["configurations"]:
         return None
-    if rep["agent_type"] in agents.L2_AGENT_TYPES and conn.execute(select(exists().where(
-            binding.P.c.host == rep["host"],
-            binding.P.c.vif_type == binding.BINDING_FAILED))).scalar():
+    if rep["agent_type"] in k.L2_AGENT_TYPES and binding.has_unbound(conn, rep["host"]):
         return None
     return row
 
@@ -64,14 +62,14 @@ def report(txn, rep):
     values = {"binary": rep["binary"], "configurations": rep["configurations"],
               "heartbeat_at": stamp}
     # a VTEP that appears, comes back or moves: the hosts sharing a tunnel network must know
-    announce = rep["agent_type"] in agents.L2_AGENT_TYPES and (
+    announce = rep["agent_type"] in k.L2_AGENT_TYPES and (
         row is None or row.heartbeat_at < agents.alive_cutoff()
         or (row.configurations or {}).get("tunnel_ip") != rep["configurations"].get("tunnel_ip"))
     if row is None:
         agent_id = common.new_id()
         txn.execute(insert(G).values(
             id=agent_id, agent_type=rep["agent_type"], host=rep["host"],
-            topic=agents.TOPICS.get(rep["agent_type"], "N/A"), admin_state_up=True,
+            topic=k.AGENT_TOPICS.get(rep["agent_type"], "N/A"), admin_state_up=True,
             created_at=stamp, started_at=stamp, description="", **values))
     else:
         agent_id = row.id
@@ -79,9 +77,8 @@ def report(txn, rep):
             values["started_at"] = stamp
         txn.execute(update(G).where(G.c.id == agent_id).values(**values))
     if announce:
-        hosts = l2pop.neighbour_hosts(txn.conn, rep["host"])
-        if hosts:
-            txn.record("agent", agent_id, "update", hosts)
-    if rep["agent_type"] in agents.L2_AGENT_TYPES:
+        events.publish(txn, "agent", events.UPDATE, [agent_id], old={agent_id: row},
+                       new={agent_id: dict(values, host=rep["host"])}, changed={"tunnel_ip"})
+    if rep["agent_type"] in k.L2_AGENT_TYPES:
         binding.rebind_host(txn, rep["host"])
     return agent_id

@@ -1,25 +1,25 @@
 """``POST /agent/v1/status``: an agent reports what it achieved on its host. Port statuses
 (ACTIVE, DOWN, BUILD) apply to ports bound to that host only; an admin-down port stays DOWN.
 Trunk statuses go through services/trunk/status.py. Every status that changes bumps the
-resource's revision and appends a change-log row."""
+resource's revision and is published as an update (plugins/events.py)."""
 from collections import defaultdict
 
 from sqlalchemy import select, update
 
+from trunkline import constants as k
 from trunkline import exceptions as exc
-from trunkline.channel import l2pop
 from trunkline.db import schema
+from trunkline.plugins import events
 from trunkline.services.trunk import status as trunk_status
 
 P = schema.ports
-PORT_STATUSES = ("ACTIVE", "DOWN", "BUILD")
 
 
 def parse(body):
     if not isinstance(body, dict) or not isinstance(body.get("host"), str) or not body["host"]:
         raise exc.InvalidInput(error_message="a status report needs a 'host'")
     ports, trunks = body.get("ports") or {}, body.get("trunks") or {}
-    _check(ports, PORT_STATUSES, "ports")
+    _check(ports, k.PORT_STATUSES, "ports")
     _check(trunks, trunk_status.REPORTABLE, "trunks")
     return body["host"], ports, trunks
 
@@ -41,19 +41,15 @@ def apply(txn, host, ports, trunks):
 def _apply_ports(txn, host, statuses):
     if not statuses:
         return
-    rows = txn.execute(select(P.c.id, P.c.status, P.c.admin_state_up).where(
-        P.c.id.in_(list(statuses)), P.c.host == host)).all()
+    rows = txn.execute(select(P).where(P.c.id.in_(list(statuses)), P.c.host == host)).all()
     by_status = defaultdict(list)
-    for port_id, current, admin_up in rows:
-        new = statuses[port_id] if admin_up else "DOWN"
-        if new != current:
-            by_status[new].append(port_id)
-    if not by_status:
-        return
-    # a port going ACTIVE or DOWN changes the L2 population of its networks' other hosts
-    hosts = l2pop.port_hosts(txn.conn, [p for ids in by_status.values() for p in ids], [host])
-    for new, ids in by_status.items():
+    for row in rows:
+        new = statuses[row.id] if row.admin_state_up else k.DOWN
+        if new != row.status:
+            by_status[new].append(row)
+    for new, changed in by_status.items():
+        ids = [r.id for r in changed]
         txn.execute(update(P).where(P.c.id.in_(ids)).values(
             status=new, revision_number=P.c.revision_number + 1, updated_at=txn.now))
-        for port_id in ids:
-            txn.record("port", port_id, "update", hosts)
+        events.publish(txn, "port", events.UPDATE, ids, old={r.id: r for r in changed},
+                       new={pid: {"status": new} for pid in ids}, changed={"status"})

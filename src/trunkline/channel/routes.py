@@ -6,7 +6,7 @@ import math
 import re
 
 from trunkline import exceptions as exc
-from trunkline.channel import agents, dhcp, health, register, reports, watch
+from trunkline.channel import dhcp, health, register, reports, wake, watch
 from trunkline.channel.batch import StateBatcher
 from trunkline.channel.feed import Feed
 from trunkline.channel.notify import Notifier
@@ -16,10 +16,11 @@ DEFAULT_WATCH_TIMEOUT = 30.0
 
 
 class Channel:
-    def __init__(self, db, core):
+    def __init__(self, db, plugins):
         self.db = db
-        self.core = core
-        self.agents = agents.AgentPlugin()
+        self.plugins = plugins
+        self.agents = plugins["agents"]
+        wake.subscribe()            # every change tells the agents it concerns
         self.notifier = Notifier()
         db.on_commit.append(self.notifier.notify)
         db.listen(self.notifier.notify)     # PostgreSQL: other servers' commits too
@@ -72,9 +73,10 @@ class Channel:
 
     def dhcp_port(self, body):
         host, network_id = dhcp.parse(body)
-        port_id = self.db.write(dhcp.ensure, self.core.ports, host, network_id)
+        ports = self.plugins["ports"]
+        port_id = self.db.write(dhcp.ensure, ports, host, network_id)
         with self.db.read() as conn:
-            return 200, {"port": self.core.ports.get(conn, None, port_id)}
+            return 200, {"port": ports.get(conn, None, port_id)}
 
 
 def _only(req, method):

@@ -7,7 +7,7 @@ networks those use, the remote VTEPs and MACs of its tunnel networks (channel/l2
 from sqlalchemy import select, union
 
 from trunkline.channel import l2pop
-from trunkline.channel.binding import trunk_bridge
+from trunkline import names
 from trunkline.db import schema
 from trunkline.plugins.common import fast_rows
 
@@ -110,7 +110,7 @@ def _trunks(conn, hosts):
     for r in rows:
         out.setdefault(r.host, []).append({
             "id": r.id, "port_id": r.port_id, "admin_state_up": r.admin_state_up,
-            "status": r.status, "bridge_name": trunk_bridge(r.id),
+            "status": r.status, "bridge_name": names.trunk_bridge(r.id),
             "sub_ports": subports.get(r.id, [])})
     return out
 

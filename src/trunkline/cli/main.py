@@ -20,7 +20,7 @@ VLAN-aware VMs (trunk ports). The real `openstack` CLI works against it:
 
 def _add_server_options(p):
     from trunkline import server
-    from trunkline.channel.agents import DOWN_TIME as AGENT_DOWN_TIME
+    from trunkline.plugins.agents import DOWN_TIME as AGENT_DOWN_TIME
     p.add_argument("--bind", default="127.0.0.1:9696", metavar="HOST:PORT",
                    help="address to listen on (default: %(default)s; no-auth mode is meant for "
                         "127.0.0.1 only)")

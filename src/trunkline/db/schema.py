@@ -94,6 +94,17 @@ ipallocations = Table(
     Index("ix_ipallocations_ip_address", "ip_address"),
 )
 
+# The addresses of a subnet's allocation pools that no port holds, as ranges [first, last]
+# (plugins/ipam.py): keys are the addresses in fixed-width hex (8 digits for IPv4, 32 for IPv6),
+# so text order is address order and the range holding an address is one index lookup.
+ipfreeranges = Table(
+    "ipfreeranges", metadata,
+    Column("subnet_id", String(36), ForeignKey("subnets.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("first", String(32), primary_key=True),
+    Column("last", String(32), nullable=False),
+)
+
 trunks = Table(
     "trunks", metadata,
     Column("id", String(36), primary_key=True),

@@ -1,23 +1,25 @@
-"""The core plugins: networks, subnets, ports, IPAM, segment allocation; built together here."""
-from dataclasses import dataclass
-
+"""The core: networks, subnets, ports (with IPAM, segments, binding, extra DHCP options),
+agents and tags, and the events services subscribe to (events.py). ``Plugins`` holds the plugin
+of every collection the API serves, core or service (server.py builds them from the
+definitions); plugins find each other through it, never by importing a service."""
 from trunkline.plugins.config import PluginConfig
-from trunkline.plugins.networks import NetworkPlugin
-from trunkline.plugins.ports import PortPlugin
-from trunkline.plugins.subnets import SubnetPlugin
 
 
-@dataclass
-class Core:
-    cfg: PluginConfig
-    networks: NetworkPlugin
-    subnets: SubnetPlugin
-    ports: PortPlugin
+class Plugins:
+    """The plugins by collection, and the settings they share (``cfg``)."""
 
+    def __init__(self, cfg=None):
+        self.cfg = cfg or PluginConfig()
+        self._by_collection = {}
 
-def build(cfg=None, binder=None):
-    """The core plugins; ``binder`` binds ports (the agent channel's, or PortPlugin's default
-    that binds nothing)."""
-    cfg = cfg or PluginConfig()
-    networks = NetworkPlugin(cfg)
-    return Core(cfg, networks, SubnetPlugin(cfg, networks), PortPlugin(cfg, networks, binder))
+    def add(self, collection, plugin):
+        self._by_collection[collection] = plugin
+
+    def __getitem__(self, collection):
+        return self._by_collection[collection]
+
+    def get(self, collection):
+        return self._by_collection.get(collection)
+
+    def items(self):
+        return self._by_collection.items()

@@ -1,14 +1,18 @@
-"""What every resource plugin shares: the caller's context, list queries built from the resource
-definitions (filters, tag filters, sorting, marker pagination), tags, standard attributes, and
-revision handling (bump on change, ``If-Match`` preconditions)."""
+"""What every resource plugin shares: the caller's context, the base class that turns rows into
+answers from the resource's declared columns (``Shape``) and serves get/list, list queries built
+from the definitions (filters, tag filters, sorting, marker pagination), tags, standard
+attributes, and revision handling (bump on change, ``If-Match`` preconditions)."""
 import uuid
 from collections import namedtuple
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, exists, insert, or_, select, update
+import orjson
+from sqlalchemy import (JSON, Boolean, Text, and_, cast, delete, exists, insert, or_, select,
+                        update)
 
 from trunkline import exceptions as exc
 from trunkline.db import schema
+from trunkline.plugins import events
 
 DEFAULT_PROJECT = "b2a5f8c4d1e94a7f8a3c6e0d9b1f2a4c"
 
@@ -30,21 +34,132 @@ def new_id():
     return str(uuid.uuid4())
 
 
-def standard_dict(row, tags):
-    return {
-        "id": row.id, "name": row.name, "description": row.description,
-        "project_id": row.project_id, "tenant_id": row.project_id,
-        "revision_number": row.revision_number, "created_at": row.created_at,
-        "updated_at": row.updated_at, "tags": tags.get(row.id, []),
-    }
-
-
 def standard_values(txn, ctx, res, resource_id, revision_number=1):
     """Columns of a new resource. Neutron answers revision_number 1 for a new network or port,
     but 0 for a new subnet or trunk (observed on Neutron 29)."""
     return {"id": resource_id, "project_id": res.get("project_id") or ctx.project_id,
             "name": res.get("name", ""), "description": res.get("description", ""),
             "revision_number": revision_number, "created_at": txn.now, "updated_at": txn.now}
+
+
+def wants(wanted, name):
+    """Does an answer limited to ``wanted`` attributes (None: all) need ``name``?"""
+    return wanted is None or name in wanted
+
+
+class Shape:
+    """How rows of a resource's table become its answers: every visible attribute stored in a
+    column (its declared ``column``, else the column of its name) is read from that column
+    through its ``to_wire``; the others (fixed IPs, tags, ...) are the plugin's to compute.
+
+    ``columns(wanted)`` is what a list selects for an answer limited to ``wanted`` attributes
+    (``fields=``; None: all), JSON columns as text: such rows are read as the database
+    driver's plain tuples (``raw_rows``), without SQLAlchemy's per-value processing, and
+    ``dicts(rows, wanted, listed=True)`` turns them into answers (JSON decoded, booleans made
+    bool); ``listed=False`` reads rows of the whole table as SQLAlchemy returns them
+    (``get_row``). Each (wanted, listed) reader is compiled once into one function building one
+    dict display per row: a list of a thousand ports is mostly this loop."""
+
+    def __init__(self, resource, table):
+        self.resource = resource
+        self.table = table
+        names = list(table.c.keys())
+        self.stored = {}            # attribute -> column name
+        for name, attr in resource.attrs.items():
+            column = attr.column or name
+            if attr.visible and column in names:
+                self.stored[name] = column
+        self.wire = {n: a.to_wire for n, a in resource.attrs.items()
+                     if a.to_wire is not None and n in self.stored}
+        self.json = {c.name for c in table.c if isinstance(c.type, JSON)}
+        self._readers = {}
+
+    def columns(self, wanted=None):
+        """The columns a list selects for an answer with ``wanted`` attributes."""
+        return self._reader(wanted, True)[0]
+
+    def _reader(self, wanted, listed):
+        key = (None if wanted is None else frozenset(wanted), listed)
+        reader = self._readers.get(key)
+        if reader is None:
+            reader = self._readers[key] = self._compile(wanted, listed)
+        return reader
+
+    def _compile(self, wanted, listed):
+        names = [n for n in self.stored if wanted is None or n in wanted]
+        if wanted is None or not listed:
+            cols = list(self.table.c.keys())
+        else:
+            cols = list(dict.fromkeys(["id"] + [self.stored[n] for n in names]))
+        index = {c: i for i, c in enumerate(cols)}
+        env = {"loads": orjson.loads}
+        items = []
+        for n in names:
+            column = self.table.c[self.stored[n]]
+            value = "r[%d]" % index[column.name]
+            if listed and column.name in self.json:
+                value = "(None if %s is None else loads(%s))" % (value, value)
+            elif listed and isinstance(column.type, Boolean):
+                # SQLite answers 0/1, PostgreSQL false/true: both compare to 1
+                value = "(None if %s is None else %s == 1)" % (value, value) \
+                    if column.nullable else "(%s == 1)" % value
+            if n in self.wire:
+                env["wire_%d" % len(env)] = self.wire[n]
+                value = "wire_%d(%s)" % (len(env) - 1, value)
+            items.append("%r: %s" % (n, value))
+        build = eval("lambda r: {%s}" % ", ".join(items), env)
+        selected = [cast(self.table.c[c], Text).label(c) if c in self.json
+                    else self.table.c[c] for c in cols]
+        return selected, build
+
+    def dicts(self, rows, wanted=None, listed=False):
+        build = self._reader(wanted, listed)[1]
+        return [build(r) for r in rows]
+
+    def values(self, res, names):
+        """{column: value} of the attributes ``names`` that ``res`` (a parsed body) sets."""
+        return {self.stored[n]: res[n] for n in names if n in res}
+
+
+class ResourcePlugin:
+    """The common part of a resource's plugin: answers from rows (``Shape``; the plugin's
+    ``fill`` computes the rest, extenders add theirs: plugins/events.py), get and list.
+    Subclasses set ``resource``, ``table`` and, for attributes filtered in a way of their
+    own, ``custom_filters`` ({attribute: values -> WHERE clause})."""
+    resource = None
+    table = None
+    custom_filters = {}
+
+    def __init__(self, plugins):
+        self.plugins = plugins
+        self.cfg = plugins.cfg
+        self.shape = Shape(self.resource, self.table)
+
+    def dicts(self, conn, rows, wanted=None, listed=False):
+        out = self.shape.dicts(rows, wanted, listed)
+        if self.resource.tags and wants(wanted, "tags"):
+            tags = load_tags(conn, [d["id"] for d in out])
+            for d in out:
+                d["tags"] = tags.get(d["id"], [])
+        self.fill(conn, out, wanted)
+        return events.extended(self.resource.member, conn, out, wanted)
+
+    def fill(self, conn, dicts, wanted):
+        """Compute the attributes no column holds (``wanted``: the answer's attributes, None:
+        all)."""
+
+    def list(self, conn, ctx, q, wanted=None):
+        rows = select_rows(conn, self.table, self.resource, q,
+                           custom_filters=self.custom_filters,
+                           columns=self.shape.columns(wanted))
+        return self.dicts(conn, rows, wanted, listed=True)
+
+    def get_row(self, conn, resource_id, for_update=False):
+        return get_row(conn, self.table, resource_id, self.resource.not_found(resource_id),
+                       for_update=for_update)
+
+    def get(self, conn, ctx, resource_id):
+        return self.dicts(conn, [self.get_row(conn, resource_id)])[0]
 
 
 IN_LIMIT = 500
@@ -74,7 +189,8 @@ def load_tags(conn, ids):
 
 def select_rows(conn, table, resource, q, extra_where=(), custom_filters=None, columns=None):
     """SELECT rows of ``table`` for a parsed list query. ``custom_filters`` maps attribute names
-    that are not plain columns to functions (values -> where clause)."""
+    that are not plain columns to functions (values -> where clause). With ``columns`` (a
+    Shape's) the rows are the driver's tuples (``raw_rows``)."""
     custom_filters = custom_filters or {}
     stmt = select(*(columns or [table]))
     where = list(extra_where)
@@ -103,10 +219,21 @@ def select_rows(conn, table, resource, q, extra_where=(), custom_filters=None, c
         stmt = stmt.order_by(*[c.asc() if asc else c.desc() for c, asc in cols])
     if q.limit:
         stmt = stmt.limit(q.limit)
-    rows = fast_rows(conn.execute(stmt))
+    rows = raw_rows(conn, stmt) if columns is not None else conn.execute(stmt).all()
     if q.page_reverse:
         rows.reverse()
     return rows
+
+
+def raw_rows(conn, stmt):
+    """The rows of ``stmt`` as the database driver's own tuples: for columns whose values need
+    no conversion by SQLAlchemy (text, integers; booleans and JSON are the reader's to
+    convert)."""
+    result = conn.execute(stmt)
+    try:
+        return result.cursor.fetchall()
+    finally:
+        result.close()
 
 
 _ROW_TYPES = {}
@@ -114,8 +241,8 @@ _ROW_TYPES = {}
 
 def fast_rows(result):
     """The result's rows as named tuples. SQLAlchemy's ``Row`` resolves ``row.name`` through a
-    Python ``__getattr__`` (~0.6 us); a named tuple's field is a C descriptor (~30 ns). Building
-    a list of 1000 ports reads ~25 attributes per row, so this is most of the list's time."""
+    Python ``__getattr__``; a named tuple's field is a C descriptor, an order of magnitude
+    cheaper, and a long list reads many attributes of every row."""
     keys = tuple(result.keys())
     cls = _ROW_TYPES.get(keys)
     if cls is None:

@@ -1,4 +1,4 @@
-"""Ports' extra DHCP options (Neutron's extra_dhcp_opt extension, neutron/db/extradhcpopt_db.py):
+"""Ports' extra DHCP options (Neutron's extra_dhcp_opt extension, as its database layer keeps them):
 stored per (port, opt_name, ip_version); on update the options given are merged into the
 port's by (opt_name, ip_version): a null value removes one, another value replaces it, a new
 one is added, and the others stay. An option without a value (null, or '' unless it is one of

@@ -1,21 +1,42 @@
-"""IP address management: default allocation pools, pool validation, and picking addresses.
+"""IP address management: default allocation pools, pool validation, and allocating addresses.
+
+Each subnet keeps the addresses of its pools that no port holds as free ranges (table
+``ipfreeranges``: [first, last], the addresses in fixed-width hex so that text order is
+address order), updated in the write that takes or gives back an address. Finding a free
+address, taking one or returning one is a handful of index lookups whatever the number of
+ports on the subnet; only a change of the pools themselves re-reads the subnet's allocations.
 
 DHCP ports get the first free address of the pools (Neutron's PreferNextAddressRequest); other
-ports a random free address among the first 1000 of the pools (Neutron picks among the
-first 1000 free ones). Uniqueness is
-the database's job: (subnet_id, ip_address) is the primary key of ipallocations.
+ports a random free address among the first ones of the pools (Neutron picks among the first
+1000 free ones; here among those of the first few free ranges, at most 1000). Uniqueness is
+the database's job: (subnet_id, ip_address) is the primary key of ipallocations; writers are
+serialised (db/engine.py), so the ranges always agree with the allocations.
 """
 import ipaddress
 import random
 
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select, update
 
 from trunkline import exceptions as exc
 from trunkline.db import schema
 
-WINDOW = 1000
-PROBES = 16
+WINDOW = 1000       # a random pick chooses among at most this many free addresses
+RANGES_READ = 32    # ... of at most this many free ranges
+A, F = schema.ipallocations, schema.ipfreeranges
 _rand = random.SystemRandom()
+
+
+def _key(value, version):
+    return "%0*x" % (8 if version == 4 else 32, value)
+
+
+def _ip(value, version):
+    return str(ipaddress.IPv4Address(value) if version == 4 else ipaddress.IPv6Address(value))
+
+
+def _pool_spans(pools):
+    return [(int(ipaddress.ip_address(p["start"])), int(ipaddress.ip_address(p["end"])))
+            for p in pools or ()]
 
 
 def default_pools(cidr, gateway_ip):
@@ -78,64 +99,144 @@ def usable(subnet_row, ip):
     return True
 
 
-def allocated(conn, subnet_id):
-    a = schema.ipallocations
-    return set(conn.execute(select(a.c.ip_address).where(a.c.subnet_id == subnet_id)).scalars())
+def is_allocated(conn, subnet_id, ip):
+    """Does a port hold ``ip`` on the subnet (one primary-key lookup)?"""
+    return conn.execute(select(A.c.port_id).where(A.c.subnet_id == subnet_id,
+                                                  A.c.ip_address == ip)).first() is not None
 
 
 def pick(conn, subnet_row, first_free, taken=()):
-    """An address from the subnet's pools, or None when it is full.
-
-    A random pick first probes a few addresses of the window with one primary-key query, so a
-    create does not read every allocation of a big subnet; only when every probe is taken (a
-    nearly full window) does it scan the allocations."""
-    pools = [(int(ipaddress.ip_address(p["start"])), int(ipaddress.ip_address(p["end"])))
-             for p in subnet_row.allocation_pools]
-    if not first_free:
-        found = _probe(conn, subnet_row.id, pools, set(taken))
-        if found:
-            return found
-    used = {int(ipaddress.ip_address(x)) for x in allocated(conn, subnet_row.id) | set(taken)}
-    candidates = []
-    for lo, hi in pools:
-        ip = lo
-        while ip <= hi and len(candidates) < WINDOW:
-            if ip not in used:
-                if first_free:
-                    return str(ipaddress.ip_address(ip))
-                candidates.append(ip)
-            ip += 1
-    if not candidates:
-        return None
-    return str(ipaddress.ip_address(_rand.choice(candidates)))
-
-
-def _probe(conn, subnet_id, pools, taken):
-    window, left = [], WINDOW
-    for lo, hi in pools:
-        if left <= 0:
+    """A free address of the subnet's pools, not in ``taken`` (chosen earlier in the same
+    request), or None when there is none. One query: the first free ranges."""
+    avoid = {int(ipaddress.ip_address(t)) for t in taken}
+    spans, size = [], 0
+    for first, last in conn.execute(select(F.c.first, F.c.last).where(
+            F.c.subnet_id == subnet_row.id).order_by(F.c.first).limit(RANGES_READ)):
+        lo = int(first, 16)
+        hi = min(int(last, 16), lo + WINDOW + len(avoid) - size - 1)
+        spans.append((lo, hi))
+        size += hi - lo + 1
+        if size >= WINDOW + len(avoid):
             break
-        hi = min(hi, lo + left - 1)
-        window.append((lo, hi))
-        left -= hi - lo + 1
-    size = sum(hi - lo + 1 for lo, hi in window)
-    if not size:
+    if first_free:
+        for lo, hi in spans:
+            ip = next((i for i in range(lo, hi + 1) if i not in avoid), None)
+            if ip is not None:
+                return _ip(ip, subnet_row.ip_version)
         return None
-    probes = {str(ipaddress.ip_address(_nth(window, _rand.randrange(size))))
-              for _ in range(min(PROBES, size))} - taken
-    a = schema.ipallocations
-    used = set(conn.execute(select(a.c.ip_address).where(
-        a.c.subnet_id == subnet_id, a.c.ip_address.in_(sorted(probes)))).scalars())
-    free = sorted(probes - used)
-    return _rand.choice(free) if free else None
+    if size <= sum(1 for ip in avoid if any(lo <= ip <= hi for lo, hi in spans)):
+        return None
+    while True:
+        n = _rand.randrange(size)
+        for lo, hi in spans:
+            if n <= hi - lo:
+                break
+            n -= hi - lo + 1
+        if lo + n not in avoid:
+            return _ip(lo + n, subnet_row.ip_version)
 
 
-def _nth(ranges, n):
-    for lo, hi in ranges:
-        if n <= hi - lo:
-            return lo + n
-        n -= hi - lo + 1
-    raise IndexError(n)
+def allocate(txn, port_id, network_id, pairs, subnets):
+    """Give the port the (subnet id, address) ``pairs``: allocation rows, and the addresses
+    taken out of their subnets' free ranges (``subnets``: {id: row})."""
+    if not pairs:
+        return
+    txn.execute(insert(A), [{"subnet_id": sid, "ip_address": ip, "port_id": port_id,
+                             "network_id": network_id} for sid, ip in pairs])
+    for sid, ip in pairs:
+        _take(txn, subnets[sid], int(ipaddress.ip_address(ip)))
+
+
+def release(txn, pairs, subnets):
+    """Take the (subnet id, address) ``pairs`` off their port and return those inside the
+    pools to the free ranges (``subnets``: {id: row})."""
+    for sid, ip in pairs:
+        txn.execute(delete(A).where(A.c.subnet_id == sid, A.c.ip_address == ip))
+        _give(txn, subnets[sid], int(ipaddress.ip_address(ip)))
+
+
+def release_port(txn, port_id):
+    """Free every address of a port that is going away."""
+    pairs = txn.execute(select(A.c.subnet_id, A.c.ip_address).where(A.c.port_id == port_id)
+                        ).all()
+    if pairs:
+        s = schema.subnets
+        subnets = {r.id: r for r in txn.execute(select(s).where(
+            s.c.id.in_(sorted({sid for sid, _ in pairs}))))}
+        release(txn, pairs, subnets)
+
+
+def release_subnet(txn, subnet_row):
+    """The subnet goes: its allocations and free ranges with it."""
+    txn.execute(delete(A).where(A.c.subnet_id == subnet_row.id))
+    txn.execute(delete(F).where(F.c.subnet_id == subnet_row.id))
+
+
+def reset_ranges(txn, subnet_id, version, pools):
+    """(Re)compute the subnet's free ranges: its pools less what ports hold there (a new
+    subnet, or one whose pools changed)."""
+    txn.execute(delete(F).where(F.c.subnet_id == subnet_id))
+    used = sorted(int(ipaddress.ip_address(ip)) for ip in txn.execute(
+        select(A.c.ip_address).where(A.c.subnet_id == subnet_id)).scalars())
+    rows = []
+    for lo, hi in sorted(_pool_spans(pools)):
+        for ip in [u for u in used if lo <= u <= hi] + [hi + 1]:
+            if lo <= ip - 1:
+                rows.append({"subnet_id": subnet_id, "first": _key(lo, version),
+                             "last": _key(ip - 1, version)})
+            lo = ip + 1
+    if rows:
+        txn.execute(insert(F), rows)
+
+
+def _containing(conn, subnet_id, key):
+    """The free range holding the address with this key, as (first, last) keys, or None."""
+    row = conn.execute(select(F.c.first, F.c.last).where(
+        F.c.subnet_id == subnet_id, F.c.first <= key).order_by(F.c.first.desc()).limit(1)
+    ).first()
+    if row is None or row.last < key:
+        return None
+    return row.first, row.last
+
+
+def _take(txn, subnet_row, ip):
+    version, sid = subnet_row.ip_version, subnet_row.id
+    key = _key(ip, version)
+    found = _containing(txn.conn, sid, key)
+    if found is None:
+        return      # outside the pools (a fixed IP may be anywhere in the subnet)
+    first, last = found
+    where = (F.c.subnet_id == sid, F.c.first == first)
+    if first == last:
+        txn.execute(delete(F).where(*where))
+    elif key == first:
+        txn.execute(update(F).where(*where).values(first=_key(ip + 1, version)))
+    else:
+        txn.execute(update(F).where(*where).values(last=_key(ip - 1, version)))
+        if key != last:
+            txn.execute(insert(F).values(subnet_id=sid, first=_key(ip + 1, version),
+                                         last=last))
+
+
+def _give(txn, subnet_row, ip):
+    if not any(lo <= ip <= hi for lo, hi in _pool_spans(subnet_row.allocation_pools)):
+        return
+    version, sid = subnet_row.ip_version, subnet_row.id
+    key, before, after = _key(ip, version), _key(ip - 1, version), _key(ip + 1, version)
+    if _containing(txn.conn, sid, key) is not None:
+        return      # already free (cannot happen while allocations and ranges agree)
+    # merge with the range ending just before and the one starting just after
+    prev = txn.execute(select(F.c.first).where(F.c.subnet_id == sid, F.c.last == before)
+                       ).scalar() if ip > 0 else None
+    nxt = txn.execute(select(F.c.last).where(F.c.subnet_id == sid, F.c.first == after)
+                      ).scalar()
+    if nxt is not None:
+        txn.execute(delete(F).where(F.c.subnet_id == sid, F.c.first == after))
+    last = nxt if nxt is not None else key
+    if prev is not None:
+        txn.execute(update(F).where(F.c.subnet_id == sid, F.c.first == prev).values(last=last))
+    else:
+        txn.execute(insert(F).values(subnet_id=sid, first=key, last=last))
 
 
 def eui64(subnet_row, mac):

@@ -1,57 +1,38 @@
 """Networks: create with a segment (tenant VXLAN by default, provider VLAN/flat for admins),
-MTU as Neutron computes it (and no lower than its subnets' IP versions need), update, and delete (refused while non-network ports remain)."""
+MTU as Neutron computes it (and no lower than its subnets' IP versions need), update, and
+delete (refused while non-network ports remain; the network's own ports and subnets go with
+it)."""
 from sqlalchemy import delete, insert, select
 
-from trunkline import definitions
+from trunkline import constants as k
 from trunkline import exceptions as exc
+from trunkline import definitions
 from trunkline.db import schema
-from trunkline.plugins import common, segments
+from trunkline.plugins import common, events, segments
 
 N = schema.networks
 # the smallest MTU a subnet of each IP version works on (RFC 791, RFC 8200)
 MIN_MTU = {4: 68, 6: 1280}
+SIMPLE = ("name", "description", "admin_state_up", "shared", "router:external",
+          "port_security_enabled")
 
 
-class NetworkPlugin:
+class NetworkPlugin(common.ResourcePlugin):
     resource = definitions.network
     table = N
 
-    def __init__(self, cfg):
-        self.cfg = cfg
-
-    # -- reading
-
-    def dicts(self, conn, rows):
-        ids = [r.id for r in rows]
-        tags = common.load_tags(conn, ids)
+    def fill(self, conn, dicts, wanted):
+        if not common.wants(wanted, "subnets"):
+            return
+        ids = [d["id"] for d in dicts]
         subnets = {}
         if ids:
             s = schema.subnets
             stmt = common.restrict(select(s.c.network_id, s.c.id), s.c.network_id, ids)
             for net_id, sub_id in conn.execute(stmt):
                 subnets.setdefault(net_id, []).append(sub_id)
-        return [self._dict(r, tags, subnets.get(r.id, [])) for r in rows]
-
-    def _dict(self, r, tags, subnet_ids):
-        d = common.standard_dict(r, tags)
-        d.update({
-            "admin_state_up": r.admin_state_up, "status": r.status, "subnets": subnet_ids,
-            "shared": r.shared, "router:external": r.router_external,
-            "port_security_enabled": r.port_security_enabled, "mtu": r.mtu,
-            "provider:network_type": r.network_type,
-            "provider:physical_network": r.physical_network or None,
-            "provider:segmentation_id": r.segmentation_id or None,
-        })
-        return d
-
-    def list(self, conn, ctx, q):
-        return self.dicts(conn, common.select_rows(conn, N, self.resource, q))
-
-    def get_row(self, conn, network_id):
-        return common.get_row(conn, N, network_id, exc.NetworkNotFound(net_id=network_id))
-
-    def get(self, conn, ctx, network_id):
-        return self.dicts(conn, [self.get_row(conn, network_id)])[0]
+        for d in dicts:
+            d["subnets"] = subnets.get(d["id"], [])
 
     @staticmethod
     def owners(conn, network_ids):
@@ -75,32 +56,24 @@ class NetworkPlugin:
         if mtu is None:
             mtu = top
         elif mtu > top:
-            raise exc.InvalidInput(error_message="Requested MTU is too big, maximum is %d" % top)
+            raise _mtu_too_big(top)
         net_id = common.new_id()
         values = common.standard_values(txn, ctx, res, net_id)
-        values.update(admin_state_up=res["admin_state_up"], status="ACTIVE",
-                      shared=res["shared"], router_external=res["router:external"],
-                      port_security_enabled=res["port_security_enabled"], mtu=mtu,
+        values.update(self.shape.values(res, SIMPLE), status=k.ACTIVE, mtu=mtu,
                       network_type=ntype, physical_network=physnet, segmentation_id=seg_id)
         txn.execute(insert(N).values(**values))
-        txn.record("network", net_id, "create")
+        events.publish(txn, "network", events.CREATE, [net_id], new={net_id: values})
         return net_id
 
     def update(self, txn, ctx, network_id, res, if_match=None):
-        row = common.get_row(txn.conn, N, network_id, exc.NetworkNotFound(net_id=network_id))
+        row = self.get_row(txn.conn, network_id)
         common.check_revision(row, if_match)
-        values = {}
-        for attr in ("name", "description", "admin_state_up", "shared", "port_security_enabled"):
-            if attr in res:
-                values[attr] = res[attr]
-        if "router:external" in res:
-            values["router_external"] = res["router:external"]
+        values = self.shape.values(res, SIMPLE)
         if "mtu" in res:
             top = segments.max_mtu(self.cfg, row.network_type)
             mtu = res["mtu"] if res["mtu"] is not None else top
             if mtu > top:
-                raise exc.InvalidInput(
-                    error_message="Requested MTU is too big, maximum is %d" % top)
+                raise _mtu_too_big(top)
             versions = txn.execute(select(schema.subnets.c.ip_version).distinct().where(
                 schema.subnets.c.network_id == network_id)).scalars()
             needed = max((MIN_MTU[v] for v in versions), default=0)
@@ -108,35 +81,35 @@ class NetworkPlugin:
                 raise exc.NetworkMTUSubnetConflict(net_id=network_id, mtu=needed)
             values["mtu"] = mtu
         common.bump(txn, N, network_id, values)
-        txn.record("network", network_id, "update", self.hosts(txn.conn, network_id))
+        events.publish(txn, "network", events.UPDATE, [network_id], old={network_id: row},
+                       new={network_id: values}, changed=values)
         return network_id
 
     def delete(self, txn, ctx, network_id, if_match=None):
-        row = common.get_row(txn.conn, N, network_id, exc.NetworkNotFound(net_id=network_id))
+        row = self.get_row(txn.conn, network_id)
         common.check_revision(row, if_match)
+        events.before(txn, events.Change("network", events.DELETE, [network_id],
+                                         old={network_id: row}))
         p = schema.ports
-        ports = txn.execute(select(p.c.id, p.c.device_owner, p.c.host).where(
-            p.c.network_id == network_id)).all()
-        if any(not owner.startswith("network:") for _, owner, _ in ports):
-            raise exc.NetworkInUse(net_id=network_id, port_ids=", ".join(
-                pid for pid, owner, _ in ports if not owner.startswith("network:")))
-        port_ids = [pid for pid, _, _ in ports]
+        ports = txn.execute(select(p).where(p.c.network_id == network_id)).all()
+        in_use = [r.id for r in ports if not k.is_network_owned(r.device_owner)]
+        if in_use:
+            raise exc.NetworkInUse(net_id=network_id, port_ids=", ".join(in_use))
+        port_ids = [r.id for r in ports]
+        s = schema.subnets
+        subnets = txn.execute(select(s).where(s.c.network_id == network_id)).all()
         if port_ids:
             txn.execute(delete(p).where(p.c.id.in_(port_ids)))
-            for pid, _, host in ports:
-                txn.record("port", pid, "delete", [host])
-        s = schema.subnets
-        subnet_ids = list(txn.execute(select(s.c.id).where(s.c.network_id == network_id))
-                          .scalars())
         txn.execute(delete(s).where(s.c.network_id == network_id))
         txn.execute(delete(N).where(N.c.id == network_id))
-        common.delete_tags(txn, [network_id] + subnet_ids + port_ids)
-        for sid in subnet_ids:
-            txn.record("subnet", sid, "delete")
-        txn.record("network", network_id, "delete", [h for _, _, h in ports])
+        common.delete_tags(txn, [network_id] + [r.id for r in subnets] + port_ids)
+        if port_ids:
+            events.publish(txn, "port", events.DELETE, port_ids, old={r.id: r for r in ports})
+        if subnets:
+            events.publish(txn, "subnet", events.DELETE, [r.id for r in subnets],
+                           old={r.id: r for r in subnets})
+        events.publish(txn, "network", events.DELETE, [network_id], old={network_id: row})
 
-    @staticmethod
-    def hosts(conn, network_id):
-        p = schema.ports
-        return list(conn.execute(select(p.c.host).distinct().where(
-            p.c.network_id == network_id, p.c.host != "")).scalars())
+
+def _mtu_too_big(top):
+    return exc.InvalidInput(error_message="Requested MTU is too big, maximum is %d" % top)

@@ -5,10 +5,11 @@ import ipaddress
 
 from sqlalchemy import delete, false, insert, select
 
+from trunkline import constants as k
 from trunkline import definitions
 from trunkline import exceptions as exc
 from trunkline.db import schema
-from trunkline.plugins import common, ipam
+from trunkline.plugins import common, events, ipam
 from trunkline.plugins.networks import MIN_MTU
 
 S = schema.subnets
@@ -18,43 +19,24 @@ def _invalid(msg):
     return exc.InvalidInput(error_message=msg)
 
 
-class SubnetPlugin:
+class SubnetPlugin(common.ResourcePlugin):
     resource = definitions.subnet
     table = S
-
-    def __init__(self, cfg, networks):
-        self.cfg = cfg
-        self.networks = networks
-
-    def dicts(self, conn, rows):
-        tags = common.load_tags(conn, [r.id for r in rows])
-        out = []
-        for r in rows:
-            d = common.standard_dict(r, tags)
-            d.update({
-                "network_id": r.network_id, "ip_version": r.ip_version, "cidr": r.cidr,
-                "gateway_ip": r.gateway_ip, "allocation_pools": r.allocation_pools,
-                "dns_nameservers": r.dns_nameservers, "host_routes": r.host_routes,
-                "enable_dhcp": r.enable_dhcp, "ipv6_ra_mode": r.ipv6_ra_mode,
-                "ipv6_address_mode": r.ipv6_address_mode, "subnetpool_id": None,
-            })
-            out.append(d)
-        return out
-
-    def list(self, conn, ctx, q):
+    custom_filters = {
         # no subnet belongs to a subnet pool (there are none): a pool filter matches nothing
-        N = schema.networks
-        custom = {"subnetpool_id": lambda values: false(),
-                  "shared": lambda values: S.c.network_id.in_(
-                      select(N.c.id).where(N.c.shared.in_(values)))}
-        return self.dicts(conn, common.select_rows(conn, S, self.resource, q,
-                                                   custom_filters=custom))
+        "subnetpool_id": lambda values: false(),
+        "shared": lambda values: S.c.network_id.in_(
+            select(schema.networks.c.id).where(schema.networks.c.shared.in_(values))),
+    }
 
-    def get_row(self, conn, subnet_id):
-        return common.get_row(conn, S, subnet_id, exc.SubnetNotFound(subnet_id=subnet_id))
+    def fill(self, conn, dicts, wanted):
+        if common.wants(wanted, "subnetpool_id"):
+            for d in dicts:
+                d["subnetpool_id"] = None
 
-    def get(self, conn, ctx, subnet_id):
-        return self.dicts(conn, [self.get_row(conn, subnet_id)])[0]
+    @property
+    def networks(self):
+        return self.plugins["networks"]
 
     # -- writing
 
@@ -98,8 +80,9 @@ class SubnetPlugin:
                       dns_nameservers=res.get("dns_nameservers") or [],
                       host_routes=res.get("host_routes") or [])
         txn.execute(insert(S).values(**values))
+        ipam.reset_ranges(txn, subnet_id, version, values["allocation_pools"])
         common.bump(txn, schema.networks, network.id)
-        txn.record("subnet", subnet_id, "create", self.networks.hosts(txn.conn, network.id))
+        events.publish(txn, "subnet", events.CREATE, [subnet_id], new={subnet_id: values})
         return subnet_id
 
     def update(self, txn, ctx, subnet_id, res, if_match=None):
@@ -125,28 +108,35 @@ class SubnetPlugin:
             if key in values and values[key] is None:
                 values[key] = []
         common.bump(txn, S, subnet_id, values)
-        txn.record("subnet", subnet_id, "update", self.networks.hosts(txn.conn, row.network_id))
+        if "allocation_pools" in values:
+            ipam.reset_ranges(txn, subnet_id, row.ip_version, values["allocation_pools"])
+        events.publish(txn, "subnet", events.UPDATE, [subnet_id], old={subnet_id: row},
+                       new={subnet_id: values}, changed=values)
         return subnet_id
 
     def delete(self, txn, ctx, subnet_id, if_match=None):
         row = self.get_row(txn.conn, subnet_id)
         common.check_revision(row, if_match)
+        events.before(txn, events.Change("subnet", events.DELETE, [subnet_id],
+                                         old={subnet_id: row}))
         a, p = schema.ipallocations, schema.ports
-        holders = txn.execute(select(p.c.id, p.c.device_owner).join(a, a.c.port_id == p.c.id)
+        holders = txn.execute(select(p).join(a, a.c.port_id == p.c.id)
                               .where(a.c.subnet_id == subnet_id)).all()
         # An IPv6 SLAAC/stateless subnet's addresses are derived, not handed out: Neutron
         # deletes it under its ports and takes the addresses off them.
         if not ipam.is_auto_address(row) and any(
-                not owner.startswith("network:") for _, owner in holders):
+                not k.is_network_owned(r.device_owner) for r in holders):
             raise exc.SubnetInUse(subnet_id=subnet_id)
-        txn.execute(delete(a).where(a.c.subnet_id == subnet_id))
-        for pid, _ in holders:
-            common.bump(txn, p, pid)
-            txn.record("port", pid, "update")
+        ipam.release_subnet(txn, row)
+        for r in holders:
+            common.bump(txn, p, r.id)
+        if holders:
+            events.publish(txn, "port", events.UPDATE, [r.id for r in holders],
+                           old={r.id: r for r in holders}, changed={"fixed_ips"})
         txn.execute(delete(S).where(S.c.id == subnet_id))
         common.delete_tags(txn, [subnet_id])
         common.bump(txn, schema.networks, row.network_id)
-        txn.record("subnet", subnet_id, "delete", self.networks.hosts(txn.conn, row.network_id))
+        events.publish(txn, "subnet", events.DELETE, [subnet_id], old={subnet_id: row})
 
     # -- checks
 

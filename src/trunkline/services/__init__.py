@@ -1,0 +1,1 @@
+"""Features built on the core through its events, one package each (trunk/)."""

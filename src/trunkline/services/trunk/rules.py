@@ -1,15 +1,17 @@
-"""Trunk validation without persistence, in Neutron's order (neutron/services/trunk/rules.py):
+"""Trunk validation without persistence, in Neutron's order (its trunk rules module):
 which port may be a parent, which ports may be subports, segmentation types and ranges, MTU.
 Every function reads; none writes."""
 from sqlalchemy import select
 
+from trunkline import constants as k
 from trunkline import exceptions as exc
 from trunkline.db import schema
+from trunkline import definitions
 from trunkline.definitions import validators
 
 P, N, T, S = schema.ports, schema.networks, schema.trunks, schema.subports
 
-TRUNK_BOUND_VIF_TYPES = {"bridge"}      # the Linux bridge trunk driver: can_trunk_bound_port
+TRUNK_BOUND_VIF_TYPES = {k.VIF_TYPE_BRIDGE}  # the Linux bridge trunk driver: can_trunk_bound_port
 SEGMENTATION_TYPES = {"vlan": lambda seg_id: 1 <= seg_id <= 4094}
 
 
@@ -40,7 +42,7 @@ def _check_free(usage, port_id, parent, can_trunk_bound=False):
         raise exc.ParentPortInUse(port_id=port_id)
     port = ports.get(port_id)
     if port is None:
-        raise exc.PortNotFound(port_id=port_id)
+        raise definitions.port.not_found(port_id)
     if parent:
         if not can_be_trunked(port, can_trunk_bound):
             raise exc.ParentPortInUse(port_id=port_id)

@@ -1,6 +1,6 @@
 """Neutron's ``agents`` resource: the agents table as the API shows it (list with filters such
 as ``agent_type``, ``host`` and ``alive``, show, update of admin_state_up/description, delete
-of a dead agent), and the queries the channel asks of it (is there a live agent on a host?
+of a dead agent), and what the rest of the server asks of it (is there a live agent on a host?
 which hosts have a live one, which a dead one?).
 
 An agent is alive while its last heartbeat is at most ``down_time`` seconds old: Neutron's
@@ -9,20 +9,16 @@ import datetime
 
 from sqlalchemy import and_, delete, or_, select, update
 
+from trunkline import constants as k
 from trunkline import definitions
 from trunkline import exceptions as exc
 from trunkline.db import schema
 from trunkline.plugins import common
 
 G = schema.agents
-OVS = "Open vSwitch agent"
-LINUXBRIDGE = "Linux bridge agent"
-DHCP = "DHCP agent"
-L2_AGENT_TYPES = (OVS, LINUXBRIDGE)
 DOWN_TIME = 75.0                            # Neutron's agent_down_time default
 down_time = DOWN_TIME
-TOPICS = {OVS: "N/A", LINUXBRIDGE: "N/A", DHCP: "dhcp_agent"}   # what Neutron's agents report
-ZONES = {DHCP: "nova"}                      # L2 agents have no availability zone
+ZONES = {k.AGENT_DHCP: "nova"}              # L2 agents have no availability zone
 
 
 def stamp(when):
@@ -46,7 +42,7 @@ def alive_cutoff():
                  - datetime.timedelta(seconds=down_time))
 
 
-def live_agent(conn, host, agent_type=OVS):
+def live_agent(conn, host, agent_type=k.AGENT_OVS):
     """The live agent of ``agent_type`` on ``host``, or None (ML2 binds to a live agent
     whatever its admin_state_up)."""
     return conn.execute(select(G).where(
@@ -54,42 +50,48 @@ def live_agent(conn, host, agent_type=OVS):
         G.c.heartbeat_at >= alive_cutoff())).first()
 
 
-def live_hosts(conn, agent_types=L2_AGENT_TYPES):
+def live_l2_agent(conn, host):
+    """The live L2 agent of ``host`` (Open vSwitch first, as ML2 tries its drivers in order)."""
+    for agent_type in k.L2_AGENT_TYPES:
+        agent = live_agent(conn, host, agent_type)
+        if agent is not None:
+            return agent
+    return None
+
+
+def live_hosts(conn, agent_types=k.L2_AGENT_TYPES):
     """The hosts whose L2 agent (Open vSwitch or Linux bridge) is alive."""
     return set(conn.execute(select(G.c.host).where(
         G.c.agent_type.in_(agent_types), G.c.heartbeat_at >= alive_cutoff())).scalars())
 
 
-def dead_hosts(conn, agent_types=L2_AGENT_TYPES):
+def dead_hosts(conn, agent_types=k.L2_AGENT_TYPES):
     """The hosts whose L2 agent has registered and stopped heartbeating."""
     return set(conn.execute(select(G.c.host).where(
         G.c.agent_type.in_(agent_types), G.c.heartbeat_at < alive_cutoff())).scalars())
 
 
-class AgentPlugin:
+def _alive_filter(values):
+    cutoff = alive_cutoff()
+    clauses = [G.c.heartbeat_at >= cutoff if value else G.c.heartbeat_at < cutoff
+               for value in set(values)]
+    return or_(*clauses) if len(clauses) > 1 else and_(*clauses)
+
+
+class AgentPlugin(common.ResourcePlugin):
     resource = definitions.agent
     table = G
+    custom_filters = {"alive": _alive_filter}
 
-    def dicts(self, conn, rows):
+    def list(self, conn, ctx, q, wanted=None):
+        return super().list(conn, ctx, q)   # a handful of rows: always whole
+
+    def fill(self, conn, dicts, wanted):
         cutoff = alive_cutoff()
-        return [{
-            "id": r.id, "agent_type": r.agent_type, "binary": r.binary, "host": r.host,
-            "topic": r.topic, "alive": r.heartbeat_at >= cutoff,
-            "admin_state_up": r.admin_state_up, "availability_zone": ZONES.get(r.agent_type),
-            "configurations": r.configurations, "created_at": r.created_at,
-            "started_at": r.started_at, "heartbeat_timestamp": r.heartbeat_at,
-            "description": r.description, "resources_synced": None,
-        } for r in rows]
-
-    def list(self, conn, ctx, q):
-        return self.dicts(conn, common.select_rows(conn, G, self.resource, q,
-                                                   custom_filters={"alive": _alive_filter}))
-
-    def get_row(self, conn, agent_id):
-        return common.get_row(conn, G, agent_id, exc.AgentNotFound(id=agent_id))
-
-    def get(self, conn, ctx, agent_id):
-        return self.dicts(conn, [self.get_row(conn, agent_id)])[0]
+        for d in dicts:
+            d["alive"] = d["heartbeat_timestamp"] >= cutoff
+            d["availability_zone"] = ZONES.get(d["agent_type"])
+            d["resources_synced"] = None
 
     def create(self, txn, ctx, res):
         raise exc.HTTPMethodNotAllowed()
@@ -106,10 +108,3 @@ class AgentPlugin:
         if row.heartbeat_at >= alive_cutoff():
             raise exc.AgentAlive(id=agent_id)
         txn.execute(delete(G).where(G.c.id == agent_id))
-
-
-def _alive_filter(values):
-    cutoff = alive_cutoff()
-    clauses = [G.c.heartbeat_at >= cutoff if value else G.c.heartbeat_at < cutoff
-               for value in set(values)]
-    return or_(*clauses) if len(clauses) > 1 else and_(*clauses)
