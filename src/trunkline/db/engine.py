@@ -27,7 +27,6 @@ import time
 from contextlib import contextmanager
 
 import orjson
-import psycopg
 from sqlalchemy import create_engine, event, insert, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
@@ -195,6 +194,7 @@ class Listener(threading.Thread):
         self.connected = threading.Event()
 
     def run(self):
+        import psycopg     # only PostgreSQL servers listen: SQLite ones never load the driver
         backoff = 0.1
         while not self.stopping.is_set():
             try:

@@ -1,29 +1,38 @@
-"""Schema migrations (Alembic): the schema is created and upgraded by migrations, never by create_all."""
+"""Schema migrations (Alembic): the schema is created and upgraded by migrations, never by
+create_all. Migrations are ``migrations/versions/NNNN_<what>.py`` with revision ``NNNN``, each
+on the one before: the head is the highest number, and a server starting on a database already
+there does not load Alembic at all."""
 import os
+import re
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+VERSIONS = os.path.join(HERE, "migrations", "versions")
 LOCK_KEY = 0x7c1a_6d16   # the PostgreSQL advisory lock servers take turns on while migrating
 
 
 def _config():
+    from alembic.config import Config
     cfg = Config()
     cfg.set_main_option("script_location", os.path.join(HERE, "migrations"))
     return cfg
 
 
 def head():
-    return ScriptDirectory.from_config(_config()).get_current_head()
+    """The newest migration's revision."""
+    return max(m.group(1) for m in map(re.compile(r"^(\d{4})_\w+\.py$").match,
+                                       os.listdir(VERSIONS)) if m)
 
 
 def current(engine):
+    """The database's revision (None: not migrated yet)."""
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        try:
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        except DBAPIError:      # no version table: a new database
+            return None
 
 
 def upgrade(engine, target="head"):
@@ -33,6 +42,7 @@ def upgrade(engine, target="head"):
     comes next finds the schema already at ``target``."""
     if target == "head" and current(engine) == head():
         return False
+    from alembic import command
     cfg = _config()
     with engine.connect() as conn:
         conn = conn.execution_options(trunkline_write=True)   # SQLite: BEGIN IMMEDIATE
