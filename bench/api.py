@@ -13,7 +13,9 @@ headline figures and the trunkline/Neutron ratios. Progress goes to stderr. A be
 not a test: it never asserts, and a failed phase is reported as an error, not raised.
 
 Phases (see bench/README.md): server start, 200 network creates, 1000 port creates on one
-network with a /16 subnet, 50 lists of those ports, a trunk with 500 subports in one
+network with a /16 subnet, 50 lists of those ports, 10 000 port creates on another /16 (does
+a create cost the same with 10 000 addresses taken? and one with an explicit address, and a
+DHCP port's?), a trunk with 500 subports in one
 add_subports call and one with 500 in 10 calls of 50, and a mixed port workload
 (create/show/update/delete) with 1, 4 and 16 concurrent clients; RSS after the run.
 
@@ -52,6 +54,7 @@ TARGETS = {
     "port_create_p50_ms": 3.0,
     "list_1000_p50_ms": 25.0,
     "subports_500_s": 0.2,
+    "ipam_growth": 1.5,     # port create p50, last 1000 of 10 000 / first 1000
     "ready_s": 1.0,
     "rss_mb": 150.0,
 }
@@ -355,6 +358,8 @@ class Run:
         self.phase("networks", self.networks)
         self.phase("ports", self.create_ports)
         self.phase("list", self.list_ports)
+        if self.args.ipam_ports:
+            self.phase("ipam", self.many_ports)
         self.phase("subports_1x500", self.trunk_one_call)
         self.phase("subports_10x50", self.trunk_ten_calls)
         for n in self.args.clients:
@@ -441,6 +446,44 @@ class Run:
         if errors:
             raise errors[0]
         self.ports.extend(results[i] for i in sorted(results))
+
+    # 2b. 10 000 ports on one /16: the first and the last 1000, then explicit and DHCP ports
+    def many_ports(self):
+        net = self._net_with_subnet("bench-ipam", "10.66.0.0/16")
+        total, block = self.args.ipam_ports, 1000
+        sample = total if not self.is_peer or self.args.peer_full else min(
+            block, self.args.peer_ports)
+        body = {"port": {"project_id": self.project, "network_id": net}}
+        r = self.r["ipam"] = {"ports": total}
+
+        def measure(n, key, make=lambda i: body):
+            lats, c0 = [], self.cpu()
+            for i in range(n):
+                lats.append(timed(self.c, "POST", "/v2.0/ports", make(i))[0])
+            r[key + "_p50_ms"] = _ms(pct(lats, 50))
+            r[key + "_cpu_ms"] = self.cpu_per_op(c0, n)
+
+        if sample == total:
+            done = 0
+            while done < total:
+                n = min(block, total - done)
+                measure(n, "first" if done == 0 else "last" if done + n == total else "mid")
+                done += n
+        else:           # the peer: the first ones and the last ones, bulk-filled between
+            measure(sample, "first")
+            saved, self.net, self.ports = (self.net, self.ports), net, []
+            try:
+                self._bulk_fill(sample, total - sample)
+            finally:
+                self.net, self.ports = saved
+            measure(sample, "last")
+        n = min(100, sample)
+        measure(n, "explicit", lambda i: {"port": dict(body["port"], fixed_ips=[
+            {"ip_address": "10.66.%d.%d" % (200 + i // 250, 1 + i % 250)}])})
+        measure(min(20, n), "dhcp", lambda i: {"port": dict(
+            body["port"], device_owner="network:dhcp", device_id="bench-dhcp-%d" % i)})
+        if r.get("first_p50_ms") and r.get("last_p50_ms"):
+            r["growth"] = round(r["last_p50_ms"] / r["first_p50_ms"], 2)
 
     # 3. list those ports
     def list_ports(self):
@@ -630,6 +673,21 @@ def report(tl, nt, args):
         "< 25 ms", st)
     add("list 1000 ports server CPU (ms)", g(tl, "list", "cpu_ms_per_op"),
         g(nt, "list", "cpu_ms_per_op"))
+    # IPAM at scale
+    n_ports = args.ipam_ports
+    add("port create p50, first / last 1000 of %d (ms)" % n_ports,
+        _pair(g(tl, "ipam", "first_p50_ms"), g(tl, "ipam", "last_p50_ms")),
+        _pair(g(nt, "ipam", "first_p50_ms"), g(nt, "ipam", "last_p50_ms")))
+    add("port create CPU, first / last 1000 (ms/op)",
+        _pair(g(tl, "ipam", "first_cpu_ms"), g(tl, "ipam", "last_cpu_ms")),
+        _pair(g(nt, "ipam", "first_cpu_ms"), g(nt, "ipam", "last_cpu_ms")))
+    st = lim_row("ipam_growth", g(tl, "ipam", "growth"), TARGETS["ipam_growth"])
+    add("port create p50, last / first 1000", g(tl, "ipam", "growth"), g(nt, "ipam", "growth"),
+        "", "< %gx" % TARGETS["ipam_growth"], st)
+    add("explicit-IP port create p50 at %d (ms)" % n_ports, g(tl, "ipam", "explicit_p50_ms"),
+        g(nt, "ipam", "explicit_p50_ms"))
+    add("DHCP port create p50 at %d (ms)" % n_ports, g(tl, "ipam", "dhcp_p50_ms"),
+        g(nt, "ipam", "dhcp_p50_ms"))
     # trunks
     r = ratio_row("subports_1x500", "subports_1x500", g(tl, "subports_1x500", "rate"),
                   g(nt, "subports_1x500", "rate"))
@@ -691,6 +749,11 @@ def headline(tl, nt):
                "list_1000_cpu_ms": g(d, "list", "cpu_ms_per_op"),
                "list_1000_p50_ms": g(d, "list", "p50_ms"),
                "list_1000_per_s": g(d, "list", "rate"),
+               "ipam_first_p50_ms": g(d, "ipam", "first_p50_ms"),
+               "ipam_last_p50_ms": g(d, "ipam", "last_p50_ms"),
+               "ipam_growth": g(d, "ipam", "growth"),
+               "ipam_explicit_p50_ms": g(d, "ipam", "explicit_p50_ms"),
+               "ipam_dhcp_p50_ms": g(d, "ipam", "dhcp_p50_ms"),
                "subports_1x500_s": g(d, "subports_1x500", "s"),
                "subports_10x50_s": g(d, "subports_10x50", "s")}
         for k, v in d.items():
@@ -728,6 +791,9 @@ def parse_args(argv=None):
     p.add_argument("--networks", type=int, default=200)
     p.add_argument("--ports", type=int, default=1000)
     p.add_argument("--lists", type=int, default=50)
+    p.add_argument("--ipam-ports", type=int, default=None,
+                   help="ports of the IPAM phase on their own /16 (default 10000, 3000 with "
+                        "--quick); 0 skips it")
     p.add_argument("--peer-networks", type=int, default=None,
                    help="network creates measured on the peer (default 100, 20 with --quick)")
     p.add_argument("--peer-ports", type=int, default=None,
@@ -749,6 +815,8 @@ def parse_args(argv=None):
         args.duration = 5.0 if args.quick else 30.0
     if args.peer_networks is None:
         args.peer_networks = 20 if args.quick else 100
+    if args.ipam_ports is None:
+        args.ipam_ports = 3000 if args.quick else 10000
     if args.peer_ports is None:
         args.peer_ports = 30 if args.quick else 100
     if args.peer_duration is None:
