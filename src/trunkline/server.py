@@ -6,6 +6,7 @@ import ipaddress
 import json
 import logging
 import os
+from typing import Optional
 
 import uvicorn
 
@@ -36,11 +37,11 @@ class ConfigError(Exception):
     """A server option that cannot work; the message says what to do."""
 
 
-def default_db_url(state_dir):
+def default_db_url(state_dir: str) -> str:
     return "sqlite:///" + os.path.join(os.path.abspath(state_dir), "trunkline.db")
 
 
-def prepare_database(url):
+def prepare_database(url: str) -> None:
     """Create the state directory for SQLite and migrate the schema to head."""
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///"):]
@@ -53,7 +54,7 @@ def prepare_database(url):
         db.dispose()
 
 
-def build_auth(opts):
+def build_auth(opts: dict):
     """The authenticator for the options ``trunkline server`` was given (a dict: ``auth``,
     ``policy_file``, ``agent_secret_file``, ``keystone_*``, ``token_cache_ttl``)."""
     policy = Policy(opts.get("policy_file"))
@@ -70,7 +71,7 @@ def build_auth(opts):
         cache_ttl=float(opts.get("token_cache_ttl", 300)), agent_secret=secret)
 
 
-def check_auth(host, opts):
+def check_auth(host: str, opts: dict) -> None:
     """Refuse what cannot be safe or cannot work, before anything starts."""
     mode = opts.get("auth", "noauth")
     if mode == "noauth" and not _loopback(host):
@@ -102,7 +103,7 @@ def _loopback(host):
         return False
 
 
-def build_plugins(cfg=None):
+def build_plugins(cfg: Optional[PluginConfig] = None) -> Plugins:
     """The plugin of every resource in the definitions (each names its ``module:Class``),
     core first, in the order the API lists them."""
     plugins = Plugins(cfg)
@@ -112,7 +113,7 @@ def build_plugins(cfg=None):
     return plugins
 
 
-def build_app(url, settings=None):
+def build_app(url: str, settings: Optional[dict] = None) -> Api:
     """The ASGI app on database ``url``; ``settings`` as DEFAULTS (the server's options)."""
     settings = dict(DEFAULTS, **(settings or {}))
     agents.configure(settings["agent_down_time"])
@@ -126,13 +127,14 @@ def build_app(url, settings=None):
                max_body=settings["max_body"], max_limit=settings["max_limit"])
 
 
-def factory():
+def factory() -> Api:
     """uvicorn's app factory for worker processes (URL and settings come through the
     environment)."""
     return build_app(os.environ[ENV_DB], json.loads(os.environ.get(ENV_SETTINGS) or "{}"))
 
 
-def run(bind, url, workers=1, log_level="warning", settings=None, keep_alive=KEEP_ALIVE):
+def run(bind: str, url: str, workers: int = 1, log_level: str = "warning",
+        settings: Optional[dict] = None, keep_alive: float = KEEP_ALIVE) -> None:
     host, _, port = bind.rpartition(":")
     settings = settings or {}
     check_auth(host or "127.0.0.1", settings.get("auth") or {})

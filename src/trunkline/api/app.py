@@ -10,10 +10,13 @@ operation is checked against the policy (api/policy.py) the way Neutron does: wh
 may not see answers 404, what it may see but not change answers 403, and attributes it may not
 read are left out of every answer.
 """
+from __future__ import annotations
+
 import asyncio
 import logging
 import re
 import uuid
+from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import parse_qsl
 
 import orjson
@@ -24,8 +27,11 @@ from trunkline.api import body as body_mod
 from trunkline.api import auth as auth_mod
 from trunkline.api import listing, openapi
 from trunkline.api.policy import Policy
-from trunkline.definitions import MAX_TAG_LENGTH, MAX_TAGS, validators
+from trunkline.definitions import MAX_TAG_LENGTH, MAX_TAGS, Action, Resource, validators
 from trunkline.plugins import scope, tags as tags_mod
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 LOG = logging.getLogger(__name__)
 MAX_BODY = 114688  # oslo.middleware's max_request_body_size default, as Neutron
@@ -181,7 +187,7 @@ class Api:
 
     # -- routing
 
-    def dispatch(self, req):
+    def dispatch(self, req: Request) -> Response:
         path = req.path.rstrip("/") or "/"
         if path.endswith(".json"):
             path = path[:-5]
@@ -226,7 +232,7 @@ class Api:
             return self.action(req, plugin, item, action)
         raise exc.HTTPNotFound()
 
-    def missing(self, plugin):
+    def missing(self, plugin: Any) -> None:
         """PUT or DELETE on a collection: Neutron routes it to a member whose id is None."""
         with self.db.read() as conn:
             plugin.get_row(conn, None)
@@ -237,18 +243,18 @@ class Api:
             raise exc.HTTPMethodNotAllowed()
         return fn()
 
-    def versions(self, req):
+    def versions(self, req: Request) -> dict:
         return {"versions": [{"id": "v2.0", "status": "CURRENT", "links": [
             {"href": req.base_url + "/v2.0/", "rel": "self"}]}]}
 
-    def resources(self, req):
+    def resources(self, req: Request) -> dict:
         return {"resources": [
             {"name": p.resource.member, "collection": name,
              "links": [{"href": "%s/v2.0/%s" % (req.base_url, name), "rel": "self"}]}
             for name, p in self.plugins.items()]}
 
     @staticmethod
-    def extension(alias):
+    def extension(alias: str) -> Response:
         ext = definitions.extension(alias)
         if ext is None:
             raise exc.HTTPNotFound("Extension with alias %s does not exist" % alias)
@@ -256,7 +262,7 @@ class Api:
 
     # -- policy
 
-    def targets(self, conn, resource, items):
+    def targets(self, conn: Connection, resource: Resource, items: list) -> list:
         """Policy targets for resource dicts: the item with ``tenant_id`` and what the policy
         knows about the network it lives on (``network:tenant_id``, ``network:shared``, ...;
         the resource's ``network`` attribute names it)."""
@@ -278,7 +284,8 @@ class Api:
             out.append(target)
         return out
 
-    def readable(self, req, conn, resource, items, visible_only=True):
+    def readable(self, req: Request, conn: Connection, resource: Resource, items: list,
+                 visible_only: bool = True) -> list:
         """The items the caller may see, without the attributes it may not read."""
         if req.context.is_admin:
             return items
@@ -292,7 +299,7 @@ class Api:
             out.append({k: v for k, v in item.items() if k not in hidden} if hidden else item)
         return out
 
-    def visible(self, req, conn, plugin, item_id):
+    def visible(self, req: Request, conn: Connection, plugin: Any, item_id: str) -> tuple:
         """The item and its policy target; 404 (the resource's own NotFound) when the caller
         may not see it, exactly as when it does not exist."""
         resource = plugin.resource
@@ -304,7 +311,8 @@ class Api:
             raise resource.not_found(item_id)
         return item, target
 
-    def network_for(self, req, conn, network_id):
+    def network_for(self, req: Request, conn: Connection,
+                    network_id: str) -> Optional[tuple]:
         """The policy's view of the network a new resource goes on; a network the caller may
         not see does not exist for it. None when there is no such network (the plugin answers
         that)."""
@@ -317,7 +325,8 @@ class Api:
             raise definitions.network.not_found(network_id)
         return net
 
-    def check_refs(self, req, conn, attrs, res, project_id):
+    def check_refs(self, req: Request, conn: Connection, attrs: dict, res: dict,
+                   project_id: str) -> None:
         """The resources a write names through attributes that refer to others (a trunk's
         parent and subports): an admin may name any, everyone else those of the project it
         writes in that it can see; any other does not exist for the caller."""
@@ -337,7 +346,8 @@ class Api:
                         "get_" + plugin.resource.member, target):
                     raise plugin.resource.not_found(ref)
 
-    def authorize_create(self, req, conn, resource, res):
+    def authorize_create(self, req: Request, conn: Connection, resource: Resource,
+                         res: dict) -> None:
         if req.context.is_admin:
             return
         if res.get("project_id") not in (None, req.context.project_id) and \
@@ -364,7 +374,7 @@ class Api:
 
     # -- collections
 
-    def list(self, req, plugin):
+    def list(self, req: Request, plugin: Any) -> Response:
         resource = plugin.resource
         q = listing.parse(resource, req.params, self.max_limit)
         ctx = req.context
@@ -382,7 +392,7 @@ class Api:
         return Response(200, body)
 
     @staticmethod
-    def _wanted(req, resource, fields):
+    def _wanted(req: Request, resource: Resource, fields: list) -> Optional[set]:
         """The attributes a list limited to ``fields`` must compute: those, and what the
         caller's policy checks read (None: everything)."""
         if not fields:
@@ -396,14 +406,14 @@ class Api:
                 wanted.add(resource.network)
         return wanted
 
-    def show(self, req, plugin, item_id):
+    def show(self, req: Request, plugin: Any, item_id: str) -> Response:
         fields = listing.parse_fields(req.params)
         with self.db.read() as conn:
             item, _ = self.visible(req, conn, plugin, item_id)
             item = self.readable(req, conn, plugin.resource, [item], visible_only=False)[0]
         return Response(200, {plugin.resource.member: _fields([item], fields)[0]})
 
-    def create(self, req, plugin):
+    def create(self, req: Request, plugin: Any) -> Response:
         resource = plugin.resource
         body = req.json()
         items = body_mod.parse_body(resource, body, is_create=True)
@@ -423,7 +433,7 @@ class Api:
             return Response(201, {resource.collection: rows})
         return Response(201, {resource.member: rows[0]})
 
-    def update(self, req, plugin, item_id):
+    def update(self, req: Request, plugin: Any, item_id: str) -> Response:
         resource = plugin.resource
         member = resource.member
         res = body_mod.parse_body(resource, req.json(), is_create=False, allow_bulk=False)[0]
@@ -440,7 +450,7 @@ class Api:
 
         return Response(200, {member: self.db.write(update)})
 
-    def delete(self, req, plugin, item_id):
+    def delete(self, req: Request, plugin: Any, item_id: str) -> Response:
         if not req.context.is_admin:
             with self.db.read() as conn:
                 _, target = self.visible(req, conn, plugin, item_id)
@@ -450,7 +460,7 @@ class Api:
 
     # -- member actions (a trunk's add_subports, ...)
 
-    def action(self, req, plugin, item_id, action):
+    def action(self, req: Request, plugin: Any, item_id: str, action: Action) -> Response:
         if req.method != action.method:
             raise exc.HTTPMethodNotAllowed()
         resource = plugin.resource
@@ -479,7 +489,7 @@ class Api:
 
     # -- tags
 
-    def tags(self, req, plugin, item_id, tag):
+    def tags(self, req: Request, plugin: Any, item_id: str, tag: Optional[str]) -> Response:
         resource = plugin.resource
         verb = {"GET": "get", "PUT": "update", "POST": "create", "DELETE": "delete"}.get(
             req.method)

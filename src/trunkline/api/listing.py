@@ -1,24 +1,12 @@
 """List requests: filters, ``fields``, sorting, pagination and tag filters from the query string,
 and the ``*_links`` Neutron answers with when a page is limited."""
-from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from trunkline import exceptions as exc
+from trunkline.plugins.common import ListQuery
 
 MAX_LIMIT = 2 ** 31 - 1  # no page is larger; past 64 bits the databases refuse the LIMIT
 TAG_FILTERS = ("tags", "tags-any", "not-tags", "not-tags-any")
-
-
-@dataclass
-class ListQuery:
-    filters: dict = field(default_factory=dict)     # attribute -> list of converted values
-    fields: list = field(default_factory=list)
-    sorts: list = field(default_factory=list)       # [(attribute, ascending)]
-    limit: int = 0
-    marker: str = None
-    page_reverse: bool = False
-    tags: dict = field(default_factory=dict)        # tag filter name -> list of tags
-    scope: list = field(default_factory=list)       # SQL clauses: what the caller may see
 
 
 def parse_fields(params):

@@ -1,7 +1,10 @@
 """``POST /agent/v1/dhcp-port``: the DHCP port of (host, network), created on first use and
 kept in line with the network's DHCP-enabled subnets (one address on each, the first free one),
 as Neutron's DHCP agent sets up its port (device_id ``dhcp<uuid5(host)>-<network id>``)."""
+from __future__ import annotations
+
 import uuid
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -12,14 +15,17 @@ from trunkline.db import schema
 from trunkline.definitions import NOTSET
 from trunkline.plugins.common import Context
 
+if TYPE_CHECKING:
+    from trunkline.db.engine import Txn
+
 P, A, SN = schema.ports, schema.ipallocations, schema.subnets
 
 
-def device_id(host, network_id):
+def device_id(host: str, network_id: str) -> str:
     return "dhcp%s-%s" % (uuid.uuid5(uuid.NAMESPACE_DNS, host), network_id)
 
 
-def parse(body):
+def parse(body: Any) -> tuple:
     if not isinstance(body, dict) or not all(
             isinstance(body.get(k), str) and body[k] for k in ("host", "network_id")):
         raise exc.InvalidInput(error_message="a DHCP port request needs 'host' and "
@@ -27,7 +33,7 @@ def parse(body):
     return body["host"], body["network_id"]
 
 
-def ensure(txn, ports, host, network_id):
+def ensure(txn: Txn, ports: Any, host: str, network_id: str) -> str:
     """The id of the DHCP port of (host, network), created or brought up to date."""
     network = ports.networks.get_row(txn.conn, network_id)
     ctx = Context(project_id=network.project_id)

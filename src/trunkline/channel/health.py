@@ -10,8 +10,11 @@ snapshot (no write, no revision taken when nothing is to do), then writes throug
 ``Database.write``, which re-checks inside the serialised transaction — a second server doing
 the same finds nothing left to change.
 """
+from __future__ import annotations
+
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
@@ -20,6 +23,9 @@ from trunkline import exceptions as exc
 from trunkline.db import schema
 from trunkline.plugins import agents, events
 from trunkline.services.trunk import status as trunk_status
+
+if TYPE_CHECKING:
+    from trunkline.db.engine import Database, Txn
 
 LOG = logging.getLogger(__name__)
 P, T = schema.ports, schema.trunks
@@ -39,7 +45,7 @@ def _lost(conn):
     return ports, trunk_hosts
 
 
-def mark_lost(txn):
+def mark_lost(txn: Txn) -> dict:
     """Set DOWN what is bound to hosts whose agent is dead; returns {host: ports set DOWN}."""
     ports, trunk_hosts = _lost(txn.conn)
     for host, rows in ports.items():
@@ -53,7 +59,7 @@ def mark_lost(txn):
     return {host: len(ids) for host, ids in ports.items()}
 
 
-def check(db):
+def check(db: Database) -> None:
     """One check: write only when a read finds something to change."""
     with db.read() as conn:
         ports, trunk_hosts = _lost(conn)
@@ -63,7 +69,7 @@ def check(db):
             LOG.warning("the agent of host %s is dead: %d of its ports set DOWN", host, count)
 
 
-async def run(db):
+async def run(db: Database) -> None:
     """Check every ``agent_down_time / 2`` seconds (as Neutron does) until cancelled. The
     first check waits a whole ``agent_down_time``: agents that could not heartbeat while this
     server (or every server) was down get that long to report again before they count as dead."""

@@ -8,7 +8,10 @@ A host's VTEP is the ``tunnel_ip`` in the configurations of its live L2 agent (O
 Linux bridge). Every function here costs a fixed number of queries whatever the number of
 ports; the per-network part of ``tunnels`` is computed once per database revision
 (``NetworkViews``)."""
+from __future__ import annotations
+
 import threading
+from typing import TYPE_CHECKING, Iterable, Optional
 
 from sqlalchemy import String, cast, select
 
@@ -16,11 +19,15 @@ from trunkline import constants as k
 from trunkline.plugins import agents
 from trunkline.db import schema
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
 P, A, N, G = schema.ports, schema.ipallocations, schema.networks, schema.agents
 TUNNEL_TYPES = ("vxlan", "gre")
 
 
-def network_hosts(conn, network_ids, also=()):
+def network_hosts(conn: Connection, network_ids: Iterable[str],
+                  also: Iterable[str] = ()) -> list:
     """The hosts whose L2 population a change of ports on ``also`` (the hosts they are or were
     bound to) alters: ``also`` plus, when one of them is a VTEP, every host with a port on one
     of ``network_ids`` that is a tunnel network (two queries)."""
@@ -29,14 +36,14 @@ def network_hosts(conn, network_ids, also=()):
     return sorted(set(h for h in also if h) | set(found))
 
 
-def port_hosts(conn, port_ids, also=()):
+def port_hosts(conn: Connection, port_ids: list, also: Iterable[str] = ()) -> list:
     """``network_hosts`` for the networks of the existing ports ``port_ids`` (two queries)."""
     found = network_hosts_of(conn, select(P.c.network_id).where(P.c.id.in_(list(port_ids)))) \
         if port_ids and is_vtep(conn, also) else []
     return sorted(set(h for h in also if h) | set(found))
 
 
-def is_vtep(conn, hosts):
+def is_vtep(conn: Connection, hosts: Iterable[str]) -> bool:
     """Is one of ``hosts`` a VTEP, i.e. does its live L2 agent report a ``tunnel_ip`` (one
     query)? Only such hosts' ports appear in other hosts' ``tunnels``."""
     hosts = sorted(set(h for h in hosts if h))
@@ -52,7 +59,7 @@ def _tunnel_ip(conf):
     return ip if isinstance(ip, str) and ip else None
 
 
-def first_on_host(conn, network_id, host, port_id):
+def first_on_host(conn: Connection, network_id: str, host: str, port_id: str) -> bool:
     """Is ``port_id`` the only port of ``host`` on ``network_id`` (one query)? Its arrival or
     departure then adds or removes the host as a VTEP of the network."""
     return conn.execute(select(P.c.id).where(
@@ -60,21 +67,21 @@ def first_on_host(conn, network_id, host, port_id):
         is None
 
 
-def neighbour_hosts(conn, host):
+def neighbour_hosts(conn: Connection, host: str) -> list:
     """The hosts sharing a tunnel network with ``host`` (one query): they must learn when its
     VTEP appears, comes back or moves."""
     own_nets = select(P.c.network_id).where(P.c.host == host)
     return network_hosts_of(conn, own_nets, exclude=host)
 
 
-def network_hosts_of(conn, nets, exclude=None):
+def network_hosts_of(conn: Connection, nets, exclude: Optional[str] = None) -> list:
     """The hosts with a port on the tunnel networks among ``nets`` (ids or a subquery)."""
     stmt = (select(P.c.host).distinct().join(N, N.c.id == P.c.network_id)
             .where(P.c.network_id.in_(nets), N.c.network_type.in_(TUNNEL_TYPES), P.c.host != ""))
     return sorted(h for h in conn.execute(stmt).scalars() if h != exclude)
 
 
-def vteps(conn):
+def vteps(conn: Connection) -> dict:
     """{host: (tunnel_ip, tunnel types or None = any)} of the live L2 agents that tunnel (one
     query). Agents without a ``tunnel_ip`` string are left out by the database with a text
     match on the stored JSON (written by orjson, no spaces: ``"tunnel_ip":"``), cheaper than
@@ -90,7 +97,7 @@ def vteps(conn):
     return out
 
 
-def tunnels(conn, networks_by_host, revision=None):
+def tunnels(conn: Connection, networks_by_host: dict, revision: Optional[int] = None) -> dict:
     """The ``tunnels`` section of the state of each host in ``networks_by_host`` ({host: the
     state's dicts of the networks of its ports}): per tunnel network it has a port on, the
     other live VTEPs with a port on it whose agent carries the network's type (its
@@ -122,7 +129,7 @@ def tunnels(conn, networks_by_host, revision=None):
     return out
 
 
-def network_views(conn, remote, net_ids):
+def network_views(conn: Connection, remote: dict, net_ids: list) -> dict:
     """{network id: {host: [its ACTIVE, admin-up ports' {"mac_address", "ip_address"}]}} for
     the hosts among ``remote`` (live VTEPs) with a port on each network (two queries)."""
     out = {n: {} for n in net_ids}
@@ -149,7 +156,7 @@ class NetworkViews:
         self._lock = threading.Lock()
         self._key, self._views = None, {}
 
-    def get(self, conn, revision, remote, net_ids):
+    def get(self, conn: Connection, revision: Optional[int], remote: dict, net_ids: list) -> dict:
         key = (revision, tuple(sorted((h, ip, tuple(sorted(t)) if t is not None else None)
                                       for h, (ip, t) in remote.items())))
         with self._lock:

@@ -8,6 +8,10 @@ Most reports are plain heartbeats of a live agent whose report is unchanged: ``h
 refreshes the agent row alone, without the revision (``Database.write_unlogged``), so a
 thousand agents' heartbeats neither queue on the one serialised lane nor wake a watch;
 anything else goes through ``report``, a full write."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Optional
+
 from sqlalchemy import insert, select, update
 
 from trunkline import constants as k
@@ -15,10 +19,15 @@ from trunkline import exceptions as exc
 from trunkline.db import schema
 from trunkline.plugins import agents, binding, common, events
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Row
+
+    from trunkline.db.engine import Txn
+
 G = schema.agents
 
 
-def parse(body):
+def parse(body: Any) -> dict:
     """Validate a report: host, agent_type, binary (strings), configurations (an object)."""
     if not isinstance(body, dict):
         raise exc.HTTPBadRequest("Body contains invalid data")
@@ -34,7 +43,7 @@ def parse(body):
             "configurations": configurations, "start_flag": bool(body.get("start_flag"))}
 
 
-def heartbeat(conn, rep):
+def heartbeat(conn: Connection, rep: dict) -> Optional[Row]:
     """The report of a live agent that changes nothing but its heartbeat: one UPDATE of the
     row's ``heartbeat_at``, only while the agent is alive (one that died, its ports set DOWN by
     channel/health.py, comes back through ``report``). Returns the agent's row, or None when
@@ -54,7 +63,7 @@ def heartbeat(conn, rep):
     return row
 
 
-def report(txn, rep):
+def report(txn: Txn, rep: dict) -> str:
     """Insert or refresh the agent; returns its id."""
     stamp = agents.now()
     row = txn.execute(select(G).where(G.c.agent_type == rep["agent_type"],

@@ -2,7 +2,10 @@
 (ACTIVE, DOWN, BUILD) apply to ports bound to that host only; an admin-down port stays DOWN.
 Trunk statuses go through services/trunk/status.py. Every status that changes bumps the
 resource's revision and is published as an update (plugins/events.py)."""
+from __future__ import annotations
+
 from collections import defaultdict
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 
@@ -12,10 +15,13 @@ from trunkline.db import schema
 from trunkline.plugins import events
 from trunkline.services.trunk import status as trunk_status
 
+if TYPE_CHECKING:
+    from trunkline.db.engine import Txn
+
 P = schema.ports
 
 
-def parse(body):
+def parse(body: Any) -> tuple:
     if not isinstance(body, dict) or not isinstance(body.get("host"), str) or not body["host"]:
         raise exc.InvalidInput(error_message="a status report needs a 'host'")
     ports, trunks = body.get("ports") or {}, body.get("trunks") or {}
@@ -33,7 +39,7 @@ def _check(statuses, allowed, key):
                                % (key, bad[0], ", ".join(allowed)))
 
 
-def apply(txn, host, ports, trunks):
+def apply(txn: Txn, host: str, ports: dict, trunks: dict) -> None:
     _apply_ports(txn, host, ports)
     trunk_status.apply_reports(txn, host, trunks)
 

@@ -17,7 +17,7 @@ O = schema.extradhcpopts
 REV = schema.revision
 
 
-def host_states(db, hosts, dhcp=False):
+def host_states(db, hosts: list, dhcp: bool = False) -> dict:
     """{host: its desired state} for several hosts at once, in one snapshot and with the
     queries of one: when a change concerns a thousand agents, their refetches are read in a
     few batches (channel/routes.py), not a thousand times."""

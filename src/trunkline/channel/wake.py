@@ -12,6 +12,10 @@ change-log rows (channel/watch.py reads them).
 - An agent: the hosts sharing a tunnel network with it, when its VTEP appeared, came back or
   moved; no row at all when there are none.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from sqlalchemy import select
 
 from trunkline import constants as k
@@ -19,18 +23,21 @@ from trunkline.channel import l2pop
 from trunkline.db import schema
 from trunkline.plugins import events
 
+if TYPE_CHECKING:
+    from trunkline.db.engine import Txn
+
 P = schema.ports
 # what of a port other hosts' L2 population shows
 L2POP_ATTRS = frozenset({"host", "admin_state_up", "mac_address", "status", "fixed_ips"})
 
 
-def subscribe():
+def subscribe() -> None:
     events.subscribe(events.AFTER, "*", events.CREATE, audience)
     events.subscribe(events.AFTER, "*", events.UPDATE, audience)
     events.subscribe(events.AFTER, "*", events.DELETE, audience)
 
 
-def audience(txn, change):
+def audience(txn: Txn, change: events.Change) -> None:
     rule = _RULES.get(change.resource)
     if rule is not None:
         rule(txn.conn, change)

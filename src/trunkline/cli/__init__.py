@@ -1,1 +1,2 @@
-"""The `trunkline` command line: server, up, demo and db (main), agent and lab (their own light parsers)."""
+"""The `trunkline` command line: server, up, demo and db (main.py); agent and lab parse
+only their own options (agent.py, lab.py)."""

@@ -20,13 +20,13 @@ def _config():
     return cfg
 
 
-def head():
+def head() -> str:
     """The newest migration's revision."""
     return max(m.group(1) for m in map(re.compile(r"^(\d{4})_\w+\.py$").match,
                                        os.listdir(VERSIONS)) if m)
 
 
-def current(engine):
+def current(engine) -> str:
     """The database's revision (None: not migrated yet)."""
     with engine.connect() as conn:
         try:
@@ -35,7 +35,7 @@ def current(engine):
             return None
 
 
-def upgrade(engine, target="head"):
+def upgrade(engine, target: str = "head") -> bool:
     """Bring the database to ``target``; a no-op when it is already there. Servers starting
     together take turns: the migration runs in one transaction holding the database's
     migration lock (an advisory lock on PostgreSQL, the write lock on SQLite), and whoever

@@ -5,7 +5,10 @@ which hosts have a live one, which a dead one?).
 
 An agent is alive while its last heartbeat is at most ``down_time`` seconds old: Neutron's
 ``agent_down_time`` (default 75 s; ``trunkline server --agent-down-time``)."""
+from __future__ import annotations
+
 import datetime
+from typing import TYPE_CHECKING, Iterable, Optional
 
 from sqlalchemy import and_, delete, or_, select, update
 
@@ -15,34 +18,40 @@ from trunkline import exceptions as exc
 from trunkline.db import schema
 from trunkline.plugins import common
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Row
+
+    from trunkline.db.engine import Txn
+    from trunkline.plugins.common import Context, ListQuery
+
 G = schema.agents
 DOWN_TIME = 75.0                            # Neutron's agent_down_time default
 down_time = DOWN_TIME
 ZONES = {k.AGENT_DHCP: "nova"}              # L2 agents have no availability zone
 
 
-def stamp(when):
+def stamp(when: datetime.datetime) -> str:
     """An agent timestamp as Neutron prints it: ``2017-09-12 19:42:09`` (UTC)."""
     return when.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def now():
+def now() -> str:
     return stamp(datetime.datetime.now(datetime.timezone.utc))
 
 
-def configure(agent_down_time):
+def configure(agent_down_time: float) -> None:
     """Set how long after its last heartbeat an agent counts as dead (the server's option)."""
     global down_time
     down_time = float(agent_down_time)
 
 
-def alive_cutoff():
+def alive_cutoff() -> str:
     """Agents whose last heartbeat is at or after this stamp are alive."""
     return stamp(datetime.datetime.now(datetime.timezone.utc)
                  - datetime.timedelta(seconds=down_time))
 
 
-def live_agent(conn, host, agent_type=k.AGENT_OVS):
+def live_agent(conn: Connection, host: str, agent_type: str = k.AGENT_OVS) -> Optional[Row]:
     """The live agent of ``agent_type`` on ``host``, or None (ML2 binds to a live agent
     whatever its admin_state_up)."""
     return conn.execute(select(G).where(
@@ -50,7 +59,7 @@ def live_agent(conn, host, agent_type=k.AGENT_OVS):
         G.c.heartbeat_at >= alive_cutoff())).first()
 
 
-def live_l2_agent(conn, host):
+def live_l2_agent(conn: Connection, host: str) -> Optional[Row]:
     """The live L2 agent of ``host`` (Open vSwitch first, as ML2 tries its drivers in order)."""
     for agent_type in k.L2_AGENT_TYPES:
         agent = live_agent(conn, host, agent_type)
@@ -59,13 +68,13 @@ def live_l2_agent(conn, host):
     return None
 
 
-def live_hosts(conn, agent_types=k.L2_AGENT_TYPES):
+def live_hosts(conn: Connection, agent_types: Iterable[str] = k.L2_AGENT_TYPES) -> set:
     """The hosts whose L2 agent (Open vSwitch or Linux bridge) is alive."""
     return set(conn.execute(select(G.c.host).where(
         G.c.agent_type.in_(agent_types), G.c.heartbeat_at >= alive_cutoff())).scalars())
 
 
-def dead_hosts(conn, agent_types=k.L2_AGENT_TYPES):
+def dead_hosts(conn: Connection, agent_types: Iterable[str] = k.L2_AGENT_TYPES) -> set:
     """The hosts whose L2 agent has registered and stopped heartbeating."""
     return set(conn.execute(select(G.c.host).where(
         G.c.agent_type.in_(agent_types), G.c.heartbeat_at < alive_cutoff())).scalars())
@@ -83,27 +92,29 @@ class AgentPlugin(common.ResourcePlugin):
     table = G
     custom_filters = {"alive": _alive_filter}
 
-    def list(self, conn, ctx, q, wanted=None):
+    def list(self, conn: Connection, ctx: Context, q: ListQuery,
+             wanted: Optional[set] = None) -> list:
         return super().list(conn, ctx, q)   # a handful of rows: always whole
 
-    def fill(self, conn, dicts, wanted):
+    def fill(self, conn: Connection, dicts: list, wanted: Optional[set]) -> None:
         cutoff = alive_cutoff()
         for d in dicts:
             d["alive"] = d["heartbeat_timestamp"] >= cutoff
             d["availability_zone"] = ZONES.get(d["agent_type"])
             d["resources_synced"] = None
 
-    def create(self, txn, ctx, res):
+    def create(self, txn: Txn, ctx: Context, res: dict) -> str:
         raise exc.HTTPMethodNotAllowed()
 
-    def update(self, txn, ctx, agent_id, res, if_match=None):
+    def update(self, txn: Txn, ctx: Context, agent_id: str, res: dict,
+               if_match: Optional[int] = None) -> str:
         self.get_row(txn.conn, agent_id)
         values = {k: res[k] for k in ("admin_state_up", "description") if res.get(k) is not None}
         if values:
             txn.execute(update(G).where(G.c.id == agent_id).values(**values))
         return agent_id
 
-    def delete(self, txn, ctx, agent_id, if_match=None):
+    def delete(self, txn: Txn, ctx: Context, agent_id: str, if_match: Optional[int] = None) -> None:
         row = self.get_row(txn.conn, agent_id)
         if row.heartbeat_at >= alive_cutoff():
             raise exc.AgentAlive(id=agent_id)

@@ -5,16 +5,25 @@ whose host runs a live Linux bridge agent is bound ``bridge`` (Nova plugs the ta
 puts it into ``brq<net>``); a host without a live L2 agent gives ``binding_failed``; no host
 ``unbound``. When an L2 agent (re)registers, the ports of its host that failed to bind are
 bound again."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Optional
+
 from sqlalchemy import select, update
 
 from trunkline import constants as k
 from trunkline.db import schema
 from trunkline.plugins import agents, events
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from trunkline.db.engine import Txn
+
 P = schema.ports
 
 
-def bind(conn, host: str, port_id: str) -> tuple:
+def bind(conn: Connection, host: str, port_id: str) -> tuple:
     """(vif_type, vif_details) for port ``port_id`` bound to ``host``."""
     if not host:
         return k.VIF_TYPE_UNBOUND, {}
@@ -24,7 +33,7 @@ def bind(conn, host: str, port_id: str) -> tuple:
     return vif(agent, events.binding_details(conn, [port_id], agent).get(port_id))
 
 
-def vif(agent, extra=None) -> tuple:
+def vif(agent: Any, extra: Optional[dict] = None) -> tuple:
     """(vif_type, vif_details) on ``agent``'s host, with a binding extender's ``extra``."""
     if agent.agent_type == k.AGENT_LINUXBRIDGE:
         return k.VIF_TYPE_BRIDGE, {"port_filter": True, "connectivity": "l2"}
@@ -35,7 +44,7 @@ def vif(agent, extra=None) -> tuple:
     return k.VIF_TYPE_OVS, details
 
 
-def rebind_host(txn, host: str) -> None:
+def rebind_host(txn: Txn, host: str) -> None:
     """Bind the ports of ``host`` that failed to bind, now that its L2 agent is alive."""
     agent = agents.live_l2_agent(txn.conn, host)
     if agent is None:
@@ -55,7 +64,7 @@ def rebind_host(txn, host: str) -> None:
                    new=new, changed={"vif_type", "vif_details"})
 
 
-def has_unbound(conn, host: str) -> bool:
+def has_unbound(conn: Connection, host: str) -> bool:
     """Does ``host`` have ports that failed to bind (one query)?"""
     return conn.execute(select(P.c.id).where(
         P.c.host == host, P.c.vif_type == k.VIF_TYPE_BINDING_FAILED).limit(1)).first() is not None

@@ -2,9 +2,12 @@
 answers from the resource's declared columns (``Shape``) and serves get/list, list queries built
 from the definitions (filters, tag filters, sorting, marker pagination), tags, standard
 attributes, and revision handling (bump on change, ``If-Match`` preconditions)."""
+from __future__ import annotations
+
 import uuid
 from collections import namedtuple
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterable, Optional
 
 import orjson
 from sqlalchemy import (JSON, Boolean, Text, and_, cast, delete, exists, insert, or_, select,
@@ -13,6 +16,11 @@ from sqlalchemy import (JSON, Boolean, Text, and_, cast, delete, exists, insert,
 from trunkline import exceptions as exc
 from trunkline.db import schema
 from trunkline.plugins import events
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from trunkline.db.engine import Txn
 
 DEFAULT_PROJECT = "b2a5f8c4d1e94a7f8a3c6e0d9b1f2a4c"
 
@@ -30,11 +38,25 @@ class Context:
     project_name: str = ""
 
 
-def new_id():
+@dataclass
+class ListQuery:
+    """A list request as the API parsed it (api/listing.py), for a plugin's ``list``."""
+    filters: dict = field(default_factory=dict)     # attribute -> list of converted values
+    fields: list = field(default_factory=list)
+    sorts: list = field(default_factory=list)       # [(attribute, ascending)]
+    limit: int = 0
+    marker: str = None
+    page_reverse: bool = False
+    tags: dict = field(default_factory=dict)        # tag filter name -> list of tags
+    scope: list = field(default_factory=list)       # SQL clauses: what the caller may see
+
+
+def new_id() -> str:
     return str(uuid.uuid4())
 
 
-def standard_values(txn, ctx, res, resource_id, revision_number=1):
+def standard_values(txn: Txn, ctx: Context, res: dict, resource_id: str,
+                    revision_number: int = 1) -> dict:
     """Columns of a new resource. Neutron answers revision_number 1 for a new network or port,
     but 0 for a new subnet or trunk (observed on Neutron 29)."""
     return {"id": resource_id, "project_id": res.get("project_id") or ctx.project_id,
@@ -42,7 +64,7 @@ def standard_values(txn, ctx, res, resource_id, revision_number=1):
             "revision_number": revision_number, "created_at": txn.now, "updated_at": txn.now}
 
 
-def wants(wanted, name):
+def wants(wanted: Optional[set], name: str) -> bool:
     """Does an answer limited to ``wanted`` attributes (None: all) need ``name``?"""
     return wanted is None or name in wanted
 
@@ -74,7 +96,7 @@ class Shape:
         self.json = {c.name for c in table.c if isinstance(c.type, JSON)}
         self._readers = {}
 
-    def columns(self, wanted=None):
+    def columns(self, wanted: Optional[set] = None) -> list:
         """The columns a list selects for an answer with ``wanted`` attributes."""
         return self._reader(wanted, True)[0]
 
@@ -112,11 +134,11 @@ class Shape:
                     else self.table.c[c] for c in cols]
         return selected, build
 
-    def dicts(self, rows, wanted=None, listed=False):
+    def dicts(self, rows: list, wanted: Optional[set] = None, listed: bool = False) -> list:
         build = self._reader(wanted, listed)[1]
         return [build(r) for r in rows]
 
-    def values(self, res, names):
+    def values(self, res: dict, names: Iterable[str]) -> dict:
         """{column: value} of the attributes ``names`` that ``res`` (a parsed body) sets."""
         return {self.stored[n]: res[n] for n in names if n in res}
 
@@ -135,7 +157,8 @@ class ResourcePlugin:
         self.cfg = plugins.cfg
         self.shape = Shape(self.resource, self.table)
 
-    def dicts(self, conn, rows, wanted=None, listed=False):
+    def dicts(self, conn: Connection, rows: list, wanted: Optional[set] = None,
+              listed: bool = False) -> list:
         out = self.shape.dicts(rows, wanted, listed)
         if self.resource.tags and wants(wanted, "tags"):
             tags = load_tags(conn, [d["id"] for d in out])
@@ -144,28 +167,29 @@ class ResourcePlugin:
         self.fill(conn, out, wanted)
         return events.extended(self.resource.member, conn, out, wanted)
 
-    def fill(self, conn, dicts, wanted):
+    def fill(self, conn: Connection, dicts: list, wanted: Optional[set]) -> None:
         """Compute the attributes no column holds (``wanted``: the answer's attributes, None:
         all)."""
 
-    def list(self, conn, ctx, q, wanted=None):
+    def list(self, conn: Connection, ctx: Context, q: ListQuery,
+             wanted: Optional[set] = None) -> list:
         rows = select_rows(conn, self.table, self.resource, q,
                            custom_filters=self.custom_filters,
                            columns=self.shape.columns(wanted))
         return self.dicts(conn, rows, wanted, listed=True)
 
-    def get_row(self, conn, resource_id, for_update=False):
+    def get_row(self, conn: Connection, resource_id: str, for_update: bool = False):
         return get_row(conn, self.table, resource_id, self.resource.not_found(resource_id),
                        for_update=for_update)
 
-    def get(self, conn, ctx, resource_id):
+    def get(self, conn: Connection, ctx: Optional[Context], resource_id: str) -> dict:
         return self.dicts(conn, [self.get_row(conn, resource_id)])[0]
 
 
 IN_LIMIT = 500
 
 
-def restrict(stmt, column, ids):
+def restrict(stmt, column, ids: Iterable[str]):
     """Limit ``stmt`` to rows whose ``column`` is in ``ids``. Past IN_LIMIT ids the caller is
     listing a large part of the table, where one scan (the caller ignores extra rows) is cheaper
     than a huge IN list."""
@@ -174,7 +198,7 @@ def restrict(stmt, column, ids):
     return stmt
 
 
-def load_tags(conn, ids):
+def load_tags(conn: Connection, ids: list) -> dict:
     if not ids:
         return {}
     t = schema.tags
@@ -187,7 +211,8 @@ def load_tags(conn, ids):
     return result
 
 
-def select_rows(conn, table, resource, q, extra_where=(), custom_filters=None, columns=None):
+def select_rows(conn: Connection, table, resource, q: ListQuery, extra_where=(),
+                custom_filters: Optional[dict] = None, columns: Optional[list] = None) -> list:
     """SELECT rows of ``table`` for a parsed list query. ``custom_filters`` maps attribute names
     that are not plain columns to functions (values -> where clause). With ``columns`` (a
     Shape's) the rows are the driver's tuples (``raw_rows``)."""
@@ -225,7 +250,7 @@ def select_rows(conn, table, resource, q, extra_where=(), custom_filters=None, c
     return rows
 
 
-def raw_rows(conn, stmt):
+def raw_rows(conn: Connection, stmt) -> list:
     """The rows of ``stmt`` as the database driver's own tuples: for columns whose values need
     no conversion by SQLAlchemy (text, integers; booleans and JSON are the reader's to
     convert)."""
@@ -239,7 +264,7 @@ def raw_rows(conn, stmt):
 _ROW_TYPES = {}
 
 
-def fast_rows(result):
+def fast_rows(result) -> list:
     """The result's rows as named tuples. SQLAlchemy's ``Row`` resolves ``row.name`` through a
     Python ``__getattr__``; a named tuple's field is a C descriptor, an order of magnitude
     cheaper, and a long list reads many attributes of every row."""
@@ -283,7 +308,8 @@ def _tag_clauses(table, tag_filters):
     return out
 
 
-def get_row(conn, table, resource_id, not_found, for_update=False):
+def get_row(conn: Connection, table, resource_id: str, not_found: Exception,
+            for_update: bool = False):
     stmt = select(table).where(table.c.id == resource_id)
     if for_update and conn.dialect.name == "postgresql":
         stmt = stmt.with_for_update()
@@ -293,7 +319,7 @@ def get_row(conn, table, resource_id, not_found, for_update=False):
     return row
 
 
-def check_revision(row, if_match):
+def check_revision(row, if_match: Optional[int]) -> None:
     """``If-Match: revision_number=N`` (revision-if-match extension) -> 412 when it differs."""
     if if_match is None:
         return
@@ -301,19 +327,19 @@ def check_revision(row, if_match):
         raise exc.RevisionNumberConstraintFailed(expected=if_match, current=row.revision_number)
 
 
-def bump(txn, table, resource_id, values=None):
+def bump(txn: Txn, table, resource_id: str, values: Optional[dict] = None) -> None:
     values = dict(values or {})
     values["revision_number"] = table.c.revision_number + 1
     values["updated_at"] = txn.now
     txn.execute(update(table).where(table.c.id == resource_id).values(**values))
 
 
-def delete_tags(txn, resource_ids):
+def delete_tags(txn: Txn, resource_ids: Iterable[str]) -> None:
     if resource_ids:
         txn.execute(delete(schema.tags).where(schema.tags.c.resource_id.in_(list(resource_ids))))
 
 
-def set_tags(txn, resource_id, tag_list):
+def set_tags(txn: Txn, resource_id: str, tag_list: list) -> None:
     delete_tags(txn, [resource_id])
     if tag_list:
         txn.execute(insert(schema.tags), [{"resource_id": resource_id, "tag": t}

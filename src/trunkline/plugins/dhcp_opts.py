@@ -3,12 +3,21 @@ stored per (port, opt_name, ip_version); on update the options given are merged 
 port's by (opt_name, ip_version): a null value removes one, another value replaces it, a new
 one is added, and the others stay. An option without a value (null, or '' unless it is one of
 the blank-able router/classless-static-route) is not stored."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional
+
 from sqlalchemy import delete, insert, select, update
 
 from trunkline import exceptions as exc
 from trunkline.db import schema
 from trunkline.definitions.validators import BLANK_DHCP_OPTS
 from trunkline.plugins import common
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from trunkline.db.engine import Txn
 
 O = schema.extradhcpopts
 KEYS = ["port_id", "opt_name", "ip_version"]
@@ -24,7 +33,7 @@ def _duplicate():
     return exc.NeutronDbObjectDuplicateEntry(object_type="ExtraDhcpOpt", attributes=KEYS)
 
 
-def load(conn, port_ids):
+def load(conn: Connection, port_ids: list) -> dict:
     """{port id: [{opt_name, opt_value, ip_version}]}, each port's sorted by name, version."""
     out = {}
     if not port_ids:
@@ -38,7 +47,7 @@ def load(conn, port_ids):
     return out
 
 
-def create(txn, port_id, opts):
+def create(txn: Txn, port_id: str, opts: Optional[list]) -> None:
     rows = [dict(opt, port_id=port_id) for opt in opts or () if _storable(opt)]
     if len({(r["opt_name"], r["ip_version"]) for r in rows}) != len(rows):
         raise _duplicate()
@@ -46,7 +55,7 @@ def create(txn, port_id, opts):
         txn.execute(insert(O), rows)
 
 
-def merge(txn, port_id, opts):
+def merge(txn: Txn, port_id: str, opts: Optional[list]) -> None:
     """Merge ``opts`` into the port's options (Neutron: nothing happens for null or [])."""
     if not opts:
         return
@@ -73,6 +82,6 @@ def merge(txn, port_id, opts):
         txn.execute(insert(O), [dict(o, port_id=port_id) for o in new])
 
 
-def delete_ports(txn, port_ids):
+def delete_ports(txn: Txn, port_ids: list) -> None:
     if port_ids:
         txn.execute(delete(O).where(O.c.port_id.in_(list(port_ids))))

@@ -17,8 +17,15 @@ the attributes that changed) inside its transaction:
 Extenders add computed attributes to answers (``extend_dicts``) and details to a port binding
 (``extend_binding``). Subscriptions are idempotent (subscribing a function twice keeps one).
 """
+from __future__ import annotations
+
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from trunkline.db.engine import Txn
 
 BEFORE, AFTER = "before", "after"
 CREATE, UPDATE, DELETE = "create", "update", "delete"
@@ -45,7 +52,7 @@ class Change:
     hosts: set = field(default_factory=set)
     quiet: bool = False
 
-    def value(self, resource_id: str, key: str, default=None):
+    def value(self, resource_id: str, key: str, default: Any = None) -> Any:
         """The value after the change, else before it."""
         new = self.new.get(resource_id)
         if new is not None and key in new:
@@ -71,12 +78,12 @@ def _run(when, txn, change):
             fn(txn, change)
 
 
-def before(txn, change: Change) -> Change:
+def before(txn: Txn, change: Change) -> Change:
     _run(BEFORE, txn, change)
     return change
 
 
-def after(txn, change: Change) -> Change:
+def after(txn: Txn, change: Change) -> Change:
     _run(AFTER, txn, change)
     if not change.quiet:
         for resource_id in change.ids:
@@ -84,7 +91,7 @@ def after(txn, change: Change) -> Change:
     return change
 
 
-def publish(txn, resource: str, op: str, ids: list, old: Optional[dict] = None,
+def publish(txn: Txn, resource: str, op: str, ids: list, old: Optional[dict] = None,
             new: Optional[dict] = None, changed=()) -> Change:
     """``after`` for a change described by its parts (the common case)."""
     return after(txn, Change(resource, op, list(ids), old or {}, new or {}, frozenset(changed)))
@@ -99,7 +106,8 @@ def extend_dicts(resource: str, fn: Callable) -> None:
         fns.append(fn)
 
 
-def extended(resource: str, conn, dicts: list, wanted=None) -> list:
+def extended(resource: str, conn: Connection, dicts: list,
+             wanted: Optional[set] = None) -> list:
     for fn in _dict_extenders.get(resource, ()):
         fn(conn, dicts, wanted)
     return dicts
@@ -112,7 +120,7 @@ def extend_binding(fn: Callable) -> None:
         _binding_extenders.append(fn)
 
 
-def binding_details(conn, port_ids: list, agent) -> dict:
+def binding_details(conn: Connection, port_ids: list, agent: Any) -> dict:
     out = {}
     for fn in _binding_extenders:
         for port_id, details in fn(conn, port_ids, agent).items():

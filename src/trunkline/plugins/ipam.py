@@ -12,8 +12,16 @@ ports a random free address among the first ones of the pools (Neutron picks amo
 the database's job: (subnet_id, ip_address) is the primary key of ipallocations; writers are
 serialised (db/engine.py), so the ranges always agree with the allocations.
 """
+from __future__ import annotations
+
 import ipaddress
 import random
+from typing import TYPE_CHECKING, Iterable, Optional
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from trunkline.db.engine import Txn
 
 from sqlalchemy import delete, insert, select, update
 
@@ -39,7 +47,7 @@ def _pool_spans(pools):
             for p in pools or ()]
 
 
-def default_pools(cidr, gateway_ip):
+def default_pools(cidr: str, gateway_ip: Optional[str]) -> list:
     net = ipaddress.ip_network(cidr)
     if net.version == 4:
         if net.prefixlen >= 31:
@@ -59,7 +67,7 @@ def default_pools(cidr, gateway_ip):
             for lo, hi in ranges if lo <= hi]
 
 
-def validate_pools(cidr, pools, gateway_ip):
+def validate_pools(cidr: str, pools: list, gateway_ip: Optional[str]) -> None:
     net = ipaddress.ip_network(cidr)
     spans = []
     for pool in pools:
@@ -86,7 +94,7 @@ def validate_pools(cidr, pools, gateway_ip):
                 raise exc.GatewayConflictWithAllocationPools(ip_address=gateway_ip, pool=text)
 
 
-def usable(subnet_row, ip):
+def usable(subnet_row, ip: str) -> bool:
     """Is ``ip`` an address a port may hold on this subnet (inside, not network/broadcast)?"""
     net = ipaddress.ip_network(subnet_row.cidr)
     addr = ipaddress.ip_address(ip)
@@ -99,13 +107,14 @@ def usable(subnet_row, ip):
     return True
 
 
-def is_allocated(conn, subnet_id, ip):
+def is_allocated(conn: Connection, subnet_id: str, ip: str) -> bool:
     """Does a port hold ``ip`` on the subnet (one primary-key lookup)?"""
     return conn.execute(select(A.c.port_id).where(A.c.subnet_id == subnet_id,
                                                   A.c.ip_address == ip)).first() is not None
 
 
-def pick(conn, subnet_row, first_free, taken=()):
+def pick(conn: Connection, subnet_row, first_free: bool,
+         taken: Iterable[str] = ()) -> Optional[str]:
     """A free address of the subnet's pools, not in ``taken`` (chosen earlier in the same
     request), or None when there is none. One query: the first free ranges."""
     avoid = {int(ipaddress.ip_address(t)) for t in taken}
@@ -136,7 +145,7 @@ def pick(conn, subnet_row, first_free, taken=()):
             return _ip(lo + n, subnet_row.ip_version)
 
 
-def allocate(txn, port_id, network_id, pairs, subnets):
+def allocate(txn: Txn, port_id: str, network_id: str, pairs: list, subnets: dict) -> None:
     """Give the port the (subnet id, address) ``pairs``: allocation rows, and the addresses
     taken out of their subnets' free ranges (``subnets``: {id: row})."""
     if not pairs:
@@ -147,7 +156,7 @@ def allocate(txn, port_id, network_id, pairs, subnets):
         _take(txn, subnets[sid], int(ipaddress.ip_address(ip)))
 
 
-def release(txn, pairs, subnets):
+def release(txn: Txn, pairs: list, subnets: dict) -> None:
     """Take the (subnet id, address) ``pairs`` off their port and return those inside the
     pools to the free ranges (``subnets``: {id: row})."""
     for sid, ip in pairs:
@@ -155,7 +164,7 @@ def release(txn, pairs, subnets):
         _give(txn, subnets[sid], int(ipaddress.ip_address(ip)))
 
 
-def release_port(txn, port_id):
+def release_port(txn: Txn, port_id: str) -> None:
     """Free every address of a port that is going away."""
     pairs = txn.execute(select(A.c.subnet_id, A.c.ip_address).where(A.c.port_id == port_id)
                         ).all()
@@ -166,13 +175,13 @@ def release_port(txn, port_id):
         release(txn, pairs, subnets)
 
 
-def release_subnet(txn, subnet_row):
+def release_subnet(txn: Txn, subnet_row) -> None:
     """The subnet goes: its allocations and free ranges with it."""
     txn.execute(delete(A).where(A.c.subnet_id == subnet_row.id))
     txn.execute(delete(F).where(F.c.subnet_id == subnet_row.id))
 
 
-def reset_ranges(txn, subnet_id, version, pools):
+def reset_ranges(txn: Txn, subnet_id: str, version: int, pools: list) -> None:
     """(Re)compute the subnet's free ranges: its pools less what ports hold there (a new
     subnet, or one whose pools changed)."""
     txn.execute(delete(F).where(F.c.subnet_id == subnet_id))
@@ -239,7 +248,7 @@ def _give(txn, subnet_row, ip):
         txn.execute(insert(F).values(subnet_id=sid, first=key, last=last))
 
 
-def eui64(subnet_row, mac):
+def eui64(subnet_row, mac: str) -> str:
     """The SLAAC address of ``mac`` on an IPv6 /64."""
     net = ipaddress.ip_network(subnet_row.cidr)
     octets = [int(x, 16) for x in mac.split(":")]
@@ -248,6 +257,6 @@ def eui64(subnet_row, mac):
     return str(ipaddress.ip_address(int(net.network_address) | int.from_bytes(bytes(iid), "big")))
 
 
-def is_auto_address(subnet_row):
+def is_auto_address(subnet_row) -> bool:
     return subnet_row.ip_version == 6 and subnet_row.ipv6_address_mode in (
         "slaac", "dhcpv6-stateless")

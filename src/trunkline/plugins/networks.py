@@ -2,6 +2,10 @@
 MTU as Neutron computes it (and no lower than its subnets' IP versions need), update, and
 delete (refused while non-network ports remain; the network's own ports and subnets go with
 it)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterable, Optional
+
 from sqlalchemy import delete, insert, select
 
 from trunkline import constants as k
@@ -9,6 +13,12 @@ from trunkline import exceptions as exc
 from trunkline import definitions
 from trunkline.db import schema
 from trunkline.plugins import common, events, segments
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from trunkline.db.engine import Txn
+    from trunkline.plugins.common import Context
 
 N = schema.networks
 # the smallest MTU a subnet of each IP version works on (RFC 791, RFC 8200)
@@ -21,7 +31,7 @@ class NetworkPlugin(common.ResourcePlugin):
     resource = definitions.network
     table = N
 
-    def fill(self, conn, dicts, wanted):
+    def fill(self, conn: Connection, dicts: list, wanted: Optional[set]) -> None:
         if not common.wants(wanted, "subnets"):
             return
         ids = [d["id"] for d in dicts]
@@ -35,7 +45,7 @@ class NetworkPlugin(common.ResourcePlugin):
             d["subnets"] = subnets.get(d["id"], [])
 
     @staticmethod
-    def owners(conn, network_ids):
+    def owners(conn: Connection, network_ids: Iterable) -> dict:
         """``{id: (project_id, shared, router:external)}`` for the networks that exist: what
         the policy engine knows about the network a subnet or port lives on."""
         ids = [i for i in network_ids if isinstance(i, str)]
@@ -49,7 +59,7 @@ class NetworkPlugin(common.ResourcePlugin):
 
     # -- writing
 
-    def create(self, txn, ctx, res):
+    def create(self, txn: Txn, ctx: Context, res: dict) -> str:
         ntype, physnet, seg_id = segments.segment_for(txn.conn, self.cfg, res)
         top = segments.max_mtu(self.cfg, ntype)
         mtu = res.get("mtu")
@@ -65,7 +75,8 @@ class NetworkPlugin(common.ResourcePlugin):
         events.publish(txn, "network", events.CREATE, [net_id], new={net_id: values})
         return net_id
 
-    def update(self, txn, ctx, network_id, res, if_match=None):
+    def update(self, txn: Txn, ctx: Context, network_id: str, res: dict,
+               if_match: Optional[int] = None) -> str:
         row = self.get_row(txn.conn, network_id)
         common.check_revision(row, if_match)
         values = self.shape.values(res, SIMPLE)
@@ -85,7 +96,8 @@ class NetworkPlugin(common.ResourcePlugin):
                        new={network_id: values}, changed=values)
         return network_id
 
-    def delete(self, txn, ctx, network_id, if_match=None):
+    def delete(self, txn: Txn, ctx: Context, network_id: str,
+               if_match: Optional[int] = None) -> None:
         row = self.get_row(txn.conn, network_id)
         common.check_revision(row, if_match)
         events.before(txn, events.Change("network", events.DELETE, [network_id],

@@ -2,6 +2,10 @@
 port security and extra DHCP options. Services take part through events (plugins/events.py):
 a trunk guards its ports against deletion and takes its subports along when its parent moves;
 they are not called from here."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional
+
 import ipaddress
 import random
 
@@ -12,6 +16,12 @@ from trunkline import definitions
 from trunkline import exceptions as exc
 from trunkline.db import schema
 from trunkline.plugins import binding, common, dhcp_opts, events, ipam
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from trunkline.db.engine import Txn
+    from trunkline.plugins.common import Context
 
 P = schema.ports
 A = schema.ipallocations
@@ -46,7 +56,7 @@ class PortPlugin(common.ResourcePlugin):
 
     # -- reading
 
-    def fill(self, conn, dicts, wanted):
+    def fill(self, conn: Connection, dicts: list, wanted: Optional[set]) -> None:
         ids = [d["id"] for d in dicts]
         if common.wants(wanted, "fixed_ips"):
             ips = {}
@@ -64,7 +74,7 @@ class PortPlugin(common.ResourcePlugin):
 
     # -- writing
 
-    def create(self, txn, ctx, res):
+    def create(self, txn: Txn, ctx: Context, res: dict) -> str:
         network = self.networks.get_row(txn.conn, res["network_id"])
         port_id = common.new_id()
         mac = res.get("mac_address")
@@ -90,7 +100,8 @@ class PortPlugin(common.ResourcePlugin):
         events.publish(txn, "port", events.CREATE, [port_id], new={port_id: values})
         return port_id
 
-    def update(self, txn, ctx, port_id, res, if_match=None):
+    def update(self, txn: Txn, ctx: Context, port_id: str, res: dict,
+               if_match: Optional[int] = None) -> str:
         row = self.get_row(txn.conn, port_id)
         common.check_revision(row, if_match)
         values = {col: v for col, v in self.shape.values(res, SIMPLE).items() if v is not None}
@@ -131,7 +142,7 @@ class PortPlugin(common.ResourcePlugin):
                        new={port_id: values}, changed=changed)
         return port_id
 
-    def delete(self, txn, ctx, port_id, if_match=None):
+    def delete(self, txn: Txn, ctx: Context, port_id: str, if_match: Optional[int] = None) -> None:
         row = self.get_row(txn.conn, port_id)
         common.check_revision(row, if_match)
         events.before(txn, events.Change("port", events.DELETE, [port_id], old={port_id: row}))

@@ -4,7 +4,7 @@ do before its policy engine looks at each row), from the rules each resource dec
 or external networks, the rows on networks the caller owns. The policy engine still checks
 every row it is given; this only keeps other projects' rows out of the query, so pages stay
 full and nothing is read that would be thrown away."""
-from sqlalchemy import or_, select
+from sqlalchemy import Table, or_, select
 
 from trunkline.db import schema
 from trunkline.definitions import base
@@ -28,7 +28,7 @@ RULES = {
 }
 
 
-def clauses(resource, table, project_id):
+def clauses(resource: base.Resource, table: Table, project_id: str) -> list:
     """WHERE clauses for a list of ``resource`` (stored in ``table``) seen from
     ``project_id``; [] when the resource declares no scope (agents: the policy alone
     decides)."""

@@ -11,7 +11,7 @@ MAX_VNI = 2 ** 24 - 1
 MAX_GRE = 2 ** 32 - 1
 
 
-def max_mtu(cfg, network_type):
+def max_mtu(cfg, network_type: str) -> int:
     return cfg.global_physnet_mtu - {"vxlan": VXLAN_OVERHEAD, "gre": GRE_OVERHEAD}.get(
         network_type, 0)
 
@@ -20,7 +20,7 @@ def _invalid(msg):
     return exc.InvalidInput(error_message=msg)
 
 
-def segment_for(conn, cfg, res):
+def segment_for(conn, cfg, res: dict) -> tuple:
     """Return (network_type, physical_network, segmentation_id) for a new network."""
     ntype = res.get("provider:network_type")
     physnet = res.get("provider:physical_network")

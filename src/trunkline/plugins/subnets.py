@@ -1,6 +1,10 @@
 """Subnets (IPv4 and IPv6): CIDR, gateway and allocation-pool rules, DNS servers and host routes,
 overlap checks within a network, and delete refused while ports hold addresses from it
 (except IPv6 SLAAC/stateless subnets, whose addresses go with them)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional
+
 import ipaddress
 
 from sqlalchemy import delete, false, insert, select
@@ -11,6 +15,12 @@ from trunkline import exceptions as exc
 from trunkline.db import schema
 from trunkline.plugins import common, events, ipam
 from trunkline.plugins.networks import MIN_MTU
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from trunkline.db.engine import Txn
+    from trunkline.plugins.common import Context
 
 S = schema.subnets
 
@@ -29,7 +39,7 @@ class SubnetPlugin(common.ResourcePlugin):
             select(schema.networks.c.id).where(schema.networks.c.shared.in_(values))),
     }
 
-    def fill(self, conn, dicts, wanted):
+    def fill(self, conn: Connection, dicts: list, wanted: Optional[set]) -> None:
         if common.wants(wanted, "subnetpool_id"):
             for d in dicts:
                 d["subnetpool_id"] = None
@@ -40,7 +50,7 @@ class SubnetPlugin(common.ResourcePlugin):
 
     # -- writing
 
-    def create(self, txn, ctx, res):
+    def create(self, txn: Txn, ctx: Context, res: dict) -> str:
         if res.get("cidr") is None:
             raise exc.BadRequest(resource="subnets",
                                  msg="a subnetpool must be specified in the absence of a cidr")
@@ -85,7 +95,8 @@ class SubnetPlugin(common.ResourcePlugin):
         events.publish(txn, "subnet", events.CREATE, [subnet_id], new={subnet_id: values})
         return subnet_id
 
-    def update(self, txn, ctx, subnet_id, res, if_match=None):
+    def update(self, txn: Txn, ctx: Context, subnet_id: str, res: dict,
+               if_match: Optional[int] = None) -> str:
         row = self.get_row(txn.conn, subnet_id)
         common.check_revision(row, if_match)
         net = ipaddress.ip_network(row.cidr)
@@ -114,7 +125,8 @@ class SubnetPlugin(common.ResourcePlugin):
                        new={subnet_id: values}, changed=values)
         return subnet_id
 
-    def delete(self, txn, ctx, subnet_id, if_match=None):
+    def delete(self, txn: Txn, ctx: Context, subnet_id: str,
+               if_match: Optional[int] = None) -> None:
         row = self.get_row(txn.conn, subnet_id)
         common.check_revision(row, if_match)
         events.before(txn, events.Change("subnet", events.DELETE, [subnet_id],

@@ -1,17 +1,26 @@
 """Tags of resources with standard attributes (standard-attr-tag): replace all, add one, remove
 one; each moves the resource's revision and is an update of the resource like any other (the
 change log sees it)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from trunkline import exceptions as exc
 from trunkline.definitions import MAX_TAGS
 from trunkline.plugins import common, events
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
-def get(conn, plugin, resource_id: str) -> list:
+    from trunkline.db.engine import Txn
+
+
+def get(conn: Connection, plugin: Any, resource_id: str) -> list:
     plugin.get_row(conn, resource_id)
     return common.load_tags(conn, [resource_id]).get(resource_id, [])
 
 
-def replace(txn, plugin, resource_id: str, tags: list) -> list:
+def replace(txn: Txn, plugin: Any, resource_id: str, tags: list) -> list:
     """Set exactly ``tags``; returns them sorted."""
     row = plugin.get_row(txn.conn, resource_id)
     new = sorted(set(tags))
@@ -20,7 +29,7 @@ def replace(txn, plugin, resource_id: str, tags: list) -> list:
     return new
 
 
-def add(txn, plugin, resource_id: str, tag: str) -> None:
+def add(txn: Txn, plugin: Any, resource_id: str, tag: str) -> None:
     row = plugin.get_row(txn.conn, resource_id)
     current = common.load_tags(txn.conn, [resource_id]).get(resource_id, [])
     if tag in current:
@@ -31,7 +40,7 @@ def add(txn, plugin, resource_id: str, tag: str) -> None:
     _changed(txn, plugin, row)
 
 
-def remove(txn, plugin, resource_id: str, tag: str) -> None:
+def remove(txn: Txn, plugin: Any, resource_id: str, tag: str) -> None:
     row = plugin.get_row(txn.conn, resource_id)
     current = common.load_tags(txn.conn, [resource_id]).get(resource_id, [])
     if tag not in current:

@@ -8,6 +8,10 @@
 - a parent bound on an Open vSwitch host is plugged into its trunk bridge ``tbr-<trunk id>``,
   which os-vif creates (binding extender: ``binding:vif_details.bridge_name``).
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Optional
+
 from sqlalchemy import case, select, update
 
 from trunkline import constants as k
@@ -17,17 +21,23 @@ from trunkline.db import schema
 from trunkline.plugins import common, events
 from trunkline.services.trunk import status
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from trunkline.db.engine import Txn
+    from trunkline.plugins.events import Change
+
 T, S, P = schema.trunks, schema.subports, schema.ports
 
 
-def subscribe():
+def subscribe() -> None:
     events.subscribe(events.BEFORE, "port", events.DELETE, refuse_trunk_port_delete)
     events.subscribe(events.AFTER, "port", events.UPDATE, parent_moved)
     events.extend_dicts("port", trunk_details)
     events.extend_binding(trunk_bridge)
 
 
-def refuse_trunk_port_delete(txn, change):
+def refuse_trunk_port_delete(txn: Txn, change: Change) -> None:
     for port_id in change.ids:
         trunk_id = txn.execute(select(T.c.id).where(T.c.port_id == port_id)).scalar()
         if trunk_id:
@@ -37,7 +47,7 @@ def refuse_trunk_port_delete(txn, change):
             raise exc.PortInUseAsSubPort(port_id=port_id, trunk_id=trunk_id)
 
 
-def parent_moved(txn, change):
+def parent_moved(txn: Txn, change: Change) -> None:
     """A trunk parent bound to another host (or unbound): trunk DOWN, subports follow (what
     Neutron's trunk driver does once the agent wires the parent; trunkline does it at once)."""
     if "host" not in change.changed:
@@ -53,7 +63,7 @@ def parent_moved(txn, change):
             bind_subports(txn, ids, new)
 
 
-def bind_subports(txn, port_ids, host):
+def bind_subports(txn: Txn, port_ids: list, host: str) -> None:
     """Subports live where their parent lives: same host, device_owner trunk:subport; one that
     moves host is DOWN until the new host's agent wires it."""
     if not port_ids:
@@ -68,7 +78,7 @@ def bind_subports(txn, port_ids, host):
                    changed={"host", "device_owner", "status", "trunk"})
 
 
-def trunk_details(conn, dicts, wanted):
+def trunk_details(conn: Connection, dicts: list, wanted: Optional[set]) -> None:
     """``trunk_details`` of the ports that are trunk parents (two queries)."""
     if not common.wants(wanted, "trunk_details") or not dicts:
         return
@@ -93,7 +103,7 @@ def trunk_details(conn, dicts, wanted):
             d["trunk_details"] = details[d["id"]]
 
 
-def trunk_bridge(conn, port_ids, agent):
+def trunk_bridge(conn: Connection, port_ids: list, agent: Any) -> dict:
     """A trunk parent on an Open vSwitch host is plugged into its trunk bridge."""
     if agent.agent_type != k.AGENT_OVS or not port_ids:
         return {}

@@ -2,6 +2,10 @@
 subports), in one transaction each, with subports bound to the parent's host. What it does
 when ports change (deletion guard, subports following their parent, ``trunk_details``, the
 trunk bridge in a parent's binding) is in callbacks.py."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Optional
+
 from sqlalchemy import delete, func, insert, select
 
 from trunkline import constants as k
@@ -10,6 +14,12 @@ from trunkline import exceptions as exc
 from trunkline.db import schema
 from trunkline.plugins import common, events
 from trunkline.services.trunk import callbacks, rules, status
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from trunkline.db.engine import Txn
+    from trunkline.plugins.common import Context
 
 T, S, P = schema.trunks, schema.subports, schema.ports
 
@@ -25,19 +35,19 @@ class TrunkPlugin(common.ResourcePlugin):
 
     # -- reading
 
-    def fill(self, conn, dicts, wanted):
+    def fill(self, conn: Connection, dicts: list, wanted: Optional[set]) -> None:
         if common.wants(wanted, "sub_ports"):
             subs = subports_of(conn, [d["id"] for d in dicts])
             for d in dicts:
                 d["sub_ports"] = subs.get(d["id"], [])
 
-    def get_subports(self, conn, ctx, trunk_id):
+    def get_subports(self, conn: Connection, ctx: Context, trunk_id: str) -> dict:
         self.get_row(conn, trunk_id)
         return {"sub_ports": subports_of(conn, [trunk_id]).get(trunk_id, [])}
 
     # -- writing
 
-    def create(self, txn, ctx, res):
+    def create(self, txn: Txn, ctx: Context, res: dict) -> str:
         parent = rules.check_port_free(txn.conn, res["port_id"], parent=True,
                                        can_trunk_bound=self.can_trunk_bound_port)
         subports = rules.validate_subports(txn.conn, res.get("sub_ports") or [], parent.id)
@@ -50,7 +60,8 @@ class TrunkPlugin(common.ResourcePlugin):
         events.publish(txn, "trunk", events.CREATE, [trunk_id], new={trunk_id: values})
         return trunk_id
 
-    def update(self, txn, ctx, trunk_id, res, if_match=None):
+    def update(self, txn: Txn, ctx: Context, trunk_id: str, res: dict,
+               if_match: Optional[int] = None) -> str:
         row = self.get_row(txn.conn, trunk_id, for_update=True)
         common.check_revision(row, if_match)
         values = {key: res[key] for key in ("name", "description", "admin_state_up")
@@ -60,7 +71,7 @@ class TrunkPlugin(common.ResourcePlugin):
                        new={trunk_id: values}, changed=values)
         return trunk_id
 
-    def delete(self, txn, ctx, trunk_id, if_match=None):
+    def delete(self, txn: Txn, ctx: Context, trunk_id: str, if_match: Optional[int] = None) -> None:
         row = self.get_row(txn.conn, trunk_id, for_update=True)
         common.check_revision(row, if_match)
         rules.check_manageable(row)
@@ -72,7 +83,7 @@ class TrunkPlugin(common.ResourcePlugin):
         common.delete_tags(txn, [trunk_id])
         events.publish(txn, "trunk", events.DELETE, [trunk_id], old={trunk_id: row})
 
-    def add_subports(self, txn, ctx, trunk_id, body):
+    def add_subports(self, txn: Txn, ctx: Context, trunk_id: str, body: Any) -> str:
         subports = _sub_ports(body)
         row = self.get_row(txn.conn, trunk_id, for_update=True)
         rules.basic_validation(subports)
@@ -94,7 +105,7 @@ class TrunkPlugin(common.ResourcePlugin):
                        changed={"sub_ports", "status"})
         return trunk_id
 
-    def remove_subports(self, txn, ctx, trunk_id, body):
+    def remove_subports(self, txn: Txn, ctx: Context, trunk_id: str, body: Any) -> str:
         subports = _sub_ports(body)
         row = self.get_row(txn.conn, trunk_id, for_update=True)
         rules.check_manageable(row)
@@ -133,7 +144,7 @@ class TrunkPlugin(common.ResourcePlugin):
                            changed={"trunk"})
 
 
-def subports_of(conn, trunk_ids):
+def subports_of(conn: Connection, trunk_ids: list) -> dict:
     """{trunk id: its subports as the API shows them, in the order they were added}."""
     if not trunk_ids:
         return {}

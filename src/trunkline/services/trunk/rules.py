@@ -1,6 +1,10 @@
 """Trunk validation without persistence, in Neutron's order (its trunk rules module):
 which port may be a parent, which ports may be subports, segmentation types and ranges, MTU.
 Every function reads; none writes."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from sqlalchemy import select
 
 from trunkline import constants as k
@@ -8,6 +12,9 @@ from trunkline import exceptions as exc
 from trunkline.db import schema
 from trunkline import definitions
 from trunkline.definitions import validators
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Row
 
 P, N, T, S = schema.ports, schema.networks, schema.trunks, schema.subports
 
@@ -19,7 +26,8 @@ def _invalid(msg):
     return exc.InvalidInput(error_message=msg)
 
 
-def check_port_free(conn, port_id, parent, can_trunk_bound=False):
+def check_port_free(conn: Connection, port_id: str, parent: bool,
+                    can_trunk_bound: bool = False) -> Row:
     """TrunkPortValidator.validate: not already a subport, not already a parent; a parent must
     exist (and be unbound unless the driver trunks bound ports); a subport must have no device."""
     return _check_free(_usage(conn, [port_id]), port_id, parent, can_trunk_bound)
@@ -51,24 +59,24 @@ def _check_free(usage, port_id, parent, can_trunk_bound=False):
     return port
 
 
-def is_bound(port):
+def is_bound(port: Row) -> bool:
     """Neutron's test: a port with a binding:host_id is bound, whatever its vif_type."""
     return bool(port.host)
 
 
-def can_be_trunked(port, can_trunk_bound=False):
+def can_be_trunked(port: Row, can_trunk_bound: bool = False) -> bool:
     """Neutron's can_be_trunked_or_untrunked: an unbound port always; a bound one when the trunk
     driver of its vif_type trunks bound ports (Linux bridge's does, Open vSwitch's does not)."""
     return not is_bound(port) or can_trunk_bound or port.vif_type in TRUNK_BOUND_VIF_TYPES
 
 
-def basic_validation(subports):
+def basic_validation(subports: list) -> None:
     reason = validators.subports(subports)
     if reason:
         raise _invalid(reason)
 
 
-def validate_subports(conn, subports, parent_id):
+def validate_subports(conn: Connection, subports: list, parent_id: str) -> list:
     """SubPortsValidator.validate with trunk validation: returns normalised subport dicts."""
     ids = [s["port_id"] for s in subports]
     mtus = _mtus(conn, ids + [parent_id])
@@ -125,6 +133,6 @@ def _segments(conn, port_ids):
     return {pid: (ntype, seg) for pid, ntype, seg in rows}
 
 
-def check_manageable(trunk):
+def check_manageable(trunk: Row) -> None:
     if not trunk.admin_state_up:
         raise exc.TrunkDisabled(trunk_id=trunk.id)

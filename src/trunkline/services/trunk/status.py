@@ -6,18 +6,25 @@ vouches for the wiring any more: Neutron's rule for an unbound parent, "no more 
 resources associated"), and otherwise only what the agent of the parent's host reports
 (BUILD, ACTIVE, DEGRADED, ERROR). Every change made here is published as a trunk update
 (plugins/events.py), so the host's agent sees it."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from sqlalchemy import select, update
 
 from trunkline import constants as k
 from trunkline.db import schema
 from trunkline.plugins import common, events
 
+if TYPE_CHECKING:
+    from trunkline.db.engine import Txn
+
 T, P = schema.trunks, schema.ports
 INITIAL = k.DOWN
 REPORTABLE = k.TRUNK_STATUSES
 
 
-def subports_changed(txn, trunk_id):
+def subports_changed(txn: Txn, trunk_id: str) -> None:
     """add/remove_subports: DOWN until the agent has wired the change. Neutron 29 moves
     updated_at but leaves revision_number alone here."""
     txn.execute(update(T).where(T.c.id == trunk_id).values(status=INITIAL, updated_at=txn.now))
@@ -34,14 +41,14 @@ def _set(txn, rows, statuses):
                        changed={"status"})
 
 
-def parent_moved(txn, parent_id):
+def parent_moved(txn: Txn, parent_id: str) -> None:
     """The parent port changed host or was unbound: its trunk is not wired there (yet)."""
     row = txn.execute(select(T.c.id, T.c.status).where(T.c.port_id == parent_id)).first()
     if row is not None and row.status != INITIAL:
         _set(txn, [tuple(row)], {row.id: INITIAL})
 
 
-def host_lost(txn, host):
+def host_lost(txn: Txn, host: str) -> list:
     """The Open vSwitch agent of ``host`` is dead: the trunks whose parent is bound there go
     DOWN until it comes back and reports again; returns their ids."""
     rows = [tuple(r) for r in txn.execute(select(T.c.id, T.c.status).join(
@@ -50,7 +57,7 @@ def host_lost(txn, host):
     return [tid for tid, _ in rows]
 
 
-def apply_reports(txn, host, statuses):
+def apply_reports(txn: Txn, host: str, statuses: dict) -> list:
     """An agent's report ``{trunk id: status}``: applied to the trunks whose parent is bound to
     ``host``, ignored for any other trunk; returns the ids whose status changed."""
     wanted = {tid: s for tid, s in statuses.items() if s in REPORTABLE}
