@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable, Optional
 
 import orjson
-from sqlalchemy import (JSON, Boolean, Text, and_, cast, delete, exists, insert, or_, select,
-                        update)
+from sqlalchemy import (JSON, Boolean, Text, and_, bindparam, cast, delete, exists, insert, or_,
+                        select, update)
 
 from trunkline import exceptions as exc
 from trunkline.db import schema
@@ -189,23 +189,41 @@ class ResourcePlugin:
 IN_LIMIT = 500
 
 
-def restrict(stmt, column, ids: Iterable[str]):
-    """Limit ``stmt`` to rows whose ``column`` is in ``ids``. Past IN_LIMIT ids the caller is
+class ByIds:
+    """A SELECT of the rows whose ``column`` is among some ids, built once: a statement built
+    per call costs more than the database takes to run it. Past IN_LIMIT ids the caller is
     listing a large part of the table, where one scan (the caller ignores extra rows) is cheaper
     than a huge IN list."""
-    if len(ids) <= IN_LIMIT:
-        return stmt.where(column.in_(list(ids)))
-    return stmt
+
+    def __init__(self, stmt, column):
+        self.some = stmt.where(column.in_(bindparam("ids", expanding=True)))
+        self.every = stmt
+
+    def execute(self, conn: Connection, ids: Iterable[str]):
+        ids = list(ids)
+        if len(ids) <= IN_LIMIT:
+            return conn.execute(self.some, {"ids": ids})
+        return conn.execute(self.every)
+
+    def raw(self, conn: Connection, ids: Iterable[str]) -> list:
+        """The rows as the driver's tuples (``raw_rows``)."""
+        result = self.execute(conn, ids)
+        try:
+            return result.cursor.fetchall()
+        finally:
+            result.close()
+
+
+_TAGS = ByIds(select(schema.tags.c.resource_id, schema.tags.c.tag).order_by(schema.tags.c.tag),
+             schema.tags.c.resource_id)
 
 
 def load_tags(conn: Connection, ids: list) -> dict:
     if not ids:
         return {}
-    t = schema.tags
-    stmt = restrict(select(t.c.resource_id, t.c.tag), t.c.resource_id, ids)
     result = {}
     wanted = set(ids)
-    for rid, tag in conn.execute(stmt.order_by(t.c.tag)):
+    for rid, tag in _TAGS.raw(conn, ids):
         if rid in wanted:
             result.setdefault(rid, []).append(tag)
     return result

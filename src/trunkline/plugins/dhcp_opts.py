@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 O = schema.extradhcpopts
 KEYS = ["port_id", "opt_name", "ip_version"]
+_OPTS = common.ByIds(select(O.c.port_id, O.c.opt_name, O.c.opt_value, O.c.ip_version).order_by(
+    O.c.opt_name, O.c.ip_version), O.c.port_id)
 
 
 def _storable(opt):
@@ -38,10 +40,7 @@ def load(conn: Connection, port_ids: list) -> dict:
     out = {}
     if not port_ids:
         return out
-    stmt = common.restrict(select(O.c.port_id, O.c.opt_name, O.c.opt_value, O.c.ip_version),
-                           O.c.port_id, port_ids)
-    for pid, name, value, version in conn.execute(stmt.order_by(O.c.opt_name,
-                                                                O.c.ip_version)):
+    for pid, name, value, version in _OPTS.raw(conn, port_ids):
         out.setdefault(pid, []).append({"opt_name": name, "opt_value": value,
                                         "ip_version": version})
     return out

@@ -23,14 +23,14 @@ if TYPE_CHECKING:
 
     from trunkline.db.engine import Txn
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from trunkline import exceptions as exc
 from trunkline.db import schema
 
 WINDOW = 1000       # a random pick chooses among at most this many free addresses
 RANGES_READ = 32    # ... of at most this many free ranges
-A, F = schema.ipallocations, schema.ipfreeranges
+A, F, S = schema.ipallocations, schema.ipfreeranges, schema.subnets
 _rand = random.SystemRandom()
 
 
@@ -107,10 +107,34 @@ def usable(subnet_row, ip: str) -> bool:
     return True
 
 
+# The statements of the hot paths, built once (a statement built per call costs more than
+# SQLite takes to run it); parameters: sid (subnet id), key (an address key), ...
+_HELD = select(A.c.port_id).where(A.c.subnet_id == bindparam("sid"),
+                                  A.c.ip_address == bindparam("ip"))
+_FIRST_RANGES = select(F.c.first, F.c.last).where(F.c.subnet_id == bindparam("sid")).order_by(
+    F.c.first).limit(RANGES_READ)
+_AT_OR_BEFORE = select(F.c.first, F.c.last).where(
+    F.c.subnet_id == bindparam("sid"), F.c.first <= bindparam("key")).order_by(
+    F.c.first.desc()).limit(1)
+_STARTING_AT = select(F.c.last).where(F.c.subnet_id == bindparam("sid"),
+                                      F.c.first == bindparam("key"))
+_DROP_RANGE = delete(F).where(F.c.subnet_id == bindparam("sid"), F.c.first == bindparam("key"))
+_SET_FIRST = update(F).where(F.c.subnet_id == bindparam("sid"),
+                             F.c.first == bindparam("key")).values(first=bindparam("to"))
+_SET_LAST = update(F).where(F.c.subnet_id == bindparam("sid"),
+                            F.c.first == bindparam("key")).values(last=bindparam("to"))
+_ADD_RANGE = insert(F)
+_PORT_ADDRESSES = select(A.c.subnet_id, A.c.ip_address, S.c.ip_version,
+                         S.c.allocation_pools).join(S, S.c.id == A.c.subnet_id).where(
+    A.c.port_id == bindparam("port_id"))
+_DROP_PORT_ADDRESSES = delete(A).where(A.c.port_id == bindparam("port_id"))
+_DROP_ADDRESS = delete(A).where(A.c.subnet_id == bindparam("sid"),
+                                A.c.ip_address == bindparam("ip"))
+
+
 def is_allocated(conn: Connection, subnet_id: str, ip: str) -> bool:
     """Does a port hold ``ip`` on the subnet (one primary-key lookup)?"""
-    return conn.execute(select(A.c.port_id).where(A.c.subnet_id == subnet_id,
-                                                  A.c.ip_address == ip)).first() is not None
+    return conn.execute(_HELD, {"sid": subnet_id, "ip": ip}).first() is not None
 
 
 def pick(conn: Connection, subnet_row, first_free: bool,
@@ -119,8 +143,7 @@ def pick(conn: Connection, subnet_row, first_free: bool,
     request), or None when there is none. One query: the first free ranges."""
     avoid = {int(ipaddress.ip_address(t)) for t in taken}
     spans, size = [], 0
-    for first, last in conn.execute(select(F.c.first, F.c.last).where(
-            F.c.subnet_id == subnet_row.id).order_by(F.c.first).limit(RANGES_READ)):
+    for first, last in conn.execute(_FIRST_RANGES, {"sid": subnet_row.id}):
         lo = int(first, 16)
         hi = min(int(last, 16), lo + WINDOW + len(avoid) - size - 1)
         spans.append((lo, hi))
@@ -153,26 +176,26 @@ def allocate(txn: Txn, port_id: str, network_id: str, pairs: list, subnets: dict
     txn.execute(insert(A), [{"subnet_id": sid, "ip_address": ip, "port_id": port_id,
                              "network_id": network_id} for sid, ip in pairs])
     for sid, ip in pairs:
-        _take(txn, subnets[sid], int(ipaddress.ip_address(ip)))
+        _take(txn, sid, subnets[sid].ip_version, int(ipaddress.ip_address(ip)))
 
 
 def release(txn: Txn, pairs: list, subnets: dict) -> None:
     """Take the (subnet id, address) ``pairs`` off their port and return those inside the
     pools to the free ranges (``subnets``: {id: row})."""
     for sid, ip in pairs:
-        txn.execute(delete(A).where(A.c.subnet_id == sid, A.c.ip_address == ip))
-        _give(txn, subnets[sid], int(ipaddress.ip_address(ip)))
+        txn.execute(_DROP_ADDRESS, {"sid": sid, "ip": ip})
+        subnet = subnets[sid]
+        _give(txn, sid, subnet.ip_version, subnet.allocation_pools,
+              int(ipaddress.ip_address(ip)))
 
 
 def release_port(txn: Txn, port_id: str) -> None:
     """Free every address of a port that is going away."""
-    pairs = txn.execute(select(A.c.subnet_id, A.c.ip_address).where(A.c.port_id == port_id)
-                        ).all()
-    if pairs:
-        s = schema.subnets
-        subnets = {r.id: r for r in txn.execute(select(s).where(
-            s.c.id.in_(sorted({sid for sid, _ in pairs}))))}
-        release(txn, pairs, subnets)
+    held = txn.execute(_PORT_ADDRESSES, {"port_id": port_id}).all()
+    if held:
+        txn.execute(_DROP_PORT_ADDRESSES, {"port_id": port_id})
+        for sid, ip, version, pools in held:
+            _give(txn, sid, version, pools, int(ipaddress.ip_address(ip)))
 
 
 def release_subnet(txn: Txn, subnet_row) -> None:
@@ -198,54 +221,41 @@ def reset_ranges(txn: Txn, subnet_id: str, version: int, pools: list) -> None:
         txn.execute(insert(F), rows)
 
 
-def _containing(conn, subnet_id, key):
-    """The free range holding the address with this key, as (first, last) keys, or None."""
-    row = conn.execute(select(F.c.first, F.c.last).where(
-        F.c.subnet_id == subnet_id, F.c.first <= key).order_by(F.c.first.desc()).limit(1)
-    ).first()
-    if row is None or row.last < key:
-        return None
-    return row.first, row.last
-
-
-def _take(txn, subnet_row, ip):
-    version, sid = subnet_row.ip_version, subnet_row.id
+def _take(txn, sid, version, ip):
+    """Take address ``ip`` (an integer) out of the free range holding it, if one does (a
+    fixed IP may be anywhere in the subnet, outside the pools too)."""
     key = _key(ip, version)
-    found = _containing(txn.conn, sid, key)
-    if found is None:
-        return      # outside the pools (a fixed IP may be anywhere in the subnet)
-    first, last = found
-    where = (F.c.subnet_id == sid, F.c.first == first)
-    if first == last:
-        txn.execute(delete(F).where(*where))
-    elif key == first:
-        txn.execute(update(F).where(*where).values(first=_key(ip + 1, version)))
-    else:
-        txn.execute(update(F).where(*where).values(last=_key(ip - 1, version)))
-        if key != last:
-            txn.execute(insert(F).values(subnet_id=sid, first=_key(ip + 1, version),
-                                         last=last))
-
-
-def _give(txn, subnet_row, ip):
-    if not any(lo <= ip <= hi for lo, hi in _pool_spans(subnet_row.allocation_pools)):
+    found = txn.execute(_AT_OR_BEFORE, {"sid": sid, "key": key}).first()
+    if found is None or found.last < key:
         return
-    version, sid = subnet_row.ip_version, subnet_row.id
-    key, before, after = _key(ip, version), _key(ip - 1, version), _key(ip + 1, version)
-    if _containing(txn.conn, sid, key) is not None:
-        return      # already free (cannot happen while allocations and ranges agree)
-    # merge with the range ending just before and the one starting just after
-    prev = txn.execute(select(F.c.first).where(F.c.subnet_id == sid, F.c.last == before)
-                       ).scalar() if ip > 0 else None
-    nxt = txn.execute(select(F.c.last).where(F.c.subnet_id == sid, F.c.first == after)
-                      ).scalar()
-    if nxt is not None:
-        txn.execute(delete(F).where(F.c.subnet_id == sid, F.c.first == after))
-    last = nxt if nxt is not None else key
-    if prev is not None:
-        txn.execute(update(F).where(F.c.subnet_id == sid, F.c.first == prev).values(last=last))
+    first, last = found
+    at = {"sid": sid, "key": first}
+    if first == last:
+        txn.execute(_DROP_RANGE, at)
+    elif key == first:
+        txn.execute(_SET_FIRST, dict(at, to=_key(ip + 1, version)))
     else:
-        txn.execute(insert(F).values(subnet_id=sid, first=key, last=last))
+        txn.execute(_SET_LAST, dict(at, to=_key(ip - 1, version)))
+        if key != last:
+            txn.execute(_ADD_RANGE, {"subnet_id": sid, "first": _key(ip + 1, version),
+                                     "last": last})
+
+
+def _give(txn, sid, version, pools, ip):
+    """Return address ``ip`` to the free ranges when it is in the pools, merged with the
+    ranges ending just before it and starting just after it."""
+    if not any(lo <= ip <= hi for lo, hi in _pool_spans(pools)):
+        return
+    key, before, after = _key(ip, version), _key(ip - 1, version), _key(ip + 1, version)
+    prev = txn.execute(_AT_OR_BEFORE, {"sid": sid, "key": key}).first()
+    nxt = txn.execute(_STARTING_AT, {"sid": sid, "key": after}).scalar()
+    if nxt is not None:
+        txn.execute(_DROP_RANGE, {"sid": sid, "key": after})
+    last = nxt if nxt is not None else key
+    if prev is not None and prev.last == before:
+        txn.execute(_SET_LAST, {"sid": sid, "key": prev.first, "to": last})
+    else:
+        txn.execute(_ADD_RANGE, {"subnet_id": sid, "first": key, "last": last})
 
 
 def eui64(subnet_row, mac: str) -> str:

@@ -25,6 +25,9 @@ N = schema.networks
 MIN_MTU = {4: 68, 6: 1280}
 SIMPLE = ("name", "description", "admin_state_up", "shared", "router:external",
           "port_security_enabled")
+_SUBNETS = common.ByIds(select(schema.subnets.c.network_id, schema.subnets.c.id),
+                        schema.subnets.c.network_id)
+_OWNERS = common.ByIds(select(N.c.id, N.c.project_id, N.c.shared, N.c.router_external), N.c.id)
 
 
 class NetworkPlugin(common.ResourcePlugin):
@@ -37,9 +40,7 @@ class NetworkPlugin(common.ResourcePlugin):
         ids = [d["id"] for d in dicts]
         subnets = {}
         if ids:
-            s = schema.subnets
-            stmt = common.restrict(select(s.c.network_id, s.c.id), s.c.network_id, ids)
-            for net_id, sub_id in conn.execute(stmt):
+            for net_id, sub_id in _SUBNETS.raw(conn, ids):
                 subnets.setdefault(net_id, []).append(sub_id)
         for d in dicts:
             d["subnets"] = subnets.get(d["id"], [])
@@ -51,11 +52,9 @@ class NetworkPlugin(common.ResourcePlugin):
         ids = [i for i in network_ids if isinstance(i, str)]
         if not ids:
             return {}
-        stmt = common.restrict(select(N.c.id, N.c.project_id, N.c.shared, N.c.router_external),
-                               N.c.id, ids)
         wanted = set(ids)
         return {nid: (project, shared, external)
-                for nid, project, shared, external in conn.execute(stmt) if nid in wanted}
+                for nid, project, shared, external in _OWNERS.execute(conn, ids) if nid in wanted}
 
     # -- writing
 

@@ -28,6 +28,7 @@ A = schema.ipallocations
 SIMPLE = ("name", "description", "admin_state_up", "device_id", "device_owner",
           "port_security_enabled")
 _rand = random.SystemRandom()
+_FIXED_IPS = common.ByIds(select(A.c.port_id, A.c.subnet_id, A.c.ip_address), A.c.port_id)
 
 
 def _fixed_ips_filter(values):
@@ -61,9 +62,7 @@ class PortPlugin(common.ResourcePlugin):
         if common.wants(wanted, "fixed_ips"):
             ips = {}
             if ids:
-                stmt = common.restrict(select(A.c.port_id, A.c.subnet_id, A.c.ip_address),
-                                       A.c.port_id, ids)
-                for pid, sid, ip in common.raw_rows(conn, stmt):
+                for pid, sid, ip in _FIXED_IPS.raw(conn, ids):
                     ips.setdefault(pid, []).append({"subnet_id": sid, "ip_address": ip})
             for d in dicts:
                 d["fixed_ips"] = ips.get(d["id"], [])

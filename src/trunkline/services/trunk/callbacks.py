@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from trunkline.plugins.events import Change
 
 T, S, P = schema.trunks, schema.subports, schema.ports
+_PARENTS = common.ByIds(select(T.c.id, T.c.port_id), T.c.port_id)
 
 
 def subscribe() -> None:
@@ -83,9 +84,8 @@ def trunk_details(conn: Connection, dicts: list, wanted: Optional[set]) -> None:
     if not common.wants(wanted, "trunk_details") or not dicts:
         return
     ids = [d["id"] for d in dicts]
-    stmt = common.restrict(select(T.c.id, T.c.port_id), T.c.port_id, ids)
     listed = set(ids)
-    wanted_parents = {pid: tid for tid, pid in conn.execute(stmt) if pid in listed}
+    wanted_parents = {pid: tid for tid, pid in _PARENTS.raw(conn, ids) if pid in listed}
     if not wanted_parents:
         return
     details = {pid: {"trunk_id": tid, "sub_ports": []} for pid, tid in wanted_parents.items()}

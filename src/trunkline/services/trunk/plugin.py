@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from trunkline.plugins.common import Context
 
 T, S, P = schema.trunks, schema.subports, schema.ports
+_SUBPORTS = common.ByIds(select(S.c.trunk_id, S.c.port_id, S.c.segmentation_type,
+                                S.c.segmentation_id).order_by(S.c.position), S.c.trunk_id)
 
 
 class TrunkPlugin(common.ResourcePlugin):
@@ -148,11 +150,11 @@ def subports_of(conn: Connection, trunk_ids: list) -> dict:
     """{trunk id: its subports as the API shows them, in the order they were added}."""
     if not trunk_ids:
         return {}
-    stmt = common.restrict(
-        select(S.c.trunk_id, S.c.port_id, S.c.segmentation_type, S.c.segmentation_id),
-        S.c.trunk_id, trunk_ids)
     out = {}
-    for tid, pid, stype, sid in conn.execute(stmt.order_by(S.c.position)):
+    listed = set(trunk_ids)
+    for tid, pid, stype, sid in _SUBPORTS.raw(conn, trunk_ids):
+        if tid not in listed:
+            continue
         out.setdefault(tid, []).append({"segmentation_id": sid, "segmentation_type": stype,
                                         "port_id": pid})
     return out
