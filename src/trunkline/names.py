@@ -8,6 +8,7 @@ IFNAMSIZ = 15           # the kernel's limit, without the NUL
 DEVICE_NAME_LEN = 14    # Neutron's and os-vif's names: prefix + id, cut to 14 characters
 
 DHCP_NS_PREFIX = "qdhcp-"
+DHCP_NS_DEVICE_PREFIX = "ns-"
 TRUNK_BRIDGE_PREFIX = "tbr-"
 BRIDGE_PREFIX = "brq"
 TAP_PREFIX = "tap"
@@ -35,7 +36,7 @@ def tap(port_id: str) -> str:
 
 def dhcp_ns_device(port_id: str) -> str:
     """The DHCP port's end inside its ``qdhcp-`` namespace: ``ns-`` + port id[:11]."""
-    return _cut("ns-", port_id)
+    return _cut(DHCP_NS_DEVICE_PREFIX, port_id)
 
 
 def dhcp_namespace(network_id: str, suffix: str = "") -> str:

@@ -13,6 +13,7 @@ import time
 import urllib.request
 import uuid
 
+from trunkline import constants as c
 from trunkline.agent import netns as nsutil
 from trunkline.agent import ovsdb
 from trunkline.agent.dhcp import DhcpManager
@@ -159,7 +160,7 @@ class Stack:
 
     def _agent_alive(self):
         agents = _get_json(self.url + "/v2.0/agents?host=" + self.host)["agents"]
-        return any(a["alive"] and a["agent_type"] == "Open vSwitch agent" for a in agents)
+        return any(a["alive"] and a["agent_type"] == c.AGENT_OVS for a in agents)
 
     # -- run and stop --------------------------------------------------------------------------
 

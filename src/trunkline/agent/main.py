@@ -2,7 +2,7 @@
 report statuses -> long-poll watch(since=revision) -> refetch on wake or every 30 s.
 
 Level-triggered: every pass works from the full desired state, so a missed event costs nothing.
-Woken by the server's watch and by the driver's watchers (agent/driver.py: for Open vSwitch an
+Woken by the server's watch and by the driver's watchers (agent/driver.py; for Open vSwitch an
 OVSDB Interface monitor and a restarted ovs-vswitchd).
 Heartbeat (re-registration) every `report_interval` s. Given several servers, the client moves
 to the next when one fails (agent/client.py); when all fail the pass is retried with exponential
@@ -14,13 +14,14 @@ import signal
 import threading
 import time
 
-from trunkline.agent import driver as drivers
+from trunkline import constants as c
+from trunkline.agent import drivers
 from trunkline.agent.client import ChannelClient, Gone, read_secret
 from trunkline.agent.dhcp import DhcpManager
 
 LOG = logging.getLogger("trunkline.agent")
 
-DHCP_AGENT = ("DHCP agent", "trunkline-dhcp")
+DHCP_AGENT = (c.AGENT_DHCP, c.BINARY_DHCP)
 
 
 class Agent:

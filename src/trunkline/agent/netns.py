@@ -1,7 +1,7 @@
 """Network namespace helpers: create/delete namespaces, run `ip -batch` and commands in them.
 
-`ip [-n NS] -batch -` runs many link/addr commands in one process (1.2 ms per veth instead of
-5 ms for one `ip` process each, dataplane notes §2.2). `netns=None` means the agent's own
+`ip [-n NS] -batch -` runs many link/addr commands in one process (a fraction of the cost of
+one `ip` process each). `netns=None` means the agent's own
 namespace. Nothing here touches devices the caller did not name.
 """
 import json

@@ -1,16 +1,18 @@
-"""The noop driver (agent/driver.py contract): the agent's control plane without a switch.
+"""The noop driver: the agent's control plane without a switch.
 
 It registers as an "Open vSwitch agent" (so the server binds ports to its host; its
 configurations say ``"driver": "noop"``), computes from each desired state what an Open vSwitch
 agent would wire — a local VLAN per network, each port's tag, each trunk's subport VLANs — and
 reports every bound port ACTIVE (DOWN when admin-down) and every trunk ACTIVE. It touches no
-device, so one machine can host many agents (bench/agents.py runs 1000 in one process).
+device, so one machine can host many agents in one process (bench/agents.py).
 """
+from trunkline import constants as c
+from trunkline.agent.driver import Driver
 
 
-class NoopDriver:
-    agent_type = "Open vSwitch agent"
-    binary = "trunkline-agent"
+class NoopDriver(Driver):
+    agent_type = c.AGENT_OVS
+    binary = c.BINARY_OVS
 
     def __init__(self, datapath_type=None, **_switch_options):
         self.datapath_type = datapath_type or "system"
@@ -20,7 +22,7 @@ class NoopDriver:
 
     def configurations(self):
         return {"driver": "noop", "datapath_type": self.datapath_type,
-                "integration_bridge": "br-int", "bridge_mappings": {}, "tunnel_types": [],
+                "integration_bridge": c.INTEGRATION_BRIDGE, "bridge_mappings": {}, "tunnel_types": [],
                 "l2_population": False}
 
     def reconcile(self, state, plugs):
@@ -28,7 +30,7 @@ class NoopDriver:
         for net_id in list(self.local_vlans):
             if net_id not in networks:
                 del self.local_vlans[net_id]
-        free = iter(sorted(set(range(1, 4095)) - set(self.local_vlans.values())))
+        free = iter(sorted(set(range(1, c.DEAD_VLAN)) - set(self.local_vlans.values())))
         for net_id in sorted(networks):
             if net_id not in self.local_vlans:
                 self.local_vlans[net_id] = next(free)
@@ -36,16 +38,11 @@ class NoopDriver:
         self.wired = {p["id"]: self.local_vlans.get(p["network_id"]) for p in ports}
         self.trunks = {t["id"]: {s["segmentation_id"]: s["port_id"] for s in t["sub_ports"]}
                        for t in state.get("trunks") or []}
-        return {"ports": {p["id"]: "ACTIVE" if p.get("admin_state_up", True) else "DOWN"
+        return {"ports": {p["id"]: c.ACTIVE if p.get("admin_state_up", True) else c.DOWN
                           for p in ports},
-                "trunks": {t: "ACTIVE" for t in self.trunks}}
+                "trunks": {t: c.ACTIVE for t in self.trunks}}
 
     def timing(self):
         return "noop: %d ports, %d trunks, %d networks" % (len(self.wired), len(self.trunks),
                                                             len(self.local_vlans))
 
-    def watchers(self):
-        return []
-
-    def reset(self):
-        pass

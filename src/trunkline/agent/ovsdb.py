@@ -1,12 +1,11 @@
 """A minimal RFC 7047 OVSDB JSON-RPC client (stdlib socket + json), `unix:PATH` or `tcp:HOST:PORT`.
 
-Why not ovsdbapp: wiring a 4094-subport trunk (8188 patch Port+Interface rows) in ONE ovsdbapp
-transaction took 41 s on the development machine (the Python IDL parsing row updates dominates);
-the same rows in ONE raw `transact` (named-uuid inserts + Bridge `ports` mutate + `next_cfg += 1`,
-then waiting for `cur_cfg`) were committed in 1.7 s and applied by ovs-vswitchd in 4.6 s
-(../shared/notes/dataplane.md §2.2). trunkline's wiring through this client (tests/test_agent_ovs.py,
-TRUNKLINE_SCALE=500,4094): 500 subports in 0.23–0.37 s, 4094 in 4.3–5.3 s, read to applied.
-The agent reads once with `select`, writes once with `transact`; no monitor, no IDL.
+Why not ovsdbapp: its Python IDL parses every row update of a transaction, which for a trunk
+of thousands of subports (two patch Port+Interface rows each) costs an order of magnitude more
+than ONE raw `transact` of named-uuid inserts and a Bridge `ports` mutate (bench/wiring.py
+measures the raw path). ovsdbapp's shape — verbs in one transaction — lives in ovs/switch.py on
+top of this client. The agent reads once with `select`, writes once with `transact`; monitors
+only wake it.
 """
 import codecs
 import json

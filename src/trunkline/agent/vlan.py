@@ -251,7 +251,7 @@ def add_vlan(netns, link, name, vid, mac=None, mode=None):
         _ip(netns, "link", "set", peer, "up")
         _ip(netns, "link", "set", name, "up")
         # the frame keeps CHECKSUM_PARTIAL through the redirect; a userspace (netdev) OVS on the
-        # other side of LINK would forward it unfinished (dataplane notes G1)
+        # other side of LINK would forward it unfinished
         _ethtool_tx_off(netns, name)
         name_idx = _link_info(netns, name)["ifindex"]
         _ensure_clsact(netns, link)

@@ -4,7 +4,7 @@ import argparse
 import ipaddress
 import socket
 
-from trunkline.agent.driver import DRIVERS
+from trunkline.agent.drivers import DRIVERS
 from trunkline.cli.options import add_log_level
 
 TUNNEL_TYPES = ("vxlan", "gre")

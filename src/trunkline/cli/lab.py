@@ -282,3 +282,14 @@ def register(subparsers):
     _common(s)
     s.set_defaults(func=cmd_down)
     return lab
+
+
+def run(argv) -> int:
+    """``trunkline lab ...`` in this process (``argv`` from "lab" on), as the command line runs
+    it: what the demo uses between its steps."""
+    p = argparse.ArgumentParser(prog="trunkline")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    register(sub)
+    args = p.parse_args(list(argv))
+    return args.func(args) or 0

@@ -1,7 +1,7 @@
 """The ``trunkline`` command: server, up, demo and db, each with complete --help.
 
 ``trunkline agent`` and ``trunkline lab`` (what a host runs, and restarts) parse only their own
-command line and never import the server's modules (~0.9 s of an agent's start-up)."""
+command line and never import the server's modules (most of an agent's start-up otherwise)."""
 import argparse
 import logging
 import sys
@@ -194,7 +194,7 @@ def cmd_up(args):
 
 
 def cmd_demo(args):
-    from trunkline.lab import demo
+    from trunkline.cli import demo
     return demo.run(keep=args.keep)
 
 

@@ -10,7 +10,7 @@ network for flat/VLAN provider networks). Host NAME is namespace ``tlh-<id>-NAME
 - ``ovs``: a private ovsdb-server + ovs-vswitchd (userspace datapath) started inside the
   namespace, run directory ``/run/tlh-<id>-NAME``. OVS's native tunnelling on the userspace
   datapath routes and ARPs for itself, so the VTEP address sits on ``br-phy``, a netdev bridge
-  holding eth1 (the host's underlay configuration, like an operator's; dataplane notes §3.2).
+  holding eth1 (the host's underlay configuration, like an operator's).
 - ``linuxbridge``: nothing extra; the VTEP address sits on eth1.
 
 The agent runs in the root namespace (it reaches the server on 127.0.0.1) with ``--netns``, and
@@ -29,6 +29,7 @@ import time
 import urllib.request
 import uuid
 
+from trunkline import constants as c
 from trunkline.agent import netns as nsutil
 from trunkline.agent.dhcp import DhcpManager
 from trunkline.agent.ovs import daemon
@@ -36,7 +37,7 @@ from trunkline.lab import neutron as neutron_api
 from trunkline.lab.state import LabState
 
 DRIVERS = ("ovs", "linuxbridge")
-L2_AGENTS = {"ovs": "Open vSwitch agent", "linuxbridge": "Linux bridge agent"}
+L2_AGENTS = {"ovs": c.AGENT_OVS, "linuxbridge": c.AGENT_LINUXBRIDGE}
 UNDERLAY = ipaddress.ip_network("192.0.2.0/24")
 UL_BRIDGE, PHYS_BRIDGE = "br-ul", "br-phys"
 OVS_UNDERLAY_BRIDGE = "br-phy"
@@ -165,8 +166,8 @@ def _build(rec):
         nsutil.ip_batch(["addr add %s dev %s" % (cidr, OVS_UNDERLAY_BRIDGE),
                          "link set %s up" % OVS_UNDERLAY_BRIDGE], netns=ns)
         # The userspace datapath reads eth1 with AF_PACKET and forwards a frame whose
-        # checksum a sender (a Linux bridge host) left to "hardware" unfinished (dataplane
-        # notes G1): the underlay's port towards this host finishes checksums, so frames
+        # checksum a sender (a Linux bridge host) left to "hardware" unfinished: the
+        # underlay's port towards this host finishes checksums, so frames
         # between Linux bridge hosts keep their offloads
         for _, peer, _ in nics:
             nsutil.run(["ethtool", "-K", peer, "tx", "off"], netns=ul)

@@ -9,8 +9,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from trunkline import constants as c
+
 DEFAULT_ENDPOINT = "http://127.0.0.1:9696"
-OVS_AGENT = "Open vSwitch agent"
+OVS_AGENT = c.AGENT_OVS
 
 
 def default_endpoint():

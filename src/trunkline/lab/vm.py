@@ -21,15 +21,15 @@ import re
 import subprocess
 import uuid
 
+from trunkline import constants as c
+from trunkline import names
 from trunkline.lab import neutron as neutron_api
 from trunkline.agent import vlan as vlan_mod
 from trunkline.lab.state import LabState
 
 NS_PREFIX = "tlvm-"
 DEFAULT_OVSDB = "unix:/var/run/openvswitch/db.sock"
-TRUNK_BRIDGE_PREFIX = "tbr-"
-PATCH_PREFIXES = ("tpt-", "spt-")      # the agent's patch ports on a trunk bridge
-VIF_TYPES = {"Open vSwitch agent": "ovs", "Linux bridge agent": "bridge"}   # L2 agent -> vif
+PATCH_PREFIXES = (names.TRUNK_TBR_PATCH, names.SUBPORT_TBR_PATCH)   # the agent's, on a tbr-
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
 
 
@@ -52,11 +52,6 @@ def _ip(netns, *args, check=True):
 
 def _in_netns(netns, argv):
     return (["ip", "netns", "exec", netns] if netns else []) + list(argv)
-
-
-def tap_name(port_id):
-    """os-vif/Nova's device name for a port: ``tap`` + port id[:11]."""
-    return ("tap" + port_id)[:14]
 
 
 def netns_name(name, prefix=NS_PREFIX):
@@ -113,14 +108,14 @@ def plug(vif):
         _ip(vm_ns, "link", "set", "eth0", "address", vif["mac"])
         _ip(vm_ns, "link", "set", "eth0", "up")
         if vif.get("datapath_type") == "netdev":
-            # OVS userspace forwards CHECKSUM_PARTIAL frames unfinished (dataplane notes G1)
+            # OVS userspace forwards CHECKSUM_PARTIAL frames unfinished
             _run(_in_netns(vm_ns, ["ethtool", "-K", "eth0", "tx", "off"]), check=False)
         _ip(host_ns, "link", "set", tap, "up")
-        if vif.get("vif_type") == "bridge":     # Linux bridge: the agent enslaves the tap
+        if vif.get("vif_type") == c.VIF_TYPE_BRIDGE:     # Linux bridge: the agent enslaves the tap
             return
         bridge = vif["bridge"]
         args = []
-        if bridge.startswith(TRUNK_BRIDGE_PREFIX):
+        if bridge.startswith(names.TRUNK_BRIDGE_PREFIX):
             args += ["--", "--may-exist", "add-br", bridge,
                      "--", "set", "Bridge", bridge, "datapath_type=" + _trunk_datapath(vif)]
         args += ["--", "--may-exist", "add-port", bridge, tap,
@@ -138,7 +133,7 @@ def plug(vif):
 def _trunk_datapath(vif):
     """A trunk bridge gets the integration bridge's datapath_type, as os-vif does."""
     r = vsctl(vif["ovsdb"], "--if-exists", "get", "Bridge",
-              vif.get("integration_bridge") or "br-int", "datapath_type", check=False)
+              vif.get("integration_bridge") or c.INTEGRATION_BRIDGE, "datapath_type", check=False)
     dp = r.stdout.strip().strip('"') if r.returncode == 0 else ""
     return dp or vif.get("datapath_type") or "system"
 
@@ -152,7 +147,7 @@ def unplug(vif):
         r = vsctl(vif["ovsdb"], "--if-exists", "del-port", bridge, tap, check=False)
         if r.returncode:
             errors.append(r.stderr.strip())
-        elif bridge.startswith(TRUNK_BRIDGE_PREFIX):
+        elif bridge.startswith(names.TRUNK_BRIDGE_PREFIX):
             r = vsctl(vif["ovsdb"], "list-ports", bridge, check=False)
             left = [p for p in r.stdout.split() if not p.startswith(PATCH_PREFIXES)]
             if r.returncode == 0 and not left:
@@ -192,11 +187,11 @@ def create_vm(endpoint, name, port, host=None, state_dir=None, ns_prefix=NS_PREF
     agent = l2_agent(api, host)
     host = agent["host"]
     vm_uuid = str(uuid.uuid4())
-    api.update_port(p["id"], device_id=vm_uuid, device_owner="compute:nova",
+    api.update_port(p["id"], device_id=vm_uuid, device_owner=c.OWNER_COMPUTE,
                     **{"binding:host_id": host})
     p = api.get_port(p["id"])
     vif_type = p.get("binding:vif_type")
-    if vif_type != VIF_TYPES[agent["agent_type"]]:
+    if vif_type != c.VIF_TYPES_OF_AGENTS[agent["agent_type"]]:
         _clear_port(api, p["id"])
         raise LabError("port %s did not bind on host %s (binding:vif_type %s)"
                        % (p["id"], host, vif_type))
@@ -207,9 +202,9 @@ def create_vm(endpoint, name, port, host=None, state_dir=None, ns_prefix=NS_PREF
         "name": name, "vm_uuid": vm_uuid, "port_id": p["id"], "port_name": p.get("name"),
         "network_id": p["network_id"], "host": host, "mac": p["mac_address"],
         "mtu": int(net.get("mtu") or 1500), "vm_netns": netns_name(name, ns_prefix),
-        "host_netns": host_ns, "tap": tap_name(p["id"]),
+        "host_netns": host_ns, "tap": names.tap(p["id"]),
         "vif_type": vif_type, "integration_bridge": int_br,
-        "bridge": ("brq" + p["network_id"])[:14] if vif_type == "bridge"    # Nova's name
+        "bridge": names.network_bridge(p["network_id"]) if vif_type == c.VIF_TYPE_BRIDGE    # Nova's name
         else details.get("bridge_name") or int_br,
         "datapath_type": details.get("datapath_type") or dp, "ovsdb": ovsdb,
         "endpoint": api.endpoint,
@@ -232,7 +227,7 @@ def create_vm(endpoint, name, port, host=None, state_dir=None, ns_prefix=NS_PREF
 def l2_agent(api, host=None):
     """The live L2 agent (Open vSwitch or Linux bridge) of HOST, or the only live one."""
     found = [a for a in api.agents(**({"host": host} if host else {}))
-             if a.get("agent_type") in VIF_TYPES and (not host or a.get("host") == host)]
+             if a.get("agent_type") in c.VIF_TYPES_OF_AGENTS and (not host or a.get("host") == host)]
     live = [a for a in found if a.get("alive")]
     if not live:
         where = " on host %r" % host if host else ""
@@ -294,7 +289,7 @@ def _vm_or_fail(name, state_dir):
     return vm
 
 
-# dhclient's own script would rewrite the machine's /etc/resolv.conf (dataplane notes G6): in a
+# dhclient's own script would rewrite the machine's /etc/resolv.conf: in a
 # lab VM it gets this one, which only applies the lease to the guest interface.
 LEASE_SCRIPT = """#!/bin/sh
 # trunkline lab: apply a DHCP lease inside a lab VM; never touch the machine's /etc

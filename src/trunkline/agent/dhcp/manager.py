@@ -2,7 +2,8 @@
 
 - namespace `qdhcp-<net id>` (plus a suffix when several agents share one kernel), veth `tap<port id[:11]>` (stays with the switch: in the agent's
   `netns` when given, where ovs-vswitchd runs) / `ns-<port id[:11]>` (moved into the qdhcp
-  namespace, port MAC, its IPs, network MTU, `ethtool -K … tx off` on the netdev datapath, G1);
+  namespace, port MAC, its IPs, network MTU, `ethtool -K … tx off` on the netdev datapath, whose userspace forwarding
+  would leave a checksum unfinished);
 - dnsmasq with Neutron's command line (`--bind-dynamic --local-service`, one static
   `--dhcp-range` per DHCP-enabled subnet, `option:mtu`), files under `<state dir>/dhcp/<net id>/`
   (ports' extra DHCP options as `set:port-<id>` tags in `host` and lines in `opts`)
@@ -21,19 +22,11 @@ import shutil
 import signal
 import time
 
+from trunkline import names
 from trunkline.agent import netns as nsutil
 from trunkline.agent.dhcp import files
 
 LOG = logging.getLogger(__name__)
-NS_PREFIX = "qdhcp-"
-
-
-def tap_name(port_id):
-    return ("tap" + port_id)[:14]
-
-
-def ns_name(port_id):
-    return ("ns-" + port_id)[:14]
 
 
 def _proc_cmdline(pid):
@@ -73,7 +66,7 @@ class DhcpManager:
 
     # -- paths / process -------------------------------------------------------
     def namespace(self, net_id):
-        return NS_PREFIX + net_id + self.namespace_suffix
+        return names.dhcp_namespace(net_id, self.namespace_suffix)
 
     def confdir(self, net_id):
         return os.path.join(self.root, net_id)
@@ -110,7 +103,7 @@ class DhcpManager:
             if not subnets or not port:
                 continue
             wanted.add(net_id)
-            plug = {"name": tap_name(port["id"]), "iface_id": port["id"],
+            plug = {"name": names.tap(port["id"]), "iface_id": port["id"],
                     "mac": port["mac_address"], "network_id": net_id}
             try:
                 self._network(net_id, entry, subnets, port)
@@ -126,7 +119,7 @@ class DhcpManager:
         net = entry.get("network") or {}
         mtu = int(net.get("mtu") or 0)
         ns = self.namespace(net_id)
-        tap, dev = tap_name(port["id"]), ns_name(port["id"])
+        tap, dev = names.tap(port["id"]), names.dhcp_ns_device(port["id"])
         conf = self.confdir(net_id)
         os.makedirs(conf, exist_ok=True)
         os.chmod(conf, 0o755)       # dnsmasq re-reads its files as `nobody` after SIGHUP
@@ -141,7 +134,7 @@ class DhcpManager:
         if dev not in inside:
             # stale devices of an older DHCP port go with their own names
             for name in inside:
-                if name.startswith("ns-"):
+                if name.startswith(names.DHCP_NS_DEVICE_PREFIX):
                     nsutil.ip(["link", "del", name], netns=ns, check=False)
             nsutil.ip(["link", "del", tap], netns=self.netns, check=False)
             mtu_args = ["mtu", str(mtu)] if mtu else []

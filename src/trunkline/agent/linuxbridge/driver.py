@@ -1,9 +1,12 @@
-"""The Linux bridge driver of the agent (contract: agent/driver.py). Registers as Neutron's
+"""The Linux bridge driver of the agent. Registers as Neutron's
 "Linux bridge agent"; one netlink snapshot and only the differing writes per pass (``Wiring``);
 woken by a netlink link monitor when a tap appears or vanishes (a VM plugged or gone)."""
 import logging
 import socket
 
+from trunkline import constants as c
+from trunkline import names
+from trunkline.agent.driver import Driver
 from trunkline.agent.linuxbridge import rtnl
 from trunkline.agent.linuxbridge.netlink import Netlink
 from trunkline.agent.linuxbridge.wiring import Wiring
@@ -11,9 +14,9 @@ from trunkline.agent.linuxbridge.wiring import Wiring
 LOG = logging.getLogger(__name__)
 
 
-class LinuxBridgeDriver:
-    agent_type = "Linux bridge agent"
-    binary = "trunkline-linuxbridge-agent"
+class LinuxBridgeDriver(Driver):
+    agent_type = c.AGENT_LINUXBRIDGE
+    binary = c.BINARY_LINUXBRIDGE
 
     def __init__(self, netns=None, tunnel_ip=None, physnet_mappings=None, arp_responder=False):
         self.netns = netns
@@ -66,7 +69,7 @@ class LinuxBridgeDriver:
                                 known.add(link["index"])
                             else:
                                 continue
-                            if (link["name"] or "").startswith("tap"):
+                            if (link["name"] or "").startswith(names.TAP_PREFIX):
                                 wake.set()
             except Exception as e:
                 LOG.warning("link monitor failed (%s); restarting", e)

@@ -1,9 +1,8 @@
 """The rtnetlink dumps a pass reads (links, neighbours and FDB entries), walked with ``struct``
 for only the attributes a pass needs, and link change events.
 
-pyroute2 decodes every attribute of every message (statistics, per-family settings, ...): 3.6 ms
-a link here, 2 s for a pass over a host with 600 devices (a trunk of 300 subports) that changes
-nothing, and 0.4 s for one with 1000 remote ports' FDB and neighbour entries.
+pyroute2 decodes every attribute of every message (statistics, per-family settings, ...), which
+made a pass over a host with hundreds of devices that changes nothing take seconds.
 """
 import ctypes
 import os

@@ -1,3 +1,4 @@
-"""Open vSwitch side of the agent: `daemon` starts private OVS instances, `wiring` reconciles
-br-int, local VLANs, VIF tags and trunk patch ports with the desired state."""
-from trunkline.agent.ovs.wiring import Wiring, reconcile  # noqa: F401
+"""Open vSwitch side of the agent: ``driver`` (the agent's contract), ``wiring`` (one pass:
+``switch`` read and written in one transaction, ``planner`` parts: ``trunks``, ``integration``,
+``tunnels``, ``provider``; ``flows`` their flows), ``daemon`` (private OVS instances)."""
+from trunkline.agent.ovs.wiring import Wiring  # noqa: F401

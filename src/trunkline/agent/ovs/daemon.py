@@ -2,7 +2,7 @@
 run directory, pid files and control sockets, optionally inside a network namespace.
 
 Used by the tests, the lab and `trunkline up`. Starting ovs-vswitchd *inside* the namespace
-(gotcha G8) makes the taps of internal ports belong to that namespace, so they go when it goes.
+makes the taps of internal ports belong to that namespace, so they go when it goes.
 Every command gets OVS_RUNDIR/OVS_DBDIR/OVS_LOGDIR = the private run directory, so nothing of the
 system's OVS (/var/run/openvswitch) is touched.
 """
@@ -127,7 +127,7 @@ class OvsInstance:
     def stop(self):
         """Stop both daemons (vswitchd first). Bridges stay in the database file; their
         internal-port devices are removed, since on the userspace datapath those taps would
-        outlive ovs-vswitchd (dataplane notes G8); a restart recreates them."""
+        outlive ovs-vswitchd; a restart recreates them."""
         internal = []
         if _alive(self.pid("ovsdb-server")):
             out = self.vsctl("--bare", "--columns=name", "find", "Interface", "type=internal",

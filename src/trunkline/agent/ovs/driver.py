@@ -1,27 +1,32 @@
-"""The Open vSwitch driver of the agent (see agent/driver.py for the contract): br-int, local
-VLANs and trunk patch ports through ``Wiring``, with ``--tunnel-ip`` also br-tun and its L2
-population flows (ovs/tunnels.py), with ``--physnet-mapping`` provider bridges (ovs/provider.py),
-in one OVSDB transaction per pass; woken by an OVSDB monitor
-on ``Interface`` and by a restarted ovs-vswitchd, which also make the next pass read OVSDB
-again (a pass woken only by the server may be flows-only, ovs/wiring.py)."""
+"""The Open vSwitch driver of the agent: br-int, local VLANs and trunk patch ports through
+``Wiring``, with ``--tunnel-ip`` also br-tun and its L2 population flows (ovs/tunnels.py), with
+``--physnet-mapping`` provider bridges (ovs/provider.py), in one OVSDB transaction per pass;
+woken by an OVSDB monitor on ``Interface`` and by a restarted ovs-vswitchd, which also make the
+next pass read OVSDB again (a pass woken only by the server may be flows-only,
+ovs/wiring.py)."""
 import os
 
+from trunkline import constants as c
+from trunkline import names
 from trunkline.agent import ovsdb
+from trunkline.agent.driver import Driver
 from trunkline.agent.ovs.daemon import datapath_type as detect_datapath
 from trunkline.agent.ovs.flows import file_id
 from trunkline.agent.ovs.provider import ProviderBridges
 from trunkline.agent.ovs.tunnels import TunnelBridge
 from trunkline.agent.ovs.wiring import Wiring
 
-OWN_PATCH_PREFIXES = ("tpi-", "tpt-", "spi-", "spt-", "patch-", "vxlan-", "gre-", "int-br-",
-                      "phy-br-")
+# the agent's own ports: their changes do not wake it (the pass that made them knows)
+OWN_PORT_PREFIXES = names.TRUNK_PATCH_PREFIXES + ("patch-", "gre-", "int-br-", "phy-br-",
+                                                  names.VXLAN_PREFIX)
 
 
-class OvsDriver:
-    agent_type = "Open vSwitch agent"
-    binary = "trunkline-agent"
+class OvsDriver(Driver):
+    agent_type = c.AGENT_OVS
+    binary = c.BINARY_OVS
 
-    def __init__(self, ovsdb_target=None, ovs_rundir=None, integration_bridge="br-int",
+    def __init__(self, ovsdb_target=None, ovs_rundir=None,
+                 integration_bridge=c.INTEGRATION_BRIDGE,
                  datapath_type=None, netns=None, tunnel_ip=None, tunnel_types=("vxlan",),
                  physnet_mappings=None, arp_responder=False):
         self.ovs_rundir = ovs_rundir or os.environ.get("OVS_RUNDIR", "/var/run/openvswitch")
@@ -31,13 +36,13 @@ class OvsDriver:
         self.netns = netns
         self.tunnel_ip = tunnel_ip
         self.tunnel_types = list(tunnel_types or ()) if tunnel_ip else []
-        self.bridge_mappings = {physnet: "br-" + iface
+        self.bridge_mappings = {physnet: names.provider_bridge(iface)
                                 for physnet, iface in (physnet_mappings or {}).items()}
         self.db = ovsdb.Ovsdb(self.ovsdb_target)
         self.arp_responder = bool(arp_responder)
         tunnels = TunnelBridge(tunnel_ip, self.tunnel_types, self.datapath_type,
-                               self.ovs_rundir, self.arp_responder) if tunnel_ip else None
-        providers = ProviderBridges(physnet_mappings, self.datapath_type, self.ovs_rundir,
+                               self.arp_responder) if tunnel_ip else None
+        providers = ProviderBridges(physnet_mappings, self.datapath_type,
                                     integration_bridge) if physnet_mappings else None
         self.wiring = Wiring(self.db, integration_bridge, self.datapath_type, self.ovs_rundir,
                              tunnels=tunnels, providers=providers)
@@ -73,7 +78,7 @@ class OvsDriver:
         def on_update(rows):
             for change in rows.values():
                 name = (change.get("new") or change.get("old") or {}).get("name", "")
-                if not name.startswith(OWN_PATCH_PREFIXES):
+                if not name.startswith(OWN_PORT_PREFIXES):
                     self.wiring.switch_changed()
                     wake.set()
                     return

@@ -11,59 +11,51 @@ Flows (ovs/flows.py, one atomic batch per bridge when they change):
                  strip_vlan (flat), NORMAL;   in_port=phy-br-X anything else → drop;
              everything else (from the wire) → NORMAL
 """
-from trunkline.agent.ovs.flows import FlowSet, ofports
-from trunkline.agent.ovsdb import omap
+from typing import Dict, List, Mapping
+
+from trunkline import names
+from trunkline.agent.ovs.planner import Pass
 
 COOKIE = "0x7c1a0003"
 
 
-def int_patch(bridge):
-    return ("int-" + bridge)[:15]
-
-
-def phy_patch(bridge):
-    return ("phy-" + bridge)[:15]
-
-
 class ProviderBridges:
-    def __init__(self, mappings, datapath_type, rundir, integration_bridge="br-int"):
+    cookie = COOKIE
+    adopt_flows = False
+
+    def __init__(self, mappings: Mapping[str, str], datapath_type: str,
+                 integration_bridge: str):
         """``mappings``: {physnet: interface}."""
         self.ifaces = dict(mappings)
-        self.bridges = {physnet: "br-" + iface for physnet, iface in self.ifaces.items()}
+        self.bridges = {physnet: names.provider_bridge(iface)
+                        for physnet, iface in self.ifaces.items()}
         self.datapath_type = datapath_type
-        self.int_flows = FlowSet(rundir, integration_bridge, COOKIE)
-        self.phy_flows = {b: FlowSet(rundir, b, COOKIE) for b in self.bridges.values()}
+        self.br_int = integration_bridge
 
     # -- OVSDB -------------------------------------------------------------------------------
-    def plan(self, snap, txn, br_int, int_ports):
+    def plan(self, p: Pass) -> None:
+        sw = p.switch
         for physnet, bridge in sorted(self.bridges.items()):
-            iface = self.ifaces[physnet]
-            if int_patch(bridge) not in int_ports:
-                txn.add_port(br_int, int_patch(bridge), {
-                    "type": "patch", "options": omap({"peer": phy_patch(bridge)})}, {})
-            b = snap.bridges.get(bridge)
-            if b is None:
-                ref, have = txn.add_bridge(bridge, self.datapath_type), {}
-            else:
-                ref, have = b["uuid"], snap.ports_of(bridge)
-            if iface not in have:
-                txn.add_port(ref, iface, {}, {})
-            if phy_patch(bridge) not in have:
-                txn.add_port(ref, phy_patch(bridge), {
-                    "type": "patch", "options": omap({"peer": int_patch(bridge)})}, {})
+            int_end, phy_end = names.provider_patches(bridge)
+            sw.add_port(p.br_int, int_end, {"type": "patch", "options": {"peer": phy_end}})
+            sw.add_bridge(bridge, self.datapath_type)
+            sw.add_port(bridge, self.ifaces[physnet])
+            sw.add_port(bridge, phy_end, {"type": "patch", "options": {"peer": int_end}})
 
     # -- flows -------------------------------------------------------------------------------
-    def flows(self, ports, lvlans, networks):
-        """({bridge: [flows]} for the provider bridges, [flows] for br-int)."""
+    def flows(self, p: Pass) -> Dict[str, List[str]]:
+        """The provider bridges' flows and br-int's flows for them."""
+        ports, networks = p.ofports(), p.networks
         int_flows, phy = [], {b: ["priority=0,actions=NORMAL"] for b in self.bridges.values()}
         for physnet, bridge in self.bridges.items():
-            ip, pp = ports.get(int_patch(bridge)), ports.get(phy_patch(bridge))
+            int_end, phy_end = names.provider_patches(bridge)
+            ip, pp = ports.get(int_end), ports.get(phy_end)
             if not ip or not pp:
                 continue
             int_flows.append("priority=2,in_port=%d,actions=drop" % ip)
             phy[bridge].append("priority=2,in_port=%d,actions=drop" % pp)
             for net_id, net in sorted(networks.items()):
-                lv = lvlans.get(net_id)
+                lv = p.vlans.get(net_id)
                 if net.get("physical_network") != physnet or not lv:
                     continue
                 if net.get("network_type") == "vlan" and net.get("segmentation_id"):
@@ -77,12 +69,4 @@ class ProviderBridges:
                                      "mod_vlan_vid:%d,NORMAL" % (ip, lv))
                     phy[bridge].append("priority=4,in_port=%d,dl_vlan=%d,actions=strip_vlan,"
                                        "NORMAL" % (pp, lv))
-        return phy, int_flows
-
-    def apply_flows(self, db, lvlans, networks):
-        names = [n for b in self.bridges.values() for n in (int_patch(b), phy_patch(b))]
-        phy, int_flows = self.flows(ofports(db, names), lvlans, networks)
-        changed = self.int_flows.sync(int_flows)
-        for bridge, flows in phy.items():
-            changed = self.phy_flows[bridge].sync(flows) or changed
-        return changed
+        return dict(phy, **{self.br_int: int_flows})

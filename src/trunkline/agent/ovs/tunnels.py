@@ -21,11 +21,13 @@ ovs/flows.py):
     table 22  per network: dl_vlan=<local VLAN> → strip_vlan, set_tunnel, output to every VTEP
               with a port on that network (and no other); else drop
 """
-from trunkline.agent.ovs.flows import FlowSet, ofports
-from trunkline.agent.ovsdb import omap
+from typing import Dict, List, Optional
 
-BRIDGE = "br-tun"
-PATCH_INT, PATCH_TUN = "patch-int", "patch-tun"
+from trunkline import names
+from trunkline.agent.ovs.planner import Pass
+
+BRIDGE = names.TUNNEL_BRIDGE
+PATCH_INT, PATCH_TUN = names.PATCH_INT, names.PATCH_TUN
 VXLAN_UDP_PORT = 4789
 TUN_TO_LV = {"gre": 3, "vxlan": 4}
 COOKIE = "0x7c1a0002"
@@ -34,16 +36,11 @@ LEARN = ("learn(table=20,hard_timeout=300,priority=1,cookie=%s,NXM_OF_VLAN_TCI[0
          "load:NXM_NX_TUN_ID[]->NXM_NX_TUN_ID[],output:OXM_OF_IN_PORT[])" % COOKIE)
 
 
-def port_name(tunnel_type, ip):
-    """Neutron's tunnel port name: type + '-' + the remote IPv4 address in hex."""
-    return "%s-%s" % (tunnel_type, "".join("%02x" % int(o) for o in ip.split(".")))
-
-
-def _ipv4(ip):
+def _ipv4(ip: Optional[str]) -> bool:
     return bool(ip) and ":" not in ip
 
 
-def arp_reply(lvlan, mac, ip):
+def arp_reply(lvlan: int, mac: str, ip: str) -> str:
     """Table 21: answer 'who has IP' on local VLAN LVLAN with MAC (Neutron's ARP responder)."""
     return ("table=21,priority=1,arp,dl_vlan=%d,arp_tpa=%s,actions="
             "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],mod_dl_src:%s,load:0x2->NXM_OF_ARP_OP[],"
@@ -54,16 +51,17 @@ def arp_reply(lvlan, mac, ip):
 
 
 class TunnelBridge:
-    def __init__(self, local_ip, tunnel_types, datapath_type, rundir, arp_responder=False):
+    cookie = COOKIE
+    adopt_flows = False
+
+    def __init__(self, local_ip: str, tunnel_types, datapath_type: str,
+                 arp_responder: bool = False):
         self.local_ip = local_ip
         self.arp_responder = arp_responder
         self.types = tuple(tunnel_types)
         self.datapath_type = datapath_type
-        self.rundir = rundir
-        self.flowset = FlowSet(rundir, BRIDGE, COOKIE)
-        self._ofports = None        # of br-tun's ports, as last read
 
-    def wanted_ports(self, tunnels):
+    def wanted_ports(self, tunnels: Dict[str, dict]) -> Dict[str, tuple]:
         """{port name: (type, remote ip)} for the VTEPs of the networks this host carries."""
         out = {}
         for net in tunnels.values():
@@ -72,49 +70,42 @@ class TunnelBridge:
                 continue
             for ip in net.get("vteps") or {}:
                 if ip != self.local_ip:
-                    out[port_name(ttype, ip)] = (ttype, ip)
+                    out[names.tunnel_port(ttype, ip)] = (ttype, ip)
         return out
 
     # -- OVSDB -------------------------------------------------------------------------------
-    def plan(self, snap, txn, br_int, int_ports, tunnels):
-        """Add br-tun's part of the pass to ``txn``."""
-        if PATCH_TUN not in int_ports:
-            txn.add_port(br_int, PATCH_TUN, {"type": "patch",
-                                             "options": omap({"peer": PATCH_INT})}, {})
-        b = snap.bridges.get(BRIDGE)
-        if b is None:
-            bridge, have = txn.add_bridge(BRIDGE, self.datapath_type), {}
-        else:
-            bridge, have = b["uuid"], snap.ports_of(BRIDGE)
-            if b["fail_mode"] != "secure":
-                txn.update("Bridge", b["uuid"], {"fail_mode": "secure"})
-        if PATCH_INT not in have:
-            txn.add_port(bridge, PATCH_INT, {"type": "patch",
-                                             "options": omap({"peer": PATCH_TUN})}, {})
-        want = self.wanted_ports(tunnels)
-        for name, p in have.items():
+    def plan(self, p: Pass) -> None:
+        sw = p.switch
+        sw.add_port(p.br_int, PATCH_TUN, {"type": "patch", "options": {"peer": PATCH_INT}})
+        sw.add_bridge(BRIDGE, self.datapath_type)
+        have = sw.ports_of(BRIDGE)
+        sw.add_port(BRIDGE, PATCH_INT, {"type": "patch", "options": {"peer": PATCH_TUN}})
+        want = self.wanted_ports(p.tunnels)
+        for name, port in have.items():
             if name in (BRIDGE, PATCH_INT):
                 continue
-            if name in want and p["iface"] is not None and p["iface"]["type"] == want[name][0] \
-                    and p["iface"]["options"] == self._options(want[name][1]):
+            if name in want and port["iface"] is not None \
+                    and port["iface"]["type"] == want[name][0] \
+                    and port["iface"]["options"] == self._options(want[name][1]):
                 want.pop(name)                      # as it should be
             else:
-                txn.del_port(bridge, p["uuid"])     # stale, or re-created below
+                sw.del_port(BRIDGE, name)           # stale, or re-created below
         for name, (ttype, ip) in sorted(want.items()):
-            txn.add_port(bridge, name, {"type": ttype, "options": omap(self._options(ip))}, {})
+            sw.add_port(BRIDGE, name, {"type": ttype, "options": self._options(ip)},
+                        may_exist=False)
 
-    def _options(self, remote_ip):
+    def _options(self, remote_ip: str) -> Dict[str, str]:
         return {"remote_ip": remote_ip, "local_ip": self.local_ip, "key": "flow",
                 "df_default": "true"}
 
     # -- flows -------------------------------------------------------------------------------
-    def flows(self, ofports, lvlans, tunnels):
-        """The br-tun flow table (flow specs for ovs-ofctl) given the ofports of br-tun's ports and
-        the local VLAN of each network."""
+    def flows(self, p: Pass) -> Dict[str, List[str]]:
+        """br-tun's flow table, from the ofports of its ports and each network's local VLAN."""
+        ofports, tunnels = p.ofports(), p.tunnels
         pi = ofports.get(PATCH_INT)
         lines = ["table=0,priority=0,actions=drop"]
         if not pi:
-            return lines
+            return {BRIDGE: lines}
         lines += [
             "table=0,priority=1,in_port=%d,actions=resubmit(,2)" % pi,
             "table=2,priority=0,dl_dst=00:00:00:00:00:00/01:00:00:00:00:00,"
@@ -136,14 +127,14 @@ class TunnelBridge:
                              % (ofports[name], TUN_TO_LV[ttype]))
         for net_id, net in sorted(tunnels.items()):
             ttype, seg, lv = net.get("network_type"), net.get("segmentation_id"), \
-                lvlans.get(net_id)
+                p.vlans.get(net_id)
             if ttype not in self.types or not seg or not lv:
                 continue
             lines.append("table=%d,priority=1,tun_id=%#x,actions=mod_vlan_vid:%d,"
                              "resubmit(,10)" % (TUN_TO_LV[ttype], seg, lv))
             outs = []
             for ip, entries in sorted((net.get("vteps") or {}).items()):
-                port = ofports.get(port_name(ttype, ip))
+                port = ofports.get(names.tunnel_port(ttype, ip))
                 if not port or ip == self.local_ip:
                     continue
                 outs.append("output:%d" % port)
@@ -156,12 +147,4 @@ class TunnelBridge:
             if outs:
                 lines.append("table=22,priority=1,dl_vlan=%d,actions=strip_vlan,"
                                  "set_tunnel:%#x,%s" % (lv, seg, ",".join(outs)))
-        return lines
-
-    def apply_flows(self, db, lvlans, tunnels, reread_ofports=True):
-        """Bring br-tun's flows in line (ovs/flows.py); True when they had to be written.
-        ``reread_ofports=False``: the ports are those of the last call (nothing changed in
-        OVSDB since), use the ofports read then."""
-        if reread_ofports or self._ofports is None:
-            self._ofports = ofports(db, [PATCH_INT] + list(self.wanted_ports(tunnels)))
-        return self.flowset.sync(self.flows(self._ofports, lvlans, tunnels))
+        return {BRIDGE: lines}

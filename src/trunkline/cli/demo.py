@@ -20,6 +20,8 @@ import threading
 import time
 import urllib.request
 
+from trunkline import constants as c
+from trunkline import names
 from trunkline.stack import Stack
 
 SEED_STEPS = [
@@ -68,7 +70,7 @@ class Demo:
     def sh(self, cmd, check=True, timeout=60, show=True):
         """Print CMD as the seed shows it, run it, print its output. `openstack` and `trunkline
         lab` commands run in this process (the same code the CLIs run, output captured and
-        printed alike): a CLI process start costs ~1 s, most of the demo's time otherwise."""
+        printed alike): a CLI process start would otherwise be most of the demo's time."""
         print("\n$ " + cmd, flush=True)
         argv = shlex.split(cmd)
         if argv[0] == "openstack":
@@ -85,8 +87,8 @@ class Demo:
                                    timeout=timeout)
                 rc, out, err = r.returncode, r.stdout, r.stderr
             else:
-                from trunkline.cli.main import main as trunkline_main
-                rc, out, err = self._in_process(trunkline_main, argv[1:])
+                from trunkline.cli.lab import run as lab_main
+                rc, out, err = self._in_process(lab_main, argv[1:])
         else:
             r = subprocess.run(argv, env=self.env, text=True, capture_output=True,
                                timeout=timeout)
@@ -160,7 +162,7 @@ class Demo:
 
     def run(self):
         print("=== 0. an isolated stack: server, Open vSwitch, agent with DHCP", flush=True)
-        # the openstack CLI's modules load while the stack starts (the import takes ~0.7 s)
+        # the openstack CLI's modules load while the stack starts (the import is slow)
         preload = threading.Thread(target=_preload_openstackclient, daemon=True)
         preload.start()
         self.stack.start()
@@ -194,10 +196,10 @@ class Demo:
 
         dhcp_ip = self.dhcp_ip("net1")
         print("\n=== 8. ping the DHCP port of net1 over VLAN 1; tcpdump on the VM's tap")
-        capture = self.tcpdump("tap" + parent["id"][:11])
+        capture = self.tcpdump(names.tap(parent["id"]))
         self.sh("trunkline lab vm exec trunk-vm1 -- ping -c 3 -I eth0.1 %s" % dhcp_ip)
         lines = capture()
-        print("\n$ tcpdump -en -i tap%s 'icmp or (vlan and icmp)'" % parent["id"][:11])
+        print("\n$ tcpdump -en -i %s 'icmp or (vlan and icmp)'" % names.tap(parent["id"]))
         print("\n".join(lines))
         if not any("vlan 1," in line for line in lines):
             raise RuntimeError("tcpdump did not show the VLAN 1 frames")
@@ -212,7 +214,7 @@ class Demo:
 
     def active_trunk(self):
         trunk = self.api("/trunks?name=mytrunk")["trunks"][0]
-        return trunk if trunk["status"] == "ACTIVE" else None
+        return trunk if trunk["status"] == c.ACTIVE else None
 
     def dhcp_ip(self, network):
         net = self.api("/networks?name=" + network)["networks"][0]
