@@ -1,5 +1,5 @@
 # trunkline: `make demo` and `make test` install what they need first (idempotent `make install`).
-.PHONY: install demo test bench bench-wiring bench-dataplane bench-l2pop bench-load bench-agents \
+.PHONY: install demo test test-fast bench bench-wiring bench-dataplane bench-l2pop bench-load bench-agents \
 	bench-auth tempest clean
 
 install:
@@ -10,6 +10,10 @@ demo: install
 
 test: install
 	.venv/bin/python -m pytest tests
+
+# no root, no Open vSwitch, SQLite only: the API, the channel and the agent's pure parts
+test-fast: install
+	.venv/bin/python -m pytest tests -q -m "not root and not ovs and not postgres and not slow"
 
 bench: install
 	.venv/bin/python bench/api.py

@@ -43,7 +43,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 from sqlalchemy import create_engine, func, select   # noqa: E402
 
 from api import Http, cpu_s, log, pct, rss_mb, tree   # noqa: E402  (bench/api.py)
-from fixtures import Postgres, Server                 # noqa: E402  (tests/fixtures.py)
+from helpers.server import Postgres, Server                 # noqa: E402  (tests/helpers/server.py)
 from trunkline.agent.main import Agent                # noqa: E402
 from trunkline.agent.noop import NoopDriver           # noqa: E402
 from trunkline.db import schema                       # noqa: E402

@@ -1,4 +1,4 @@
-"""What authentication and policy cost: a real Keystone (tests/keystone.py: PyPI keystone from
+"""What authentication and policy cost: a real Keystone (tests/helpers/keystone.py: PyPI keystone from
 .venv-keystone under uwsgi), one trunkline server in no-auth mode and one with --auth keystone,
 both on SQLite in a temporary directory. Prints a table, and last one JSON line.
 
@@ -17,8 +17,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
-import keystone as ks  # noqa: E402  (the test Keystone)
-from fixtures import Server  # noqa: E402
+from helpers import keystone as ks  # noqa: E402  (the test Keystone)
+from helpers.server import Server  # noqa: E402
 
 
 def log(msg):

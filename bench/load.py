@@ -41,7 +41,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 from api import Http, cpu_s, log, pct, tree     # noqa: E402  (bench/api.py)
-from fixtures import Postgres, Server           # noqa: E402  (tests/fixtures.py)
+from helpers.server import Postgres, Server           # noqa: E402  (tests/helpers/server.py)
 
 LEVELS = (16, 64, 256)
 MIX = [("port_create", 20), ("port_show", 20), ("port_update", 12), ("port_delete", 10),

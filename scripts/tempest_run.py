@@ -1,6 +1,6 @@
 """Upstream Neutron's own API tests (tempest + neutron-tempest-plugin) against trunkline.
 
-Starts a private Keystone (tests/keystone.py) and ``trunkline server --auth keystone`` on free
+Starts a private Keystone (tests/helpers/keystone.py) and ``trunkline server --auth keystone`` on free
 127.0.0.1 ports, registers trunkline as Keystone's ``network`` endpoint, writes a tempest
 workspace whose ``api_extensions`` are exactly what trunkline's ``GET /v2.0/extensions`` lists,
 runs the selection with ``tempest run`` and prints its summary. Everything it started is stopped
@@ -19,8 +19,8 @@ import requests
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
-import keystone as ks  # noqa: E402  (tests/keystone.py: the test Keystone)
-from fixtures import TRUNKLINE, Server, wait_for  # noqa: E402
+from helpers import keystone as ks  # noqa: E402  (tests/helpers/keystone.py: the test Keystone)
+from helpers.server import TRUNKLINE, Server, wait_for  # noqa: E402
 
 TEMPEST = os.path.join(ROOT, ".venv-tempest", "bin", "tempest")
 # The agent API tests need registered agents (two, for some): control-plane-only agents.

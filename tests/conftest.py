@@ -1,13 +1,12 @@
 """Shared fixtures: every API test runs against a real server process on SQLite and on
-PostgreSQL (a private cluster started once per session)."""
+PostgreSQL (a private cluster started once per session; those runs are marked ``postgres``).
+Helpers the tests import live in the ``helpers`` package beside this file."""
 import os
 
 import pytest
-import requests
 
-from fixtures import Postgres, Server
-
-BACKENDS = ["sqlite", "postgresql"]
+from helpers.api import BACKENDS, Client
+from helpers.server import Postgres, Server
 
 
 @pytest.fixture(scope="session")
@@ -40,44 +39,6 @@ def server(backend, db_url_factory):
     srv.stop()
 
 
-class Client:
-    """Plain HTTP against the API, returning (status, json-or-None)."""
-
-    def __init__(self, url):
-        self.url = url + "/v2.0"
-        self.http = requests.Session()
-
-    def request(self, method, path, body=None, raw=None, headers=None, params=None):
-        kw = {"headers": headers or {}, "params": params}
-        if raw is not None:
-            kw["data"] = raw
-        elif body is not None:
-            kw["json"] = body
-        r = self.http.request(method, self.url + path, **kw)
-        try:
-            data = r.json() if r.content else None
-        except ValueError:
-            data = r.text
-        return r.status_code, data
-
-    def get(self, path, **kw):
-        return self.request("GET", path, **kw)
-
-    def post(self, path, body=None, **kw):
-        return self.request("POST", path, body, **kw)
-
-    def put(self, path, body=None, **kw):
-        return self.request("PUT", path, body, **kw)
-
-    def delete(self, path, **kw):
-        return self.request("DELETE", path, **kw)
-
-    def create(self, member, **attrs):
-        status, body = self.post("/%ss" % member, {member: attrs})
-        assert status == 201, body
-        return body[member]
-
-
 @pytest.fixture(scope="module")
 def client(server):
     return Client(server.url)
@@ -92,5 +53,29 @@ def os_env(server):
     return env
 
 
-def error_type(body):
-    return body["NeutronError"]["type"]
+# what each module needs beyond a server on SQLite (``make test-fast`` deselects all of these;
+# ``root``: namespaces, veths, iptables; ``ovs``: Open vSwitch daemons; ``slow``: minutes)
+NEEDS = {
+    "agent/test_loop.py": ("root", "ovs"),
+    "agent/test_vlan_devices.py": ("root",),
+    "agent/dhcp/test_dhcp_agent.py": ("root", "ovs"),
+    "agent/ovs/test_wiring_ovs.py": ("root", "ovs"),
+    "agent/linuxbridge/test_wiring_linuxbridge.py": ("root",),
+    "lab/test_lab_vm.py": ("root", "ovs"),
+    "e2e/": ("root", "ovs", "slow"),
+    "multihost/": ("root", "ovs", "slow"),
+    "fuzz/": ("slow",),
+    "channel/test_scaleout.py": ("postgres", "slow"),
+    "api/test_faults_api.py": ("slow",),
+    "api/test_auth.py": ("slow",),          # a real Keystone per module
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    here = os.path.dirname(os.path.abspath(__file__))
+    for item in items:
+        path = os.path.relpath(str(item.path), here)
+        for where, marks in NEEDS.items():
+            if path == where or (where.endswith("/") and path.startswith(where)):
+                for mark in marks:
+                    item.add_marker(mark)

@@ -7,7 +7,7 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from dataplane import lab, needs_root_ovs, wait_for  # noqa: F401
+from helpers.dataplane import lab, needs_root_ovs, wait_for  # noqa: F401
 from trunkline.agent.main import Agent
 from trunkline.agent.ovs.driver import OvsDriver
 

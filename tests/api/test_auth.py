@@ -1,4 +1,4 @@
-"""Keystone authentication and Neutron's policies against a real Keystone (tests/keystone.py):
+"""Keystone authentication and Neutron's policies against a real Keystone (tests/helpers/keystone.py):
 tokens, project isolation, shared networks, readers, admin-only attributes, trunk subports, a
 policy file, the agent channel's secret, and the openstack CLI and openstacksdk through
 Keystone's catalog. One Keystone per module (its start-up time is printed)."""
@@ -14,8 +14,8 @@ import time
 import pytest
 import requests
 
-import keystone as ks
-from fixtures import Server
+from helpers import keystone as ks
+from helpers.server import Server
 from trunkline.stack import free_port
 
 pytestmark = pytest.mark.skipif(not ks.available(), reason="no .venv-keystone: run "

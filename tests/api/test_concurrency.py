@@ -6,8 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from conftest import Client, error_type
-from fixtures import Server
+from helpers.api import Client, error_type
+from helpers.server import Server
 
 THREADS = 16
 

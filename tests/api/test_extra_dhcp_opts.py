@@ -12,7 +12,7 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, select
 
-from conftest import error_type
+from helpers.api import error_type
 from trunkline.db import engine as db_engine
 from trunkline.db import schema
 

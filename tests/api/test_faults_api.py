@@ -25,9 +25,9 @@ import pytest
 import requests
 from sqlalchemy import create_engine, func, select
 
-from conftest import Client
-from fixtures import TRUNKLINE, Postgres, Server
-from test_channel import Channel
+from helpers.api import Client
+from helpers.server import TRUNKLINE, Postgres, Server
+from helpers.channel import Channel
 from trunkline.db import engine as db_engine
 from trunkline.db import schema
 

@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from conftest import Client, error_type
-from fixtures import Server
+from helpers.api import Client, error_type
+from helpers.server import Server
 
 NEUTRON_MAX_BODY = 114688
 

@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
-from conftest import Client, error_type
-from fixtures import Server
+from helpers.api import Client, error_type
+from helpers.server import Server
 
 # The peer's network keys minus the extensions trunkline deliberately does not implement
 # (availability zones, address scopes, auto-allocated topology's is_default).

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from conftest import error_type
+from helpers.api import error_type
 
 # The peer's port keys minus security_groups (not implemented here).
 PORT_KEYS = {

@@ -23,7 +23,7 @@ def test_idle_keep_alive_connection_lives_until_client_socket_timeout(tmp_path):
     pause between two calls, so a reused connection is never reset under it."""
     import http.client
     import time
-    from fixtures import Server
+    from helpers.server import Server
     srv = Server("sqlite:///%s/ka.db" % tmp_path, extra=["--client-socket-timeout", "2"])
     try:
         conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)

@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from conftest import error_type
+from helpers.api import error_type
 
 # The peer's subnet keys minus router:external and service_types (extensions trunkline does
 # not implement).

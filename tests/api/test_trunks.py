@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from conftest import error_type
+from helpers.api import error_type
 
 TRUNK_KEYS = {"admin_state_up", "created_at", "description", "id", "name", "port_id",
               "project_id", "revision_number", "status", "sub_ports", "tags", "tenant_id",

@@ -9,9 +9,9 @@ import uuid
 
 import pytest
 import requests
-from sqlalchemy import create_engine, update
 
-from conftest import error_type
+from helpers.api import error_type
+from helpers.channel import DHCP, OVS, Channel, get_port, set_heartbeat  # noqa: F401
 from trunkline.agent.client import ChannelClient
 from trunkline.channel.feed import Feed
 from trunkline.channel.notify import DHCP as DHCP_KEY, Notifier, host_key
@@ -21,37 +21,6 @@ from trunkline.db import changelog, engine as db_engine, migrate, schema
 AGENT_KEYS = {"id", "agent_type", "binary", "host", "topic", "alive", "admin_state_up",
               "availability_zone", "configurations", "created_at", "started_at",
               "heartbeat_timestamp", "description", "resources_synced"}
-OVS, DHCP = "Open vSwitch agent", "DHCP agent"
-
-
-class Channel:
-    def __init__(self, url):
-        self.url = url + "/agent/v1"
-
-    def post(self, path, body):
-        r = requests.post(self.url + path, json=body, timeout=70)
-        return r.status_code, (r.json() if r.content else None)
-
-    def get(self, path, **params):
-        r = requests.get(self.url + path, params=params, timeout=70)
-        return r.status_code, (r.json() if r.content else None)
-
-    def register(self, host, agent_type=OVS, **configurations):
-        binary = "trunkline-dhcp" if agent_type == DHCP else "trunkline-agent"
-        status, body = self.post("/agents", {"host": host, "agent_type": agent_type,
-                                             "binary": binary,
-                                             "configurations": configurations})
-        assert status == 200, body
-        return body["agent"]
-
-    def state(self, host, **params):
-        status, body = self.get("/hosts/%s/state" % host, **params)
-        assert status == 200, body
-        return body
-
-    def report(self, host, ports=None, trunks=None):
-        return self.post("/status", {"host": host, "ports": ports or {},
-                                     "trunks": trunks or {}})
 
 
 @pytest.fixture(scope="module")
@@ -73,20 +42,6 @@ def host():
 
 def port(client, net, **attrs):
     return client.create("port", network_id=net["id"], **attrs)
-
-
-def get_port(client, port_id):
-    return client.get("/ports/" + port_id)[1]["port"]
-
-
-def set_heartbeat(server, agent_id, stamp):
-    eng = create_engine(db_engine.normalise_url(server.db_url))
-    try:
-        with eng.begin() as conn:
-            conn.execute(update(schema.agents).where(schema.agents.c.id == agent_id)
-                         .values(heartbeat_at=stamp))
-    finally:
-        eng.dispose()
 
 
 # -- registration and the agents resource

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from test_channel import Channel, get_port, set_heartbeat
+from helpers.channel import Channel, get_port, set_heartbeat
 
 OVS, LB = "Open vSwitch agent", "Linux bridge agent"
 

@@ -10,8 +10,8 @@ import time
 import pytest
 import requests
 
-from conftest import Client
-from fixtures import TRUNKLINE, Postgres, Server
+from helpers.api import Client
+from helpers.server import TRUNKLINE, Postgres, Server
 from trunkline.channel import watch as watch_module
 from trunkline.stack import stop_group
 

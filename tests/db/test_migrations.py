@@ -12,7 +12,7 @@ from alembic.script import ScriptDirectory
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, select
 
-from fixtures import TRUNKLINE, Server
+from helpers.server import TRUNKLINE, Server
 from trunkline.db import engine as db_engine
 from trunkline.db import migrate, schema
 
@@ -155,3 +155,9 @@ def test_servers_starting_together_migrate_once(backend, db_url_factory):
             assert conn.execute(select(schema.revision)).all() == [(1, 0)]
     finally:
         eng.dispose()
+
+
+def test_the_head_a_starting_server_reads_is_alembics():
+    """A server that finds its database at ``migrate.head()`` does not load Alembic: that head,
+    read from the file names, must be the one Alembic's own revision graph ends in."""
+    assert migrate.head() == ScriptDirectory.from_config(migrate._config()).get_current_head()

@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from fixtures import running_stack, wait_for
-from test_agent_e2e import Env
-from dataplane import needs_root_ovs
+from helpers.server import running_stack, wait_for
+from helpers.e2e import Env
+from helpers.dataplane import needs_root_ovs
 from trunkline.lab import vm as labvm
 
 pytestmark = [needs_root_ovs,

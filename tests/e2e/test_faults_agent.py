@@ -20,9 +20,9 @@ import uuid
 import pytest
 import requests
 
-from conftest import BACKENDS
-from dataplane import needs_root_ovs
-from fixtures import running_stack, wait_for
+from helpers.api import BACKENDS
+from helpers.dataplane import needs_root_ovs
+from helpers.server import running_stack, wait_for
 from trunkline.agent import ovsdb
 from trunkline.lab import vm as labvm
 from trunkline.stack import Stack

@@ -18,9 +18,9 @@ import time
 
 import pytest
 
-from fixtures import running_stack, wait_for
-from test_agent_e2e import Env
-from dataplane import needs_root_ovs
+from helpers.server import running_stack, wait_for
+from helpers.e2e import Env
+from helpers.dataplane import needs_root_ovs
 from trunkline.agent import netns as nsutil
 from trunkline.lab import vm as labvm
 

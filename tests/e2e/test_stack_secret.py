@@ -7,7 +7,7 @@ import tempfile
 
 import requests
 
-from dataplane import needs_root_ovs
+from helpers.dataplane import needs_root_ovs
 from trunkline.stack import Stack
 
 pytestmark = needs_root_ovs

@@ -9,7 +9,7 @@ Complements test_fuzz.py (hand-written hypothesis strategies aimed at known weak
 budget per operation is TRUNKLINE_FUZZ_EXAMPLES (default 8: the file runs in about a
 minute per backend); TRUNKLINE_FUZZ_COVERAGE=1 adds schemathesis' coverage phase (every
 boundary value and wrong type of every parameter). A long run:
-TRUNKLINE_FUZZ_EXAMPLES=300 TRUNKLINE_FUZZ_COVERAGE=1 pytest tests/test_fuzz_openapi.py
+TRUNKLINE_FUZZ_EXAMPLES=300 TRUNKLINE_FUZZ_COVERAGE=1 pytest tests/fuzz/test_fuzz_openapi.py
 """
 import itertools
 import os

@@ -14,7 +14,7 @@ import requests
 
 from trunkline.stack import free_port, stop_group
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VENV = os.path.join(ROOT, ".venv-keystone")
 PASSWORD = "tl-secret-pw"
 # user name -> (project, role)

@@ -4,7 +4,7 @@ lab VMs on them, and helpers to watch the underlay. Everything is removed afterw
 the test fails: lab VMs, hosts (agents by PID, OVS daemons, DHCP servers, namespaces), the
 server and the run directory.
 
-    from multihost import multihost, needs_multihost      # the fixture and its skip mark
+    from helpers.multihost import multihost, needs_multihost      # the fixture and its skip mark
 
     @needs_multihost
     def test_x(multihost):
@@ -28,8 +28,8 @@ import uuid
 import pytest
 import requests
 
-from dataplane import HAVE_TOOLS
-from fixtures import Server, wait_for
+from helpers.dataplane import HAVE_TOOLS
+from helpers.server import Server, wait_for
 from trunkline.agent.ovs import daemon
 from trunkline.lab import host as labhost
 from trunkline.lab import vm as labvm

@@ -14,7 +14,7 @@ import requests
 
 from trunkline.stack import free_port, stop_group
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VENV_BIN = os.path.dirname(sys.executable)
 TRUNKLINE = os.path.join(VENV_BIN, "trunkline")
 

@@ -1,4 +1,4 @@
-"""lab/vm.py and `trunkline lab`: os-vif-style plugging on a private OVS (tests/dataplane.py),
+"""lab/vm.py and `trunkline lab`: os-vif-style plugging on a private OVS (tests/helpers/dataplane.py),
 driven by a fake Neutron API (a few canned endpoints in a thread) — no trunkline server or agent
 needed.  Every namespace/bridge/process is private to the test and removed afterwards."""
 import contextlib
@@ -11,7 +11,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from dataplane import lab, needs_root_ovs, ping  # noqa: F401  (lab is a fixture)
+from helpers.dataplane import lab, needs_root_ovs, ping  # noqa: F401  (lab is a fixture)
+from trunkline import names
 from trunkline.agent import vlan
 from trunkline.cli import main as cli
 from trunkline.lab import neutron, vm as labvm
@@ -133,7 +134,7 @@ def test_plug_and_unplug_trunk_bridge(lab):  # noqa: F811
     vifs = []
     for name, pid, mac, bridge in (("a", PARENT, "fa:16:3e:00:00:0a", "tbr-a5f0be95-6"),
                                    ("b", PLAIN, "fa:16:3e:00:00:0b", "tbr-a5f0be95-6")):
-        vif = {"vm_netns": prefix + name, "host_netns": lab.sw, "tap": labvm.tap_name(pid),
+        vif = {"vm_netns": prefix + name, "host_netns": lab.sw, "tap": names.tap(pid),
                "mac": mac, "mtu": 1450, "bridge": bridge, "integration_bridge": "br-int",
                "datapath_type": "netdev", "ovsdb": lab.db, "port_id": pid, "vm_uuid": "u-" + name}
         lab.track_ns(vif["vm_netns"])

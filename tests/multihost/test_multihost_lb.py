@@ -1,4 +1,4 @@
-"""Lab hosts running the Linux bridge agent (tests/multihost.py): two Linux bridge hosts over
+"""Lab hosts running the Linux bridge agent (tests/helpers/multihost.py): two Linux bridge hosts over
 VXLAN (DHCP served across hosts, VM↔VM ping, an agent restart without a write or a lost ping,
 L2 population FDB entries that follow the ports, a trunk's VLANs served from the other host),
 an Open vSwitch host and a Linux bridge host on one VXLAN network (DHCP from either kind, ping
@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from fixtures import wait_for
-from multihost import (multihost, needs_multihost, ip_of, provider_nets,  # noqa: F401
+from helpers.server import wait_for
+from helpers.multihost import (multihost, needs_multihost, ip_of, provider_nets,  # noqa: F401
                        static_vm, vxlan_net)
 from trunkline.agent import netns as nsutil
 from trunkline.lab import vm as labvm

@@ -1,4 +1,4 @@
-"""Lab hosts running the Open vSwitch agent, several per test (tests/multihost.py): the hosts
+"""Lab hosts running the Open vSwitch agent, several per test (tests/helpers/multihost.py): the hosts
 themselves (`trunkline lab host`), VXLAN/GRE overlays with L2 population between them (br-tun),
 DHCP and trunk VLANs across hosts, ports moving, hosts leaving, agents restarting."""
 import json
@@ -9,8 +9,8 @@ import subprocess
 import sys
 import time
 
-from fixtures import wait_for
-from multihost import (multihost, needs_multihost, ip_of, provider_nets,  # noqa: F401
+from helpers.server import wait_for
+from helpers.multihost import (multihost, needs_multihost, ip_of, provider_nets,  # noqa: F401
                        static_vm, vxlan_net)
 from trunkline.agent import netns as nsutil
 

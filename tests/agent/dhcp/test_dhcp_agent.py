@@ -6,7 +6,7 @@ import pathlib
 import subprocess
 import uuid
 
-from dataplane import lab, needs_root_ovs, ping, wait_for  # noqa: F401
+from helpers.dataplane import lab, needs_root_ovs, ping, wait_for  # noqa: F401
 from trunkline.agent import netns as nsutil
 from trunkline.agent.dhcp import DhcpManager
 from trunkline.agent.ovs import Wiring

@@ -29,7 +29,7 @@ import uuid
 import pytest
 import requests
 
-from fixtures import Server, wait_for
+from helpers.server import Server, wait_for
 from trunkline.agent import netns as nsutil
 from trunkline.lab import vm as labvm
 

@@ -10,9 +10,9 @@ import uuid
 
 import pytest
 
-from dataplane import lab, needs_root_ovs, ping, wait_for  # noqa: F401
+from helpers.dataplane import lab, needs_root_ovs, ping, wait_for  # noqa: F401
 from trunkline.agent.ovs import Wiring
-from trunkline.agent.ovs.wiring import tbr_name
+from trunkline.names import trunk_bridge as tbr_name
 
 pytestmark = needs_root_ovs
 
