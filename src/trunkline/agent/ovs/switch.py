@@ -64,13 +64,16 @@ class Snapshot:
                                          "tag": opt(r["tag"]), "vlan_mode": opt(r["vlan_mode"]),
                                          "other_config": py(r["other_config"]),
                                          "iface": self.ifaces.get(ifs[0]) if ifs else None}
+        self._ports_of: Dict[str, Dict[str, dict]] = {}
 
     def ports_of(self, bridge: str) -> Dict[str, dict]:
-        """{port name: port} of a bridge as read ({} for a bridge that is not there)."""
-        b = self.bridges.get(bridge)
-        if not b:
-            return {}
-        return {self.ports[u]["name"]: self.ports[u] for u in b["ports"] if u in self.ports}
+        """{port name: port} of a bridge as read ({} for a bridge that is not there); built
+        once per bridge, as every verb on a port looks it up."""
+        if bridge not in self._ports_of:
+            b = self.bridges.get(bridge)
+            self._ports_of[bridge] = {self.ports[u]["name"]: self.ports[u]
+                                      for u in (b["ports"] if b else ()) if u in self.ports}
+        return self._ports_of[bridge]
 
 
 class Switch:
