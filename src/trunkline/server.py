@@ -143,7 +143,7 @@ def run(bind: str, url: str, workers: int = 1, log_level: str = "warning",
     os.environ[ENV_SETTINGS] = json.dumps(settings)
     uvicorn.run("trunkline.server:factory", factory=True, host=host or "127.0.0.1",
                 port=int(port), workers=workers if workers > 1 else None, loop="uvloop",
-                http="httptools", log_level=log_level, access_log=False,
+                http="trunkline.api.http:Protocol", log_level=log_level, access_log=False,
                 server_header=False, date_header=False, timeout_keep_alive=keep_alive,
                 # open long polls (agents' watches) must not hold a shutdown for their timeout
                 timeout_graceful_shutdown=3)

@@ -1,9 +1,13 @@
 """The API's limits, each refused with a Neutron-style error and nothing stored: request body
-size (413; Neutron's 114688 bytes by default, --max-request-body-size), page size
+size (413; Neutron's 114688 bytes by default, --max-request-body-size), URL length (414) and
+requests the HTTP parser refuses (400), page size
 (--pagination-max-limit, Neutron's pagination_max_limit), subports per request (4094), tags per
 resource (50) and their length, name and description lengths (255), integer filter values
 (the column's range)."""
+import json
+import socket
 import uuid
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -56,6 +60,40 @@ def test_body_limit_configurable(limited):
     status, body = limited.post("/networks", raw=_padded(2048),
                                 headers={"Content-Type": "application/json"})
     assert status == 201, body
+
+
+def test_url_length(client):
+    """A URL the HTTP parser can still read gets the API's answer; a longer one a 414."""
+    status, body = client.get("/networks", params={"name": "x" * 65000})
+    assert status == 200 and body == {"networks": []}, body
+    status, body = client.get("/networks", params={"name": "x" * 70000})
+    assert status == 414, body
+    assert error_type(body) == "HTTPRequestURITooLong"
+    assert client.get("/networks")[0] == 200
+
+
+def _raw(client, data):
+    """Send bytes on a fresh connection and read the answer until the server closes it."""
+    url = urlsplit(client.url)
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(data)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    return head.split(b"\r\n"), body
+
+
+@pytest.mark.parametrize("data", [
+    b"GET /v2.0/networks HTTP/1.1\r\nHost x\r\n\r\n",
+    b"GET /v2.0/net works HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"\x00\x01\x02 / HTTP/1.1\r\n\r\n",
+], ids=["header-without-colon", "space-in-path", "binary-request-line"])
+def test_requests_the_parser_refuses(client, data):
+    head, body = _raw(client, data)
+    assert head[0] == b"HTTP/1.1 400 Bad Request", head
+    assert b"content-type: application/json" in head, head
+    assert error_type(json.loads(body)) == "HTTPBadRequest", body
 
 
 def test_page_cap(limited):

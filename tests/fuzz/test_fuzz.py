@@ -265,6 +265,7 @@ QUERY_VALUES = st.one_of(
        params=st.lists(st.tuples(QUERY_KEYS, QUERY_VALUES), max_size=6),
        on_item=st.booleans())
 @example(collection="networks", params=[("limit", "9" * 30)], on_item=False)
+@example(collection="networks", params=[("name", "x" * 70000)], on_item=False)
 @example(collection="networks", params=[("mtu", "9" * 30)], on_item=False)
 @example(collection="ports", params=[("revision_number", str(2 ** 63))], on_item=False)
 @example(collection="ports", params=[("name", "a\x00b")], on_item=False)
