@@ -20,6 +20,10 @@ class NeutronError(Exception):
     def type(self):
         return type(self).__name__
 
+    def body(self):
+        """The answer's JSON body."""
+        return {"NeutronError": {"type": self.type, "message": self.msg, "detail": ""}}
+
 
 class BadRequest(NeutronError):
     code = 400
@@ -63,6 +67,13 @@ class ServiceUnavailable(NeutronError):
 # -- HTTP-level errors raised by the API layer (Neutron answers these with webob's class names)
 
 class HTTPBadRequest(BadRequest):
+    def __init__(self, message):
+        super().__init__(message)
+
+
+class HTTPRequestURITooLong(NeutronError):
+    code = 414
+
     def __init__(self, message):
         super().__init__(message)
 

@@ -164,8 +164,7 @@ class Api:
                     req.policy = self.auth.policy.checker(req.context)
                 resp = self.dispatch(req)
         except exc.NeutronError as e:
-            resp = Response(e.code, {"NeutronError": {"type": e.type, "message": e.msg,
-                                                      "detail": ""}})
+            resp = Response(e.code, e.body())
             if e.code == 401 and self.auth.www_authenticate():
                 resp.headers = [(b"www-authenticate", self.auth.www_authenticate().encode())]
         except Exception:  # a bug: log it, answer like Neutron, never leak a traceback
