@@ -142,7 +142,7 @@ class Database:
                 # is a genuine conflict the plugin chose to let the database detect.
                 raise _integrity_to_neutron(e)
             except DBAPIError as e:
-                if not _is_retriable(e) or attempt == RETRIES - 1:
+                if not is_retriable(e) or attempt == RETRIES - 1:
                     raise _service_unavailable(e) from None
                 time.sleep(min(0.01 * (2 ** attempt), 0.5))
 
@@ -159,7 +159,7 @@ class Database:
             except IntegrityError as e:
                 raise _integrity_to_neutron(e)
             except DBAPIError as e:
-                if not _is_retriable(e) or attempt == RETRIES - 1:
+                if not is_retriable(e) or attempt == RETRIES - 1:
                     raise _service_unavailable(e) from None
                 time.sleep(min(0.01 * (2 ** attempt), 0.5))
 
@@ -240,7 +240,8 @@ def _service_unavailable(e):
                                   "seconds.")
 
 
-def _is_retriable(e):
+def is_retriable(e):
+    """A lock or serialisation failure another attempt can get past."""
     text = str(getattr(e, "orig", e)).lower()
     return any(s in text for s in ("database is locked", "deadlock", "could not serialize",
                                    "busy"))

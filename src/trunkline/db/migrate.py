@@ -4,9 +4,12 @@ on the one before: the head is the highest number, and a server starting on a da
 there does not load Alembic at all."""
 import os
 import re
+import time
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+
+from trunkline.db.engine import is_retriable
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VERSIONS = os.path.join(HERE, "migrations", "versions")
@@ -35,11 +38,25 @@ def current(engine) -> str:
             return None
 
 
-def upgrade(engine, target: str = "head") -> bool:
+def upgrade(engine, target: str = "head", patience: float = 60.0) -> bool:
     """Bring the database to ``target``; a no-op when it is already there. Servers starting
     together take turns: the migration runs in one transaction holding the database's
     migration lock (an advisory lock on PostgreSQL, the write lock on SQLite), and whoever
-    comes next finds the schema already at ``target``."""
+    comes next finds the schema already at ``target``. A lock SQLite refuses without waiting
+    (two connections switching a new database to WAL while a third migrates it) is retried
+    for up to ``patience`` seconds."""
+    deadline = time.monotonic() + patience
+    for attempt in range(1000):
+        try:
+            return _upgrade_once(engine, target)
+        except DBAPIError as e:
+            if not is_retriable(e) or time.monotonic() > deadline:
+                raise
+            engine.dispose()
+            time.sleep(min(0.05 * (2 ** attempt), 1.0))
+
+
+def _upgrade_once(engine, target):
     if target == "head" and current(engine) == head():
         return False
     from alembic import command
