@@ -358,6 +358,87 @@ def test_policy_file_overrides_a_default(keystone, tmp_path, users):
     assert users["member-a"].call("POST", "/networks", {"network": {"name": "n"}})[0] == 201
 
 
+# Neutron 29's own rules for a network owner (oslopolicy-policy-generator --namespace neutron):
+# they read ``network:project_id``, not the older ``network:tenant_id``.
+NEUTRON_29_RULES = {
+    "network_owner": "project_id:%(network:project_id)s",
+    "compute_device": "field:port:device_owner=~^compute:",
+    "create_port": "(rule:admin_only) or (rule:service_api) or role:member and "
+                   "rule:network_owner or rule:shared",
+    "get_port": "(rule:admin_only) or (rule:service_api) or role:reader and rule:network_owner "
+                "or role:reader and project_id:%(project_id)s",
+    "update_port:allowed_address_pairs": "(rule:admin_only) or (role:member and "
+                                         "rule:network_owner) or rule:service_api",
+    "delete_port": "(rule:admin_only) or (rule:service_api) or (service_roles:service and "
+                   "(role:member and rule:network_owner or role:member and "
+                   "project_id:%(project_id)s)) or (not rule:compute_device and (role:member "
+                   "and rule:network_owner or role:member and project_id:%(project_id)s))",
+}
+
+
+def test_neutron_29_network_owner_rules(keystone, tmp_path, users):
+    """A policy file written in Neutron 29's words gives a network's owner what Neutron gives
+    it: ports on its network, other projects' ports there visible and deletable."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("".join("%s: %s\n" % (json.dumps(k), json.dumps(v))
+                              for k, v in NEUTRON_29_RULES.items()))
+    srv = Server("sqlite:///%s" % (tmp_path / "p.db"),
+                 extra=_keystone_args(keystone) + ["--policy-file", str(policy)])
+    try:
+        admin = Api(srv.url, users["admin-a"].token)
+        a = Api(srv.url, users["member-a"].token)
+        net = a.create("network", name="a-net")
+        a.create("subnet", network_id=net["id"], cidr="10.66.0.0/24", ip_version=4)
+        own = a.create("port", network_id=net["id"])
+        other = admin.create("port", network_id=net["id"],
+                             project_id=users["member-b"].project_id)
+        assert a.call("GET", "/ports/" + other["id"])[0] == 200
+        status, body = a.call("PUT", "/ports/" + own["id"], {"port": {
+            "allowed_address_pairs": [{"ip_address": "10.66.0.200"}]}})
+        assert status == 200, body
+        assert a.call("DELETE", "/ports/" + other["id"])[0] == 204
+    finally:
+        srv.stop()
+
+
+def _all_pages(api, collection, limit):
+    """The ids of a list read ``limit`` at a time through its ``next`` links."""
+    ids, path = [], "/%s?limit=%d" % (collection, limit)
+    while path:
+        status, body = api.call("GET", path)
+        assert status == 200, body
+        page = [x["id"] for x in body[collection]]
+        ids += page
+        nxt = [link["href"] for link in body.get(collection + "_links", [])
+               if link["rel"] == "next"]
+        assert len(page) == limit or not nxt, (collection, path, page)
+        path = nxt[0].split("/v2.0", 1)[1] if nxt else None
+    return ids
+
+
+def test_lists_page_fully_with_shared_and_external_networks(users):
+    """What a list's query lets through and what the policy shows agree: a member's pages are
+    full and end where the whole list does, with shared and external networks (and others'
+    rows on them) present."""
+    admin, b = users["admin-a"], users["member-b"]
+    for name, flags in (("pg-shared", {"shared": True}), ("pg-public", {"router:external": True})):
+        net = admin.create("network", name=name, **flags)
+        for i in range(2):
+            admin.create("subnet", network_id=net["id"], ip_version=4,
+                         cidr="10.%d.%d.0/24" % (70 + len(name), i))
+        admin.create("port", network_id=net["id"])
+    own = b.create("network", name="pg-own")
+    b.create("subnet", network_id=own["id"], cidr="10.79.0.0/24", ip_version=4)
+    for _ in range(3):
+        b.create("trunk", port_id=b.create("port", network_id=own["id"])["id"])
+    for collection in ("networks", "subnets", "ports", "trunks"):
+        whole = [x["id"] for x in b.call("GET", "/" + collection)[1][collection]]
+        assert len(whole) >= 3, (collection, whole)
+        assert sorted(_all_pages(b, collection, 2)) == sorted(whole), collection
+    subnets = b.call("GET", "/subnets")[1]["subnets"]
+    assert sum(s["router:external"] for s in subnets) == 2, subnets
+
+
 # -- the agent channel
 
 def _agent_calls(url):

@@ -11,8 +11,8 @@ from helpers.api import error_type
 SUBNET_KEYS = {
     "allocation_pools", "cidr", "created_at", "description", "dns_nameservers", "enable_dhcp",
     "gateway_ip", "host_routes", "id", "ip_version", "ipv6_address_mode", "ipv6_ra_mode",
-    "name", "network_id", "project_id", "revision_number", "subnetpool_id", "tags",
-    "tenant_id", "updated_at"}
+    "name", "network_id", "project_id", "revision_number", "router:external", "subnetpool_id",
+    "tags", "tenant_id", "updated_at"}
 
 
 @pytest.fixture
@@ -32,6 +32,7 @@ def test_ipv4_defaults_and_shape(client, net):
     assert sub["enable_dhcp"] is True and sub["ipv6_ra_mode"] is None
     assert sub["dns_nameservers"] == [] and sub["host_routes"] == []
     assert sub["subnetpool_id"] is None and sub["revision_number"] == 0
+    assert sub["router:external"] is False
     shown = client.get("/networks/" + net["id"])[1]["network"]
     assert shown["subnets"] == [sub["id"]]
     assert shown["revision_number"] == net["revision_number"] + 1
@@ -137,6 +138,27 @@ def test_filter_by_the_networks_shared(client, net):
         assert want["id"] in ids and not_want["id"] not in ids
     status, body = client.post("/subnets", {"subnet": {
         "network_id": net["id"], "cidr": "10.7.2.0/24", "ip_version": 4, "shared": True}})
+    assert status == 400 and error_type(body) == "HTTPBadRequest"
+
+
+def test_router_external_follows_the_network(client, net):
+    """subnet-external-network: a subnet shows and filters by its network's router:external,
+    which it cannot set itself."""
+    public = client.create("network", name="pub-" + uuid.uuid4().hex[:6],
+                           **{"router:external": True})
+    private = subnet(client, net, "10.8.0.0/24")
+    external = subnet(client, public, "10.8.1.0/24")
+    assert (private["router:external"], external["router:external"]) == (False, True)
+    for value, want, not_want in (("True", external, private), ("false", private, external)):
+        status, body = client.get("/subnets", params={"router:external": value,
+                                                       "fields": "id"})
+        assert status == 200, body
+        ids = [s["id"] for s in body["subnets"]]
+        assert want["id"] in ids and not_want["id"] not in ids
+    status, body = client.get("/subnets/" + external["id"], params={"fields": "router:external"})
+    assert body["subnet"] == {"router:external": True}, body
+    status, body = client.put("/subnets/" + private["id"],
+                              {"subnet": {"router:external": True}})
     assert status == 400 and error_type(body) == "HTTPBadRequest"
 
 

@@ -215,6 +215,29 @@ def test_subports_follow_parent_host(client, new_port):
     assert status == 409 and error_type(body) == "TrunkInUse"
 
 
+def test_nova_unbind_frees_the_trunk(client, new_port):
+    """Nova's unbind on server delete (binding:host_id null, as neutron-lib has no validator
+    for it) unbinds the parent, and the trunk can be deleted afterwards."""
+    parent, sp = new_port(), new_port()
+    trunk = client.create("trunk", port_id=parent["id"], sub_ports=[vlan(sp, 30)])
+    status, body = client.put("/ports/" + parent["id"], {"port": {
+        "binding:host_id": "compute-1", "device_id": str(uuid.uuid4()),
+        "device_owner": "compute:nova"}})
+    assert status == 200, body
+    assert client.delete("/trunks/" + trunk["id"])[0] == 409
+    status, body = client.put("/ports/" + parent["id"], {"port": {
+        "device_id": "", "device_owner": "", "binding:host_id": None, "binding:profile": {}}})
+    assert status == 200, body
+    port = body["port"]
+    assert (port["binding:host_id"], port["binding:vif_type"], port["device_id"]) == \
+        ("", "unbound", ""), port
+    assert show(client, trunk)["status"] == "DOWN"   # Neutron's trunk plugin, on an unbind
+    assert client.delete("/trunks/" + trunk["id"])[0] == 204
+    status, body = client.post("/ports", {"port": {"network_id": parent["network_id"],
+                                                   "binding:host_id": None}})
+    assert status == 201 and body["port"]["binding:host_id"] == "", body
+
+
 def test_inherit_on_vlan_provider_networks(client):
     base = 1000 + uuid.uuid4().int % 2000
     nets = [client.create("network", **{"provider:network_type": "vlan",

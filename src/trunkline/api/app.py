@@ -263,7 +263,7 @@ class Api:
 
     def targets(self, conn: Connection, resource: Resource, items: list) -> list:
         """Policy targets for resource dicts: the item with ``tenant_id`` and what the policy
-        knows about the network it lives on (``network:tenant_id``, ``network:shared``, ...;
+        knows about the network it lives on (``network:project_id``, ``network:shared``, ...;
         the resource's ``network`` attribute names it)."""
         key = resource.network
         nets = {}
@@ -278,8 +278,7 @@ class Api:
             else:
                 net = nets.get(item.get(key)) if key is not None else None
             if net is not None:
-                (target["network:tenant_id"], target["network:shared"],
-                 target["network:router:external"]) = net
+                target.update(_network_target(net))
             out.append(target)
         return out
 
@@ -318,8 +317,7 @@ class Api:
         net = self.plugins["networks"].owners(conn, [network_id]).get(network_id)
         if net is None:
             return None
-        target = {"project_id": net[0], "tenant_id": net[0], "network:tenant_id": net[0],
-                  "network:shared": net[1], "network:router:external": net[2]}
+        target = {"project_id": net[0], "tenant_id": net[0], **_network_target(net)}
         if not req.policy.allowed("get_network", target):
             raise definitions.network.not_found(network_id)
         return net
@@ -362,8 +360,7 @@ class Api:
         if key not in (None, "id") and isinstance(res.get(key), str):
             net = self.network_for(req, conn, res[key])
             if net is not None:
-                (target["network:tenant_id"], target["network:shared"],
-                 target["network:router:external"]) = net
+                target.update(_network_target(net))
                 if member == "subnet" and net[0] != target["project_id"]:
                     # a shared network takes other projects' ports, not their subnets
                     raise exc.HTTPForbidden("Tenant not allowed to create subnet on this "
@@ -519,6 +516,15 @@ class Api:
             return Response(201)
         self.db.write(tags_mod.remove, plugin, item_id, tag)
         return Response(204)
+
+
+def _network_target(net: tuple) -> dict:
+    """What a policy rule reads about a resource's network (``owners``' tuple), under the
+    names Neutron's rules use: ``network:project_id`` in today's, ``network:tenant_id`` in
+    older policy files."""
+    project_id, shared, external = net
+    return {"network:project_id": project_id, "network:tenant_id": project_id,
+            "network:shared": shared, "network:router:external": external}
 
 
 def _tags_body(body):

@@ -95,7 +95,8 @@ class Resource:
     """A collection the API serves. ``not_found`` builds the resource's 404 from an id;
     ``network`` is the attribute naming the network the resource lives on (the network's own
     ``id`` for networks): its owner, shared and external flags join the policy target as
-    ``network:tenant_id``, ``network:shared``, ``network:router:external``. ``scope``: the
+    ``network:project_id`` (and ``network:tenant_id``), ``network:shared``,
+    ``network:router:external``. ``scope``: the
     visibility rules of a list (above; None: the policy alone decides). ``plugin`` is
     ``module:Class`` of what implements it; ``policies`` its default rules (name, check)."""
     member: str

@@ -12,7 +12,7 @@ EXTENSIONS = (Extension(
     "binding", "Port Binding",
     "Expose port bindings of a virtual port to external application",
     attributes={"port": {
-        "binding:host_id": Attr(post=True, put=True, default="", validate=v.string(255),
+        "binding:host_id": Attr(post=True, put=True, default="", validate=v.string_or_none(255),
                                 filter=True, column="host"),
         "binding:vif_type": Attr(filter=True, column="vif_type", schema=base.TEXT),
         "binding:vif_details": Attr(column="vif_details", schema=base.OBJECT),

@@ -11,6 +11,7 @@ NET_OWNER_MEMBER = "role:member and " + NET_OWNER
 NET_OWNER_READER = "role:reader and " + NET_OWNER
 SHARED = "rule:shared"
 EXTERNAL = "rule:external"
+EXTERNAL_SUBNET = "rule:external_network"
 NETWORK_DEVICE = "rule:network_device"
 
 
@@ -26,15 +27,16 @@ ADMIN_OR_PROJECT_READER = any_of(ADMIN, PROJECT_READER)
 BASE = (
     ("context_is_admin", "role:admin"),
     ("service_api", "role:service"),
-    ("owner", "tenant_id:%(tenant_id)s"),
+    ("owner", "project_id:%(project_id)s"),
     ("admin_or_owner", "rule:context_is_admin or rule:owner"),
-    ("admin_or_network_owner", "rule:context_is_admin or tenant_id:%(network:tenant_id)s"),
+    ("admin_or_network_owner", "rule:context_is_admin or project_id:%(network:project_id)s"),
     ("admin_owner_or_network_owner", "rule:owner or rule:admin_or_network_owner"),
-    ("network_owner", "tenant_id:%(network:tenant_id)s"),
+    ("network_owner", "project_id:%(network:project_id)s"),
     ("admin_only", "rule:context_is_admin"),
     ("regular_user", ""),
     ("shared", "field:networks:shared=True"),
     ("external", "field:networks:router:external=True"),
+    ("external_network", "field:subnets:router:external=True"),
     ("network_device", "field:port:device_owner=~^network:"),
     ("default", "rule:admin_or_owner"),
 )

@@ -48,11 +48,11 @@ RESOURCE = Resource(
     not_found=lambda i: SubnetNotFound(subnet_id=i),
     plugin="trunkline.plugins.subnets:SubnetPlugin",
     network="network_id",
-    scope=(base.OWN_PROJECT, base.ON_SHARED_NETWORK),
+    scope=(base.OWN_PROJECT, base.ON_SHARED_NETWORK, base.ON_OWN_NETWORK),
     policies=(
         ("create_subnet", c.any_of(c.ADMIN_OR_PROJECT_MEMBER, c.NET_OWNER_MEMBER)),
         ("get_subnet", c.any_of(c.ADMIN_OR_SERVICE, c.PROJECT_READER, c.NET_OWNER_READER,
-                                c.SHARED)),
+                                c.SHARED, c.EXTERNAL_SUBNET)),
         ("update_subnet", c.any_of(c.ADMIN_OR_PROJECT_MEMBER, c.NET_OWNER_MEMBER)),
         ("delete_subnet", c.any_of(c.ADMIN_OR_PROJECT_MEMBER, c.NET_OWNER_MEMBER)),
     ))

@@ -37,12 +37,22 @@ class SubnetPlugin(common.ResourcePlugin):
         "subnetpool_id": lambda values: false(),
         "shared": lambda values: S.c.network_id.in_(
             select(schema.networks.c.id).where(schema.networks.c.shared.in_(values))),
+        "router:external": lambda values: S.c.network_id.in_(
+            select(schema.networks.c.id).where(schema.networks.c.router_external.in_(values))),
     }
 
     def fill(self, conn: Connection, dicts: list, wanted: Optional[set]) -> None:
         if common.wants(wanted, "subnetpool_id"):
             for d in dicts:
                 d["subnetpool_id"] = None
+        if common.wants(wanted, "router:external") and dicts:
+            N = schema.networks
+            external = set(conn.execute(
+                select(S.c.id).join(N, N.c.id == S.c.network_id)
+                .where(N.c.router_external.is_(True), S.c.id.in_([d["id"] for d in dicts])))
+                .scalars())
+            for d in dicts:
+                d["router:external"] = d["id"] in external
 
     @property
     def networks(self):
