@@ -2,6 +2,7 @@
 create_all. Migrations are ``migrations/versions/NNNN_<what>.py`` with revision ``NNNN``, each
 on the one before: the head is the highest number, and a server starting on a database already
 there does not load Alembic at all."""
+import itertools
 import os
 import re
 import time
@@ -46,7 +47,7 @@ def upgrade(engine, target: str = "head", patience: float = 60.0) -> bool:
     (two connections switching a new database to WAL while a third migrates it) is retried
     for up to ``patience`` seconds."""
     deadline = time.monotonic() + patience
-    for attempt in range(1000):
+    for attempt in itertools.count():
         try:
             return _upgrade_once(engine, target)
         except DBAPIError as e:

@@ -96,9 +96,9 @@ class Resource:
     ``network`` is the attribute naming the network the resource lives on (the network's own
     ``id`` for networks): its owner, shared and external flags join the policy target as
     ``network:project_id`` (and ``network:tenant_id``), ``network:shared``,
-    ``network:router:external``. ``scope``: the
-    visibility rules of a list (above; None: the policy alone decides). ``plugin`` is
-    ``module:Class`` of what implements it; ``policies`` its default rules (name, check)."""
+    ``network:router:external``. ``scope``: the visibility rules of a list (above; None: the
+    policy alone decides). ``plugin`` is ``module:Class`` of what implements it; ``policies``
+    its default rules (name, check)."""
     member: str
     collection: str
     attrs: dict

@@ -29,16 +29,20 @@ def _invalid(msg):
     return exc.InvalidInput(error_message=msg)
 
 
+def _on_networks(flag, values):
+    """Subnets whose network's ``flag`` column is among ``values`` (a network's filter)."""
+    return S.c.network_id.in_(select(schema.networks.c.id).where(flag.in_(values)))
+
+
 class SubnetPlugin(common.ResourcePlugin):
     resource = definitions.subnet
     table = S
     custom_filters = {
         # no subnet belongs to a subnet pool (there are none): a pool filter matches nothing
         "subnetpool_id": lambda values: false(),
-        "shared": lambda values: S.c.network_id.in_(
-            select(schema.networks.c.id).where(schema.networks.c.shared.in_(values))),
-        "router:external": lambda values: S.c.network_id.in_(
-            select(schema.networks.c.id).where(schema.networks.c.router_external.in_(values))),
+        "shared": lambda values: _on_networks(schema.networks.c.shared, values),
+        "router:external": lambda values: _on_networks(schema.networks.c.router_external,
+                                                       values),
     }
 
     def fill(self, conn: Connection, dicts: list, wanted: Optional[set]) -> None:
