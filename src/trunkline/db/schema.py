@@ -134,6 +134,15 @@ extradhcpopts = Table(
     Column("opt_value", String(255), nullable=False),
 )
 
+# Per-project quota limits (Neutron's quotas table): a row only where a limit differs from the
+# server's default; -1 is unlimited.
+quotas = Table(
+    "quotas", metadata,
+    Column("project_id", String(255), primary_key=True),
+    Column("resource", String(255), primary_key=True),
+    Column("limit", Integer, nullable=False),
+)
+
 tags = Table(
     "tags", metadata,
     Column("resource_id", String(36), primary_key=True),
