@@ -143,6 +143,71 @@ quotas = Table(
     Column("limit", Integer, nullable=False),
 )
 
+# Security groups (the security-group extension and the ones built on it). A group's rules go
+# with it, and so do the rules of other groups that name it as their remote group; a group a
+# port uses cannot be deleted (the plugin refuses), so bindings only go with their port.
+securitygroups = Table(
+    "securitygroups", metadata,
+    Column("id", String(36), primary_key=True),
+    *_standard_attributes(),
+    Column("stateful", Boolean, nullable=False),
+)
+
+securitygrouprules = Table(
+    "securitygrouprules", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("project_id", String(255), nullable=False, index=True),
+    Column("security_group_id", String(36), ForeignKey("securitygroups.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("remote_group_id", String(36), ForeignKey("securitygroups.id", ondelete="CASCADE"),
+           index=True),
+    Column("remote_address_group_id", String(36)),
+    Column("direction", String(16), nullable=False),
+    Column("ethertype", String(40), nullable=False),
+    Column("protocol", String(40)),
+    Column("port_range_min", Integer),
+    Column("port_range_max", Integer),
+    Column("remote_ip_prefix", String(255)),
+    Column("normalized_cidr", String(255)),
+    Column("description", String(255), nullable=False, server_default=""),
+    Column("revision_number", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", String(20), nullable=False),
+    Column("updated_at", String(20), nullable=False),
+)
+
+securitygroupportbindings = Table(
+    "securitygroupportbindings", metadata,
+    Column("port_id", String(36), ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True),
+    Column("security_group_id", String(36), ForeignKey("securitygroups.id"), primary_key=True,
+           index=True),
+)
+
+# Each project's one default group ("default", created lazily).
+default_security_group = Table(
+    "default_security_group", metadata,
+    Column("project_id", String(255), primary_key=True),
+    Column("security_group_id", String(36), ForeignKey("securitygroups.id", ondelete="CASCADE"),
+           nullable=False, unique=True),
+)
+
+# The rules every new group starts with (/v2.0/default-security-group-rules); remote_group_id
+# "PARENT" stands for the new group itself.
+securitygroupdefaultrules = Table(
+    "securitygroupdefaultrules", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("direction", String(16), nullable=False),
+    Column("ethertype", String(40), nullable=False),
+    Column("protocol", String(40)),
+    Column("port_range_min", Integer),
+    Column("port_range_max", Integer),
+    Column("remote_ip_prefix", String(255)),
+    Column("remote_group_id", String(36)),
+    Column("remote_address_group_id", String(36)),
+    Column("description", String(255), nullable=False, server_default=""),
+    Column("used_in_default_sg", Boolean, nullable=False),
+    Column("used_in_non_default_sg", Boolean, nullable=False),
+)
+
 tags = Table(
     "tags", metadata,
     Column("resource_id", String(36), primary_key=True),
