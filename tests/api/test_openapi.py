@@ -23,8 +23,7 @@ def test_every_route_is_described():
     schema = schemathesis.openapi.from_dict(doc)   # a valid OpenAPI document
     ops = {(r.ok().method.upper(), r.ok().path) for r in schema.get_all_operations()}
     for res in definitions.RESOURCES.values():
-        base, item = "/v2.0/" + res.collection, "/v2.0/%s/{%s_id}" % (res.collection,
-                                                                       res.member)
+        base, item = "/v2.0/" + res.url, "/v2.0/%s/{%s_id}" % (res.url, res.member)
         assert {("GET", base), ("GET", item), ("DELETE", item)} <= ops
         assert (("POST", base) in ops) == any(a.post for a in res.attrs.values())
         assert (("PUT", item) in ops) == any(a.put for a in res.attrs.values())

@@ -129,6 +129,8 @@ class Api:
         self.max_limit = max_limit    # Neutron's pagination_max_limit (-1: none)
         self.plugins = plugins
         self.channel = channel
+        # the plugin serving each URL segment (a resource's ``url``: security-groups)
+        self.routes = {p.resource.url: p for _, p in plugins.items()}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "lifespan":
@@ -205,7 +207,7 @@ class Api:
             return self._only(req, "GET", lambda: self.extension(item) if item and not sub
                               else Response(200, {"extensions": [
                                   e.wire() for e in definitions.EXTENSIONS]}))
-        plugin = self.plugins.get(collection)
+        plugin = self.routes.get(collection)
         if plugin is None:
             raise exc.HTTPNotFound()
         if item is None:
@@ -249,7 +251,7 @@ class Api:
     def resources(self, req: Request) -> dict:
         return {"resources": [
             {"name": p.resource.member, "collection": name,
-             "links": [{"href": "%s/v2.0/%s" % (req.base_url, name), "rel": "self"}]}
+             "links": [{"href": "%s/v2.0/%s" % (req.base_url, p.resource.url), "rel": "self"}]}
             for name, p in self.plugins.items()]}
 
     @staticmethod
@@ -262,17 +264,25 @@ class Api:
     # -- policy
 
     def targets(self, conn: Connection, resource: Resource, items: list) -> list:
-        """Policy targets for resource dicts: the item with ``tenant_id`` and what the policy
+        """Policy targets for resource dicts: the item with ``tenant_id``, what the policy
         knows about the network it lives on (``network:project_id``, ``network:shared``, ...;
-        the resource's ``network`` attribute names it)."""
+        the resource's ``network`` attribute names it) and its parent's owner
+        (``security_group:project_id``: the resource's ``parent``)."""
         key = resource.network
         nets = {}
         if key is not None and key != "id":
             nets = self.plugins["networks"].owners(conn, {i.get(key) for i in items})
+        parent = resource.parent
+        owners = {}
+        if parent is not None:
+            owners = self.plugins[parent.collection].projects(
+                conn, {i.get(parent.attr) for i in items})
         out = []
         for item in items:
             target = dict(item)
             target["tenant_id"] = item.get("project_id")
+            if parent is not None:
+                target[parent.member + ":project_id"] = owners.get(item.get(parent.attr))
             if key == "id":
                 net = (item.get("project_id"), item.get("shared"), item.get("router:external"))
             else:
@@ -365,8 +375,22 @@ class Api:
                     # a shared network takes other projects' ports, not their subnets
                     raise exc.HTTPForbidden("Tenant not allowed to create subnet on this "
                                             "network")
+        parent = resource.parent
+        if parent is not None and isinstance(res.get(parent.attr), str):
+            target[parent.member + ":project_id"] = self.parent_for(req, conn, parent,
+                                                                    res[parent.attr])
         req.policy.enforce_change("create_" + member, resource, res, target, is_create=True)
         self.check_refs(req, conn, resource.attrs, res, target["project_id"])
+
+    def parent_for(self, req: Request, conn: Connection, parent: Any, parent_id: str) -> str:
+        """The owner of the parent a new resource names; a parent the caller may not see, or
+        that does not exist, answers the parent's 404."""
+        plugin = self.plugins[parent.collection]
+        item = plugin.get(conn, req.context, parent_id)
+        target = self.targets(conn, plugin.resource, [item])[0]
+        if not req.policy.allowed("get_" + parent.member, target):
+            raise plugin.resource.not_found(parent_id)
+        return item.get("project_id")
 
     # -- collections
 
@@ -375,14 +399,17 @@ class Api:
         q = listing.parse(resource, req.params, self.max_limit)
         ctx = req.context
         if not ctx.is_admin and "service" not in ctx.roles:
-            q.scope = scope.clauses(resource, plugin.table, ctx.project_id)
+            parent = resource.parent
+            q.scope = scope.clauses(resource, plugin.table, ctx.project_id,
+                                    self.plugins[parent.collection].table if parent else None)
+        plugin.prepare_list(self.db, ctx, q)
         wanted = self._wanted(req, resource, q.fields)
         with self.db.read() as conn:
             if q.marker:
                 plugin.get_row(conn, q.marker)
             items = self.readable(req, conn, resource, plugin.list(conn, ctx, q, wanted))
         body = {resource.collection: _fields(items, q.fields)}
-        links = listing.links(req.base_url + "/v2.0", resource.collection, req.params, items, q)
+        links = listing.links(req.base_url + "/v2.0", resource.url, req.params, items, q)
         if links is not None:
             body[resource.collection + "_links"] = links
         return Response(200, body)
@@ -400,6 +427,8 @@ class Api:
                 wanted |= {"shared", "router:external"}
             elif resource.network is not None:
                 wanted.add(resource.network)
+            if resource.parent is not None:
+                wanted.add(resource.parent.attr)
         return wanted
 
     def show(self, req: Request, plugin: Any, item_id: str) -> Response:
@@ -419,7 +448,7 @@ class Api:
                 self.authorize_create(req, conn, resource, res)
 
         def create_all(txn):
-            ids = [plugin.create(txn, req.context, res) for res in items]
+            ids = plugin.create_many(txn, req.context, items)
             # Read back in the same transaction: the answer is exactly what was committed.
             rows = plugin.dicts(txn.conn, [plugin.get_row(txn.conn, i) for i in ids])
             return self.readable(req, txn.conn, resource, rows, visible_only=False)

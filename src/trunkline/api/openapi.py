@@ -197,7 +197,7 @@ def _list_params(res):
 
 def _resource_paths(res):
     title, member, coll = _title(res), res.member, res.collection
-    base = "/v2.0/" + coll
+    base = "/v2.0/" + res.url
     item = "%s/{%s_id}" % (base, member)
     id_param = _path_param(member + "_id", UUID)
     tags = [coll]
@@ -248,7 +248,7 @@ def _resource_paths(res):
 
 
 def _action_paths(res):
-    base = "/v2.0/%s/{%s_id}/" % (res.collection, res.member)
+    base = "/v2.0/%s/{%s_id}/" % (res.url, res.member)
     id_param = _path_param(res.member + "_id", UUID)
     paths = {}
     for action in res.actions:

@@ -47,6 +47,9 @@ subnet = RESOURCES["subnet"]
 port = RESOURCES["port"]
 trunk = RESOURCES["trunk"]
 agent = RESOURCES["agent"]
+security_group = RESOURCES["security_group"]
+security_group_rule = RESOURCES["security_group_rule"]
+default_security_group_rule = RESOURCES["default_security_group_rule"]
 
 
 def resource(collection: str) -> Resource:

@@ -83,11 +83,24 @@ class Action:
 
 # Which rows a list shows to a caller who does not see everything (plugins/scope.py turns these
 # into SQL): its own project's, the rows of shared or external networks (a network's own flags),
-# the rows on networks that are shared or external, the rows on networks the caller owns.
+# the rows on networks that are shared or external, the rows on networks the caller owns, the
+# rows whose parent (``Resource.parent``) the caller's project owns.
 OWN_PROJECT = "own_project"
 SHARED = "shared"
 ON_SHARED_NETWORK = "on_shared_network"
 ON_OWN_NETWORK = "on_own_network"
+ON_OWN_PARENT = "on_own_parent"
+
+
+@dataclass(frozen=True)
+class Parent:
+    """The resource another one belongs to (a security group rule's group): ``attr`` names it,
+    ``collection`` is where it is served. Its owner joins the child's policy target as
+    ``<member>:project_id`` (``security_group:project_id``, what Neutron's ``sg_owner`` rule
+    reads), and the ``ON_OWN_PARENT`` list scope shows the children of the caller's parents."""
+    attr: str
+    collection: str
+    member: str
 
 
 @dataclass(frozen=True)
@@ -98,7 +111,9 @@ class Resource:
     ``network:project_id`` (and ``network:tenant_id``), ``network:shared``,
     ``network:router:external``. ``scope``: the visibility rules of a list (above; None: the
     policy alone decides). ``plugin`` is ``module:Class`` of what implements it; ``policies``
-    its default rules (name, check)."""
+    its default rules (name, check). ``path`` is the URL segment when it differs from the
+    collection (``/v2.0/security-groups`` serves ``security_groups``); ``parent`` the resource it
+    belongs to (``Parent``)."""
     member: str
     collection: str
     attrs: dict
@@ -109,6 +124,13 @@ class Resource:
     network: Optional[str] = None
     scope: Optional[tuple] = (OWN_PROJECT,)
     actions: tuple = ()
+    path: Optional[str] = None
+    parent: Optional[Parent] = None
+
+    @property
+    def url(self) -> str:
+        """The URL segment of the collection (``/v2.0/<url>``)."""
+        return self.path or self.collection
 
     def column_of(self, name: str) -> str:
         attr = self.attrs[name]

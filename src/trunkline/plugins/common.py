@@ -147,7 +147,11 @@ class ResourcePlugin:
     """The common part of a resource's plugin: answers from rows (``Shape``; the plugin's
     ``fill`` computes the rest, extenders add theirs: plugins/events.py), get and list.
     Subclasses set ``resource``, ``table`` and, for attributes filtered in a way of their
-    own, ``custom_filters`` ({attribute: values -> WHERE clause})."""
+    own, ``custom_filters`` ({attribute: values -> WHERE clause}; services add theirs with
+    ``events.filter_by``). ``prepare_list`` runs before a list is read (Neutron creates a
+    project's default security group when it lists its groups); ``create_many`` creates a
+    bulk request's items in one transaction (a plugin that judges the items together, such
+    as security group rules refusing duplicates within one POST, overrides it)."""
     resource = None
     table = None
     custom_filters = {}
@@ -171,10 +175,29 @@ class ResourcePlugin:
         """Compute the attributes no column holds (``wanted``: the answer's attributes, None:
         all)."""
 
+    def prepare_list(self, db, ctx: Context, q: ListQuery) -> None:
+        """Called before a list is read, outside any transaction (``db`` is the Database:
+        a write it needs is its own ``db.write``)."""
+
+    def create_many(self, txn: Txn, ctx: Context, items: list) -> list:
+        """Create every item of a request (one unless bulk); their ids, in order."""
+        return [self.create(txn, ctx, res) for res in items]
+
+    def projects(self, conn: Connection, ids: Iterable[str]) -> dict:
+        """{id: project_id} of the rows among ``ids`` that exist (a child's policy target
+        names its parent's owner: definitions' ``Parent``)."""
+        ids = [i for i in ids if isinstance(i, str)]
+        if not ids:
+            return {}
+        t = self.table
+        return dict(conn.execute(select(t.c.id, t.c.project_id).where(t.c.id.in_(ids))).all())
+
     def list(self, conn: Connection, ctx: Context, q: ListQuery,
              wanted: Optional[set] = None) -> list:
+        filters = events.filters(self.resource.member)
         rows = select_rows(conn, self.table, self.resource, q,
-                           custom_filters=self.custom_filters,
+                           custom_filters=dict(self.custom_filters, **filters) if filters
+                           else self.custom_filters,
                            columns=self.shape.columns(wanted))
         return self.dicts(conn, rows, wanted, listed=True)
 

@@ -15,7 +15,9 @@ the attributes that changed) inside its transaction:
   agents it concerns in the transaction that made it.
 
 Extenders add computed attributes to answers (``extend_dicts``) and details to a port binding
-(``extend_binding``). Subscriptions are idempotent (subscribing a function twice keeps one).
+(``extend_binding``); ``filter_by`` lets a service filter lists on an attribute it adds to a
+core resource (ports by ``security_groups``). Subscriptions are idempotent (subscribing a
+function twice keeps one).
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ CREATE, UPDATE, DELETE = "create", "update", "delete"
 _subscribers = {}       # (when, resource, op) -> [fn(txn, change)]
 _dict_extenders = {}    # resource -> [fn(conn, dicts, wanted)]
 _binding_extenders = []  # [fn(conn, port_ids, agent) -> {port id: {vif_details updates}}]
+_filters = {}           # resource -> {attribute: fn(values) -> WHERE clause}
 
 
 @dataclass
@@ -42,7 +45,10 @@ class Change:
     ``new``: {id: the values written} (create: every column; update: those set);
     ``changed``: the attribute or column names an update changed. ``hosts``: the hosts whose
     agents must hear of it (filled by ``after`` subscribers); ``quiet``: record no change
-    row at all (nothing any agent reads changed)."""
+    row at all (nothing any agent reads changed). ``request`` and ``context``: the parsed
+    request body and the caller, when the change is an API create or update of one resource
+    (None for the core's own writes: a status report, subports following their parent), so a
+    service can act on the attributes it adds (a port's ``security_groups``)."""
     resource: str
     op: str
     ids: list
@@ -51,6 +57,8 @@ class Change:
     changed: frozenset = frozenset()
     hosts: set = field(default_factory=set)
     quiet: bool = False
+    request: Optional[dict] = None
+    context: Any = None
 
     def value(self, resource_id: str, key: str, default: Any = None) -> Any:
         """The value after the change, else before it."""
@@ -92,9 +100,11 @@ def after(txn: Txn, change: Change) -> Change:
 
 
 def publish(txn: Txn, resource: str, op: str, ids: list, old: Optional[dict] = None,
-            new: Optional[dict] = None, changed=()) -> Change:
+            new: Optional[dict] = None, changed=(), request: Optional[dict] = None,
+            context: Any = None) -> Change:
     """``after`` for a change described by its parts (the common case)."""
-    return after(txn, Change(resource, op, list(ids), old or {}, new or {}, frozenset(changed)))
+    return after(txn, Change(resource, op, list(ids), old or {}, new or {}, frozenset(changed),
+                             request=request, context=context))
 
 
 def extend_dicts(resource: str, fn: Callable) -> None:
@@ -111,6 +121,17 @@ def extended(resource: str, conn: Connection, dicts: list,
     for fn in _dict_extenders.get(resource, ()):
         fn(conn, dicts, wanted)
     return dicts
+
+
+def filter_by(resource: str, attr: str, fn: Callable) -> None:
+    """Lists of ``resource`` filtered on ``attr`` (an attribute a service adds) keep the rows
+    of the WHERE clause ``fn(values)`` builds."""
+    _filters.setdefault(resource, {})[attr] = fn
+
+
+def filters(resource: str) -> dict:
+    """{attribute: fn(values) -> WHERE clause} the services added for ``resource``."""
+    return _filters.get(resource, {})
 
 
 def extend_binding(fn: Callable) -> None:

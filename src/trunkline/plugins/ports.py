@@ -96,7 +96,8 @@ class PortPlugin(common.ResourcePlugin):
         txn.execute(insert(P).values(**values))
         self._allocate(txn, network, port_id, mac, res["device_owner"], res.get("fixed_ips"))
         dhcp_opts.create(txn, port_id, res.get("extra_dhcp_opts"))
-        events.publish(txn, "port", events.CREATE, [port_id], new={port_id: values})
+        events.publish(txn, "port", events.CREATE, [port_id], new={port_id: values},
+                       request=res, context=ctx)
         return port_id
 
     def update(self, txn: Txn, ctx: Context, port_id: str, res: dict,
@@ -138,7 +139,7 @@ class PortPlugin(common.ResourcePlugin):
             changed.add("extra_dhcp_opts")
         common.bump(txn, P, port_id, values)
         events.publish(txn, "port", events.UPDATE, [port_id], old={port_id: row},
-                       new={port_id: values}, changed=changed)
+                       new={port_id: values}, changed=changed, request=res, context=ctx)
         return port_id
 
     def delete(self, txn: Txn, ctx: Context, port_id: str, if_match: Optional[int] = None) -> None:

@@ -4,6 +4,8 @@ do before its policy engine looks at each row), from the rules each resource dec
 or external networks, the rows on networks the caller owns. The policy engine still checks
 every row it is given; this only keeps other projects' rows out of the query, so pages stay
 full and nothing is read that would be thrown away."""
+from typing import Optional
+
 from sqlalchemy import Table, or_, select
 
 from trunkline.db import schema
@@ -28,10 +30,20 @@ RULES = {
 }
 
 
-def clauses(resource: base.Resource, table: Table, project_id: str) -> list:
+def _own_parent(resource, table, parent_table, project_id):
+    """The rows whose parent (``resource.parent``, stored in ``parent_table``) the project
+    owns."""
+    parents = select(parent_table.c.id).where(parent_table.c.project_id == project_id)
+    return table.c[resource.parent.attr].in_(parents)
+
+
+def clauses(resource: base.Resource, table: Table, project_id: str,
+            parent_table: Optional[Table] = None) -> list:
     """WHERE clauses for a list of ``resource`` (stored in ``table``) seen from
     ``project_id``; [] when the resource declares no scope (agents: the policy alone
-    decides)."""
+    decides). ``parent_table`` stores the resource's parent, for ``ON_OWN_PARENT``."""
     if not resource.scope:
         return []
-    return [or_(*[RULES[rule](table, project_id) for rule in resource.scope])]
+    return [or_(*[_own_parent(resource, table, parent_table, project_id)
+                  if rule == base.ON_OWN_PARENT else RULES[rule](table, project_id)
+                  for rule in resource.scope])]
