@@ -340,6 +340,66 @@ def test_agents_are_admin_only(users):
 
 # -- policy file
 
+def _group(api, name):
+    status, body = api.call("POST", "/security-groups", {"security_group": {"name": name}})
+    assert status == 201, body
+    return body["security_group"]
+
+
+def test_security_groups_stay_in_their_project(users):
+    """Neutron 29's security group policies for a member of another project: groups and their
+    rules answer 404 and stay out of lists, rules cannot be added to them, ports cannot use
+    them, and only an admin may delete a project's default group."""
+    a, b, reader = users["member-a"], users["member-b"], users["reader-a"]
+    group = _group(a, "a-web")
+    status, body = a.call("POST", "/security-group-rules", {"security_group_rule": {
+        "security_group_id": group["id"], "direction": "ingress", "protocol": "tcp"}})
+    assert status == 201, body
+    rule_id = body["security_group_rule"]["id"]
+    for method, path, body in (
+            ("GET", "/security-groups/" + group["id"], None),
+            ("PUT", "/security-groups/" + group["id"], {"security_group": {"name": "x"}}),
+            ("DELETE", "/security-groups/" + group["id"], None),
+            ("GET", "/security-group-rules/" + rule_id, None),
+            ("DELETE", "/security-group-rules/" + rule_id, None),
+            ("POST", "/security-group-rules", {"security_group_rule": {
+                "security_group_id": group["id"], "direction": "egress",
+                "protocol": "udp"}})):
+        status, answer = b.call(method, path, body)
+        assert status == 404, (method, path, answer)
+        assert _err(answer)[0] in ("SecurityGroupNotFound", "SecurityGroupRuleNotFound")
+    status, answer = b.call("POST", "/security-group-rules", {"security_group_rule": {
+        "security_group_id": _group(b, "b-web")["id"],
+        "direction": "ingress", "remote_group_id": group["id"]}})
+    assert status == 404 and _err(answer)[0] == "SecurityGroupNotFound"
+    listed = b.call("GET", "/security-groups")[1]["security_groups"]
+    assert group["id"] not in {g["id"] for g in listed}
+    assert {g["project_id"] for g in listed} == {b.project_id}
+    rules = b.call("GET", "/security-group-rules")[1]["security_group_rules"]
+    assert rule_id not in {r["id"] for r in rules}
+    assert rules and all(r["project_id"] == b.project_id for r in rules)
+    net = b.create("network", name="b-sg-net")
+    b.create("subnet", network_id=net["id"], cidr="10.62.0.0/24", ip_version=4)
+    status, answer = b.call("POST", "/ports", {"port": {"network_id": net["id"],
+                                                        "security_groups": [group["id"]]}})
+    assert status == 404 and _err(answer)[0] == "SecurityGroupNotFound"
+    # readers read, members write; the default group is the admin's to delete
+    assert reader.call("GET", "/security-groups/" + group["id"])[0] == 200
+    assert reader.call("GET", "/security-group-rules/" + rule_id)[0] == 200
+    assert reader.call("DELETE", "/security-groups/" + group["id"])[0] == 403
+    default = [g for g in a.call("GET", "/security-groups?name=default")[1]["security_groups"]]
+    assert len(default) == 1
+    status, answer = a.call("DELETE", "/security-groups/" + default[0]["id"])
+    assert status == 409 and _err(answer)[0] == "SecurityGroupCannotRemoveDefault"
+    # templates: everyone reads them, only admins write
+    assert b.call("GET", "/default-security-group-rules")[0] == 200
+    status, answer = b.call("POST", "/default-security-group-rules", {
+        "default_security_group_rule": {"direction": "ingress", "used_in_default_sg": True,
+                                        "used_in_non_default_sg": True}})
+    assert status == 403, answer
+    assert a.call("DELETE", "/security-groups/" + group["id"])[0] == 204
+
+
 def test_policy_file_overrides_a_default(keystone, tmp_path, users):
     policy = tmp_path / "policy.yaml"
     policy.write_text('"create_network": "role:admin"\n')
