@@ -10,7 +10,7 @@ or against any server to print how it differs from the recording::
     python tests/catalogue/record.py --url http://127.0.0.1:9696
 
 An entry's ``setup`` is a list of steps: ``(kind, name, attrs)`` creates a network, subnet,
-port or trunk and remembers its id under ``name``; ``("put", path, body)`` and
+port, trunk, security group or security group rule and remembers its id under ``name``; ``("put", path, body)`` and
 ``("post", path, body)`` send a request that must succeed. ``{name}`` anywhere in a path, a body
 or a header is replaced by that id (``{run}`` is a token unique to the run), and recorded messages
 carry the placeholders back instead of the ids, so a recording compares with any server.
@@ -27,7 +27,12 @@ import requests
 HERE = os.path.dirname(os.path.abspath(__file__))
 ANSWERS = os.path.join(HERE, "neutron_answers.json")
 MISSING = "9b3ad9a4-5b1e-4c7a-8d55-0a6c2f1e9d01"  # a valid UUID nothing ever has
-COLLECTIONS = {"network": "networks", "subnet": "subnets", "port": "ports", "trunk": "trunks"}
+CORE = {"network": "networks", "subnet": "subnets", "port": "ports", "trunk": "trunks"}
+# what a setup step can create: member -> URL path (the body's collection key is member + "s")
+COLLECTIONS = dict(CORE, security_group="security-groups",
+                   security_group_rule="security-group-rules")
+CLEANUP_ORDER = ["trunks", "ports", "security-group-rules", "security-groups", "subnets",
+                 "networks"]
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
@@ -288,7 +293,7 @@ def _ports():
 
 def _missing():
     out = []
-    for member, collection in COLLECTIONS.items():
+    for member, collection in CORE.items():
         out += [
             entry("missing-%s-get" % member, "GET", "/%s/%s" % (collection, MISSING)),
             entry("missing-%s-get-bad-uuid" % member, "GET", "/%s/not-a-uuid" % collection),
@@ -648,9 +653,220 @@ def _hardening():
     ]
 
 
+SG = [("security_group", "sg1", {"name": "cat-{run}"})]
+SG2 = SG + [("security_group", "sg2", {"name": "cat2-{run}", "stateful": False})]
+SG_RULE = SG + [("security_group_rule", "r1", {
+    "security_group_id": "{sg1}", "direction": "ingress", "protocol": "tcp",
+    "port_range_min": 22, "port_range_max": 22, "remote_ip_prefix": "10.0.0.0/24"})]
+SG_PORT = SUB + SG + [("port", "port1", {"network_id": "{net1}", "security_groups": ["{sg1}"]})]
+SGS = "/security-groups"
+SG_PROTOCOLS = (None, "any", "ah", "dccp", "egp", "esp", "gre", "hopopt", "icmp", "igmp", "ip",
+                "ipip", "ipv6-encap", "ipv6-frag", "ipv6-icmp", "icmpv6", "ipv6-nonxt",
+                "ipv6-opts", "ipv6-route", "ospf", "pgm", "rsvp", "sctp", "tcp", "udp",
+                "udplite", "vrrp")
+RULES = "/security-group-rules"
+
+
+def _security_groups():
+    def post(id_, setup=(), **attrs):
+        return entry(id_, "POST", SGS, {"security_group": attrs}, setup=setup)
+
+    def put(id_, setup=SG, **attrs):
+        return entry(id_, "PUT", SGS + "/{sg1}", {"security_group": attrs}, setup=setup)
+
+    return [
+        post("sg-create-name-default", name="default"),
+        post("sg-create-name-default-case", name="DeFault"),
+        post("sg-create-name-long", name="n" * 256),
+        post("sg-create-name-int", name=5),
+        post("sg-create-description-long", description="d" * 256),
+        post("sg-create-stateful-bad", name="x", stateful="maybe"),
+        post("sg-create-unknown-attr", bogus=1),
+        post("sg-create-rules", security_group_rules=[]),
+        post("sg-create-shared", shared=True),
+        entry("sg-create-ok", "POST", SGS, {"security_group": {
+            "name": "ok-{run}", "stateful": False}}, shape="brief"),
+        entry("sg-create-bulk-default", "POST", SGS, {"security_groups": [
+            {"name": "b-{run}"}, {"name": "default"}]}),
+        put("sg-update-name-default", name="default"),
+        put("sg-update-rules", security_group_rules=[]),
+        put("sg-update-stateful-bad", stateful="x"),
+        put("sg-update-shared", shared=False),
+        put("sg-update-stateful-in-use", setup=SG_PORT, stateful=False),
+        put("sg-update-stateful-same-in-use-ok", setup=SG_PORT, stateful=True),
+        entry("sg-update-if-match", "PUT", SGS + "/{sg1}", {"security_group": {"name": "y"}},
+              headers={"If-Match": "revision_number=99"}, setup=SG),
+        entry("sg-delete-in-use", "DELETE", SGS + "/{sg1}", setup=SG_PORT),
+        entry("sg-delete-if-match", "DELETE", SGS + "/{sg1}",
+              headers={"If-Match": "revision_number=99"}, setup=SG),
+        entry("sg-get-missing", "GET", SGS + "/" + MISSING),
+        entry("sg-get-bad-uuid", "GET", SGS + "/not-a-uuid"),
+        entry("sg-put-missing", "PUT", SGS + "/" + MISSING, {"security_group": {"name": "x"}}),
+        entry("sg-delete-missing", "DELETE", SGS + "/" + MISSING),
+        entry("sg-list-shared-bad", "GET", SGS + "?shared=maybe"),
+        entry("sg-list-stateful-bad", "GET", SGS + "?stateful=maybe"),
+        entry("sg-list-unknown-filter", "GET", SGS + "?bogus=1"),
+        entry("sg-list-shared-true", "GET", SGS + "?shared=true&name=cat-{run}", setup=SG,
+              shape="brief"),
+        entry("sg-list-name", "GET", SGS + "?name=cat-{run}", setup=SG, shape="brief"),
+        entry("sg-tags-ok", "PUT", SGS + "/{sg1}/tags", {"tags": ["a", "b"]}, setup=SG,
+              shape=True),
+        entry("sg-tags-too-long", "PUT", SGS + "/{sg1}/tags", {"tags": ["x" * 256]}, setup=SG),
+    ]
+
+
+def _security_group_rules():
+    def post(id_, setup=SG, **attrs):
+        return entry(id_, "POST", RULES, {"security_group_rule": dict(
+            {"security_group_id": "{sg1}", "direction": "ingress"}, **attrs)}, setup=setup)
+
+    def tcp22(**attrs):
+        return dict({"protocol": "tcp", "port_range_min": 22, "port_range_max": 22,
+                     "remote_ip_prefix": "10.0.0.0/24"}, **attrs)
+
+    def bulk(id_, *changes, setup=SG, shape=False):
+        base = {"security_group_id": "{sg1}", "direction": "egress", "protocol": "tcp"}
+        return entry(id_, "POST", RULES, {"security_group_rules": [
+            dict(base, **change) for change in changes]}, setup=setup, shape=shape)
+
+    def exists(id_, first, again):
+        setup = SG + [("security_group_rule", "r1", dict(
+            {"security_group_id": "{sg1}", "direction": "ingress"}, **first))]
+        return post(id_, setup=setup, **again)
+
+    return [
+        entry("rule-no-direction", "POST", RULES, {"security_group_rule": {
+            "security_group_id": "{sg1}"}}, setup=SG),
+        entry("rule-no-group", "POST", RULES, {"security_group_rule": {"direction": "egress"}}),
+        post("rule-direction-bad", direction="sideways"),
+        post("rule-ethertype-bad", ethertype="IPv5"),
+        post("rule-ethertype-int", ethertype=4),
+        post("rule-protocol-bad", protocol="bogus"),
+        post("rule-protocol-256", protocol=256),
+        post("rule-protocol-negative", protocol="-1"),
+        entry("rule-protocol-list", "POST", RULES, {"security_group_rule": {
+            "security_group_id": "{sg1}", "direction": "ingress", "protocol": ["tcp"]}},
+              setup=SG, deviation=_bug(
+                  400, "SecurityGroupRuleInvalidProtocol", "Security group rule protocol "
+                  "['tcp'] not supported. Only protocol values %s and integer representations "
+                  "[0 to 255] are supported." % (SG_PROTOCOLS,))),
+        entry("rule-list-protocol-bad", "GET", RULES + "?protocol=bogus"),
+        entry("rule-list-prefix-bad", "GET", RULES + "?remote_ip_prefix=abc"),
+        post("rule-port-bad", protocol="tcp", port_range_min="abc", port_range_max=22),
+        post("rule-port-too-big", protocol="tcp", port_range_min=22, port_range_max=70000),
+        post("rule-port-negative", protocol="tcp", port_range_min=-5, port_range_max=22),
+        post("rule-ports-no-protocol", port_range_min=22, port_range_max=22),
+        post("rule-port-min-gt-max", protocol="tcp", port_range_min=30, port_range_max=20),
+        post("rule-port-zero", protocol="udp", port_range_min=0, port_range_max=10),
+        post("rule-port-only-min", protocol="tcp", port_range_min=22),
+        post("rule-icmp-type-big", protocol="icmp", port_range_min=300),
+        post("rule-icmp-code-big", protocol="icmp", port_range_min=8, port_range_max=256),
+        post("rule-icmp-missing-type", protocol="icmp", port_range_max=0),
+        post("rule-ports-on-gre", protocol="gre", port_range_min=1, port_range_max=2),
+        post("rule-ports-on-number", protocol="47", port_range_min=1, port_range_max=2),
+        post("rule-prefix-bad", remote_ip_prefix="10.0.0.0/33"),
+        post("rule-prefix-garbage", remote_ip_prefix="abc"),
+        post("rule-prefix-v6-on-v4", remote_ip_prefix="2001:db8::/64"),
+        post("rule-prefix-bare-v4-on-v6", ethertype="IPv6", remote_ip_prefix="10.0.0.1"),
+        post("rule-proto-v6-on-v4", protocol="ipv6-icmp"),
+        post("rule-proto-58-on-v4", protocol="58"),
+        post("rule-remote-both", remote_ip_prefix="10.0.0.0/8", remote_group_id="{sg1}"),
+        post("rule-remote-group-missing", remote_group_id=MISSING),
+        post("rule-remote-group-garbage", remote_group_id="abc"),
+        post("rule-group-missing", security_group_id=MISSING),
+        post("rule-group-garbage", security_group_id="abc"),
+        post("rule-group-too-long", security_group_id="x" * 37),
+        post("rule-description-long", description="d" * 256),
+        post("rule-name", name="x"),
+        entry("rule-ok-normalized", "POST", RULES, {"security_group_rule": {
+                "security_group_id": "{sg1}", "direction": "ingress",
+                "remote_ip_prefix": "10.0.0.34/24", "protocol": "TCP",
+                "port_range_min": "80", "port_range_max": 81}}, setup=SG, shape="brief"),
+        exists("rule-exists", tcp22(), tcp22()),
+        exists("rule-exists-proto-number", tcp22(), tcp22(protocol="6")),
+        exists("rule-exists-proto-case", tcp22(), tcp22(protocol="TCP")),
+        exists("rule-exists-bare-ip", {"remote_ip_prefix": "10.0.0.1/32"},
+               {"remote_ip_prefix": "10.0.0.1"}),
+        exists("rule-exists-any-prefix", {"protocol": "tcp"},
+               {"protocol": "tcp", "remote_ip_prefix": "0.0.0.0/0"}),
+        exists("rule-exists-any-v6-prefix", {"ethertype": "IPv6", "protocol": "udp"},
+               {"ethertype": "IPv6", "protocol": "udp", "remote_ip_prefix": "::/0"}),
+        exists("rule-exists-full-range", {"protocol": "udp"},
+               {"protocol": "udp", "port_range_min": 1, "port_range_max": 65535}),
+        exists("rule-exists-icmpv6-legacy", {"ethertype": "IPv6", "protocol": "ipv6-icmp"},
+               {"ethertype": "IPv6", "protocol": "icmp"}),
+        exists("rule-exists-ethertype-case", {"protocol": "icmp"},
+               {"protocol": "icmp", "ethertype": "ipv4"}),
+        bulk("rule-bulk-duplicate", {}, {"protocol": "6"}),
+        bulk("rule-bulk-two-groups", {}, {"security_group_id": "{sg2}"}, setup=SG2),
+        bulk("rule-bulk-two-projects", {}, {"protocol": "udp", "project_id": "other-{run}"}),
+        bulk("rule-bulk-one-bad", {}, {"protocol": "bogus"}),
+        bulk("rule-bulk-ok", {"direction": "ingress"},
+             {"direction": "ingress", "protocol": "udp"}, shape="brief"),
+        entry("rule-put-direction", "PUT", RULES + "/{r1}",
+              {"security_group_rule": {"direction": "egress"}}, setup=SG_RULE),
+        entry("rule-get-missing", "GET", RULES + "/" + MISSING),
+        entry("rule-delete-missing", "DELETE", RULES + "/" + MISSING),
+        entry("rule-delete-ok", "DELETE", RULES + "/{r1}", setup=SG_RULE, shape=True),
+        entry("rule-list-unknown-filter", "GET", RULES + "?bogus=1"),
+        entry("rule-list-port-bad", "GET", RULES + "?port_range_min=abc"),
+        entry("rule-list-default-bad", "GET", RULES + "?belongs_to_default_sg=maybe"),
+        entry("rule-list-group", "GET", RULES + "?security_group_id={sg1}&direction=ingress",
+              setup=SG_RULE, shape="brief"),
+        entry("rule-tags", "GET", RULES + "/{r1}/tags", setup=SG_RULE),
+        entry("default-rule-no-flags", "POST", "/default-security-group-rules", {
+            "default_security_group_rule": {"direction": "ingress"}}),
+        entry("default-rule-direction-bad", "POST", "/default-security-group-rules", {
+            "default_security_group_rule": {"direction": "up", "used_in_default_sg": True,
+                                            "used_in_non_default_sg": True}}),
+        entry("default-rule-protocol-bad", "POST", "/default-security-group-rules", {
+            "default_security_group_rule": {
+                "direction": "ingress", "protocol": "bogus", "used_in_default_sg": True,
+                "used_in_non_default_sg": True}}),
+        entry("default-rule-ports-no-protocol", "POST", "/default-security-group-rules", {
+            "default_security_group_rule": {
+                "direction": "ingress", "port_range_min": 5, "port_range_max": 6,
+                "used_in_default_sg": False, "used_in_non_default_sg": False}}),
+        entry("default-rule-get-missing", "GET", "/default-security-group-rules/" + MISSING),
+    ]
+
+
+def _port_security_groups():
+    def post(id_, setup=SUB + SG, **attrs):
+        return entry(id_, "POST", "/ports", {"port": dict({"network_id": "{net1}"}, **attrs)},
+                     setup=setup)
+
+    def put(id_, setup=SG_PORT, **attrs):
+        return entry(id_, "PUT", "/ports/{port1}", {"port": attrs}, setup=setup)
+
+    return [
+        post("port-sg-missing", security_groups=[MISSING]),
+        post("port-sg-not-list", security_groups="{sg1}"),
+        post("port-sg-bad-uuid", security_groups=["abc"]),
+        post("port-sg-duplicate", security_groups=["{sg1}", "{sg1}"]),
+        post("port-sg-port-security-off", port_security_enabled=False,
+             security_groups=["{sg1}"]),
+        post("port-sg-mixed-stateful", setup=SUB + SG2, security_groups=["{sg1}", "{sg2}"]),
+        entry("port-sg-null-ok", "POST", "/ports", {"port": {
+                "network_id": "{net1}", "security_groups": None}}, setup=SUB, shape="brief"),
+        put("port-put-sg-missing", security_groups=[MISSING]),
+        put("port-put-port-security-off", port_security_enabled=False),
+        put("port-put-port-security-off-with-sg", port_security_enabled=False,
+            security_groups=["{sg1}"]),
+        entry("port-put-port-security-off-clear-ok", "PUT", "/ports/{port1}", {"port": {
+                "port_security_enabled": False, "security_groups": []}}, setup=SG_PORT,
+            shape="brief"),
+        put("port-put-sg-mixed-stateful", setup=SG_PORT + SG2[1:],
+            security_groups=["{sg1}", "{sg2}"]),
+        entry("port-list-sg-filter", "GET", "/ports?security_groups={sg1}", setup=SG_PORT,
+              shape="brief"),
+    ]
+
+
 CATALOGUE = (_bodies() + _types() + _subnets() + _ports() + _missing() + _in_use() +
              _listing() + _if_match() + _tags() + _urls() + _trunk_create() + _trunk_actions() +
-             _dhcp_opts() + _hardening())
+             _dhcp_opts() + _hardening() + _security_groups() + _security_group_rules() +
+             _port_security_groups())
 
 
 # -- running
@@ -708,8 +924,7 @@ class Runner:
             raise RuntimeError("setup %s %s failed: %s %s" % (kind, path, status, data))
 
     def _cleanup(self, created):
-        order = ["trunks", "ports", "subnets", "networks"]
-        for collection, id_ in sorted(created, key=lambda c: order.index(c[0])):
+        for collection, id_ in sorted(created, key=lambda c: CLEANUP_ORDER.index(c[0])):
             if collection == "trunks":
                 self.call("PUT", "/trunks/" + id_, {"trunk": {"admin_state_up": True}})
             self.call("DELETE", "/%s/%s" % (collection, id_))
@@ -740,7 +955,7 @@ def _created(item, status, data):
     member = next((m for m, c in COLLECTIONS.items() if c == collection), None)
     if member in data:
         return [(collection, data[member]["id"])]
-    return [(collection, x["id"]) for x in data.get(collection, [])]
+    return [(collection, x["id"]) for x in data.get(member + "s" if member else collection, [])]
 
 
 def answer(item, status, data, ids):
