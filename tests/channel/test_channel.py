@@ -307,6 +307,21 @@ def test_network_and_subnet_changes_wake_the_hosts_with_ports_on_them(client, ch
     assert chan.get("/watch", since=since, host=host, timeout=0)[1] == {"revision": since}
 
 
+def test_security_group_changes_wake_no_watch(client, chan, host):
+    """No agent enforces security groups yet: their writes (a group with its template rules,
+    a rule, a template) wake neither L2 nor DHCP watches."""
+    since = chan.state(host)["revision"]
+    status, body = client.post("/security-groups", {"security_group": {"name": "quiet"}})
+    assert status == 201, body
+    group = body["security_group"]
+    assert client.post("/security-group-rules", {"security_group_rule": {
+        "security_group_id": group["id"], "direction": "ingress", "protocol": "tcp"}})[0] == 201
+    assert client.delete("/security-groups/" + group["id"])[0] == 204
+    assert chan.get("/watch", since=since, host=host, timeout=0)[1] == {"revision": since}
+    assert chan.get("/watch", since=since, host=host, timeout=0, dhcp=1)[1] == {
+        "revision": since}
+
+
 def test_watch_answers_at_once_for_old_changes(client, chan, net, host):
     since = chan.state(host)["revision"]
     port(client, net, **{"binding:host_id": host})

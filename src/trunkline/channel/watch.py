@@ -33,8 +33,12 @@ POLL_LISTEN = 5.0
 MAX_TIMEOUT = 60.0
 
 
-HOSTED = ("network", "subnet")     # kinds whose empty hosts mean nobody, not everyone
-DHCP_KINDS = HOSTED + ("port",)     # what every DHCP agent watches
+NETWORK_KINDS = ("network", "subnet")
+# kinds whose empty hosts mean nobody, not everyone (no agent enforces security groups yet:
+# their changes wake no watch until a firewall names the hosts they concern)
+HOSTED = NETWORK_KINDS + ("security_group", "security_group_rule",
+                          "default_security_group_rule")
+DHCP_KINDS = NETWORK_KINDS + ("port",)     # what every DHCP agent watches
 
 
 def _concerns(host, dhcp):
