@@ -13,7 +13,8 @@ import requests
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from trunkline.definitions import network, port, subnet, trunk
+from trunkline.definitions import (network, port, security_group, security_group_rule, subnet,
+                                   trunk)
 
 FUZZ = settings(max_examples=150, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -99,6 +100,8 @@ def world(client):
 
 
 ALL_LISTS = ("/networks", "/subnets", "/ports", "/trunks")
+ALL_LISTS_BY_MEMBER = ("networks", "subnets", "ports", "trunks")
+SG_LISTS = ALL_LISTS + ("/security-groups", "/security-group-rules")
 
 
 def refused_changes_nothing(client, before_paths, fn):
@@ -247,6 +250,63 @@ def test_trunk_actions(client, world, action, body):
         assert status == 200
 
 
+# -- security groups
+
+RULE_VALUES = st.one_of(JSON_VALUES, st.sampled_from([
+    "tcp", "UDP", "icmp", "ipv6-icmp", "icmpv6", "any", "6", "58", "1", "IPv4", "ipv6",
+    "ingress", "egress", "10.0.0.0/8", "10.0.0.1", "::/0", "0.0.0.0/0", "2001:db8::1%x", 0, 1,
+    255, 256, 65535, 65536, -1, "PARENT", "@sg"]))
+
+
+@pytest.fixture(scope="module")
+def group(client):
+    status, body = client.post("/security-groups", {"security_group": {"name": "fuzz-sg"}})
+    assert status == 201, body
+    return body["security_group"]
+
+
+def _resolve_sg(value, group):
+    return group["id"] if value == "@sg" else value
+
+
+@FUZZ
+@given(attrs=st.dictionaries(st.sampled_from(sorted(security_group_rule.attrs)), RULE_VALUES,
+                             max_size=6), bulk=st.booleans())
+@example(attrs={"protocol": True, "port_range_min": 1, "port_range_max": 2}, bulk=False)
+@example(attrs={"remote_group_id": {"a": 1}}, bulk=True)
+@example(attrs={"protocol": 6.0, "port_range_min": 2 ** 63}, bulk=False)
+def test_security_group_rule_bodies(client, group, attrs, bulk):
+    rule = dict({"security_group_id": group["id"], "direction": "ingress"},
+                **{k: _resolve_sg(v, group) for k, v in attrs.items()})
+    body = {"security_group_rules": [rule, dict(rule, description="2")]} if bulk else \
+        {"security_group_rule": rule}
+    status, created = refused_changes_nothing(
+        client, SG_LISTS, lambda: request(client, "POST", "/security-group-rules", body=body))
+    if status == 201:
+        rules = created.get("security_group_rules") or [created["security_group_rule"]]
+        for made in rules:
+            check(*client.delete("/security-group-rules/" + made["id"]))
+
+
+@FUZZ
+@given(item=st.tuples(st.sampled_from(sorted(security_group.attrs)), RULE_VALUES),
+       method=st.sampled_from(["POST", "PUT"]))
+@example(item=("name", "DEFAULT"), method="PUT")
+@example(item=("stateful", "maybe"), method="POST")
+def test_security_group_attributes(client, group, item, method):
+    name, value = item
+    if method == "PUT":
+        path, body = "/security-groups/" + group["id"], {"security_group": {name: value}}
+    else:
+        path, body = "/security-groups", {"security_group": {"name": "f", name: value}}
+    status, created = refused_changes_nothing(
+        client, SG_LISTS, lambda: request(client, method, path, body=body))
+    if method == "POST" and status == 201:
+        check(*client.delete("/security-groups/" + created["security_group"]["id"]))
+    if status < 400:
+        check(*client.get("/security-groups"))
+
+
 # -- query strings
 
 QUERY_KEYS = st.one_of(
@@ -261,7 +321,9 @@ QUERY_VALUES = st.one_of(
 
 
 @FUZZ
-@given(collection=st.sampled_from(["networks", "subnets", "ports", "trunks", "agents"]),
+@given(collection=st.sampled_from(["networks", "subnets", "ports", "trunks", "agents",
+                                   "security-groups", "security-group-rules",
+                                   "default-security-group-rules"]),
        params=st.lists(st.tuples(QUERY_KEYS, QUERY_VALUES), max_size=6),
        on_item=st.booleans())
 @example(collection="networks", params=[("limit", "9" * 30)], on_item=False)
@@ -276,9 +338,12 @@ QUERY_VALUES = st.one_of(
 @example(collection="subnets", params=[("ip_version", str(-2 ** 31 - 1))], on_item=False)
 @example(collection="ports", params=[("limit", "1"), ("sort_key", "mac_address"),
                                      ("sort_dir", "asc")], on_item=False)
+@example(collection="security-group-rules", params=[("port_range_min", "9" * 30)],
+         on_item=False)
+@example(collection="security-groups", params=[("project_id", "x" * 300)], on_item=False)
 def test_query_strings(client, world, collection, params, on_item):
     path = "/" + collection
-    if on_item and collection != "agents":
+    if on_item and collection in ALL_LISTS_BY_MEMBER:
         path += "/" + world[collection[:-1]]["id"]
     request(client, "GET", path, params=params)
 
