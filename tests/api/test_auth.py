@@ -389,6 +389,9 @@ def test_security_groups_stay_in_their_project(users):
     assert reader.call("DELETE", "/security-groups/" + group["id"])[0] == 403
     default = [g for g in a.call("GET", "/security-groups?name=default")[1]["security_groups"]]
     assert len(default) == 1
+    # (an in-use group answers SecurityGroupInUse first: free it from the project's ports)
+    for used in a.call("GET", "/ports?security_groups=" + default[0]["id"])[1]["ports"]:
+        assert a.call("PUT", "/ports/" + used["id"], {"port": {"security_groups": []}})[0] == 200
     status, answer = a.call("DELETE", "/security-groups/" + default[0]["id"])
     assert status == 409 and _err(answer)[0] == "SecurityGroupCannotRemoveDefault"
     # templates: everyone reads them, only admins write
