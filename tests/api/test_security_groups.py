@@ -4,10 +4,11 @@ default group created lazily with its four template rules, two egress rules for 
 group, ports' ``security_groups``, rule validation and duplicates, bulk rules all or nothing,
 the rule templates, and the extensions built on them."""
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from helpers.api import error_type
+from helpers.api import Client, error_type
 
 MISSING = "9b3ad9a4-5b1e-4c7a-8d55-0a6c2f1e9d01"
 RULE_KEYS = {"id", "project_id", "tenant_id", "security_group_id", "direction", "ethertype",
@@ -69,6 +70,19 @@ def test_default_group_is_created_once_on_the_first_list(client):
     assert groups_of(client, proj) == first
     status, body = client.get("/security-group-rules", params={"project_id": proj})
     assert status == 200 and len(body["security_group_rules"]) == 4
+
+
+def test_concurrent_first_lists_make_one_default_group(server):
+    """Eight lists at once for a project without a default group: one group is created, and
+    every list shows it (writers are serialised; the check runs inside the write)."""
+    proj = project()
+
+    def listed(_):
+        return [g["id"] for g in groups_of(Client(server.url), proj)]
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(listed, range(8)))
+    assert all(len(a) == 1 for a in answers) and len({a[0] for a in answers}) == 1
 
 
 def test_default_group_on_a_projects_first_network_and_port(client):
