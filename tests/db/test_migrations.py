@@ -76,7 +76,7 @@ def test_upgrade_from_every_earlier_revision_keeps_data(backend, db_url_factory)
         try:
             migrate.upgrade(eng, earlier)
             with eng.begin() as conn:
-                _seed_rows(conn, free_ranges=earlier >= "0005")
+                _seed_rows(conn)
         finally:
             eng.dispose()
         r = db("upgrade", "--db", url)
@@ -112,7 +112,7 @@ IDS = {"net": "11111111-1111-4111-8111-111111111111",
        "trunk": "55555555-5555-4555-8555-555555555555"}
 
 
-def _seed_rows(conn, free_ranges):
+def _seed_rows(conn):
     """The rows of a network, subnet, two ports and a trunk; from 0005 on, the subnet's free
     address ranges too (0005 computes them only for the data it finds)."""
     std = {"project_id": "p1", "name": "", "description": "", "revision_number": 1,
@@ -135,10 +135,6 @@ def _seed_rows(conn, free_ranges):
             port_security_enabled=True, **std))
         conn.execute(schema.ipallocations.insert().values(
             subnet_id=IDS["subnet"], ip_address=ip, port_id=pid, network_id=IDS["net"]))
-    if free_ranges:
-        conn.execute(schema.ipfreeranges.insert(), [
-            {"subnet_id": IDS["subnet"], "first": "0a090002", "last": "0a090004"},
-            {"subnet_id": IDS["subnet"], "first": "0a090007", "last": "0a0900fe"}])
     conn.execute(schema.trunks.insert().values(
         id=IDS["trunk"], admin_state_up=True, status="DOWN", port_id=IDS["parent"],
         **dict(std, revision_number=0)))
