@@ -17,11 +17,12 @@ metadata = MetaData(naming_convention={
 })
 
 
-def _standard_attributes():
-    """Columns every Neutron resource has (standard-attr-* extensions)."""
+def _standard_attributes(named=True):
+    """Columns every Neutron resource has (standard-attr-* extensions); ``named=False`` for
+    the resources without a name (security group rules)."""
     return [
         Column("project_id", String(255), nullable=False, index=True),
-        Column("name", String(255), nullable=False, server_default=""),
+        *([Column("name", String(255), nullable=False, server_default="")] if named else []),
         Column("description", String(255), nullable=False, server_default=""),
         Column("revision_number", BigInteger, nullable=False, server_default="0"),
         Column("created_at", String(20), nullable=False),
@@ -156,7 +157,7 @@ securitygroups = Table(
 securitygrouprules = Table(
     "securitygrouprules", metadata,
     Column("id", String(36), primary_key=True),
-    Column("project_id", String(255), nullable=False, index=True),
+    *_standard_attributes(named=False),
     Column("security_group_id", String(36), ForeignKey("securitygroups.id", ondelete="CASCADE"),
            nullable=False, index=True),
     Column("remote_group_id", String(36), ForeignKey("securitygroups.id", ondelete="CASCADE"),
@@ -169,10 +170,6 @@ securitygrouprules = Table(
     Column("port_range_max", Integer),
     Column("remote_ip_prefix", String(255)),
     Column("normalized_cidr", String(255)),
-    Column("description", String(255), nullable=False, server_default=""),
-    Column("revision_number", BigInteger, nullable=False, server_default="0"),
-    Column("created_at", String(20), nullable=False),
-    Column("updated_at", String(20), nullable=False),
 )
 
 securitygroupportbindings = Table(
