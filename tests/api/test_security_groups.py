@@ -328,3 +328,18 @@ def test_extensions_are_advertised(client):
             "port-security-groups-filtering", "security-groups-shared-filtering"} <= aliases
     assert not {"security-groups-remote-address-group", "address-group",
                 "rbac-security-groups"} & aliases
+
+
+def test_admin_adds_rules_to_another_projects_group(client):
+    """An admin may add a rule to any project's group; as in Neutron 29 (recorded from it), the
+    rule belongs to the project the request names, else the admin's own, not the group's."""
+    proj = project()
+    default = groups_of(client, proj)[0]
+    status, body = rule(client, default, protocol="tcp", port_range_min=22, port_range_max=22)
+    assert status == 201, body
+    own = body["security_group_rule"]
+    assert own["project_id"] != proj and own["belongs_to_default_sg"] is True
+    status, body = rule(client, default, protocol="udp", project_id=proj)
+    assert status == 201 and body["security_group_rule"]["project_id"] == proj
+    shown = client.get("/security-groups/" + default["id"])[1]["security_group"]
+    assert own["id"] in {r["id"] for r in shown["security_group_rules"]}
