@@ -4,11 +4,12 @@
 command line and never import the server's modules (most of an agent's start-up otherwise)."""
 import argparse
 import logging
+import signal
 import sys
 
 from trunkline.cli.options import add_log_level
 
-LIGHT_COMMANDS = ("agent", "lab")
+LIGHT_COMMANDS = ("agent", "lab", "down", "doctor")
 
 DESCRIPTION = """trunkline: a small, fast, Neutron-compatible network service built around
 VLAN-aware VMs (trunk ports). The real `openstack` CLI works against it:
@@ -173,19 +174,28 @@ def cmd_server(args):
         return 2
 
 
+def _interrupt(*_):
+    raise KeyboardInterrupt
+
+
 def cmd_up(args):
-    from trunkline.stack import Stack
+    from trunkline.stack import Stack, StackError
     print("trunkline up: Ctrl-C or SIGTERM stops everything", flush=True)
     if args.auth != "noauth":
         print("trunkline up: the all-in-one stack runs in no-auth mode on 127.0.0.1; with "
               "Keystone, run `trunkline server --auth keystone ...` and `trunkline agent "
               "--agent-secret-file ...` separately", file=sys.stderr)
         return 2
+    signal.signal(signal.SIGTERM, _interrupt)      # stopped while starting: clean up too
     stack = Stack(args.state_dir, bind=args.bind, db_url=_db_url(args), workers=args.workers,
                   server_args=_server_argv(args),
                   log=lambda line: print(line, flush=True),
                   agent_secret_file=args.agent_secret_file, policy_file=args.policy_file)
-    stack.start()
+    try:
+        stack.start()
+    except StackError as e:
+        print("trunkline up: %s" % e, file=sys.stderr)
+        return 1
     print("export OS_AUTH_TYPE=none OS_ENDPOINT=%s" % stack.url, flush=True)
     try:
         return stack.wait()
@@ -235,7 +245,10 @@ def parser(only=None):
                                    "--state-dir), Open vSwitch (the machine's own when it runs, "
                                    "else a private ovsdb-server + ovs-vswitchd under "
                                    "--state-dir/ovs) and one agent with DHCP for this host. "
-                                   "Ctrl-C or SIGTERM stops everything it started.")
+                                   "Ctrl-C or SIGTERM stops everything it started (dnsmasq and "
+                                   "its qdhcp- namespaces too). One per network namespace and "
+                                   "state directory; what a killed run left is reclaimed at "
+                                   "start. Ready once the agent's first pass succeeded.")
     _add_server_options(s)
     s.set_defaults(func=cmd_up)
 
@@ -260,6 +273,8 @@ def parser(only=None):
     s.set_defaults(func=cmd_db)
     __import__("trunkline.cli.lab", fromlist=["register"]).register(sub)  # trunkline lab ...
     __import__("trunkline.cli.agent", fromlist=["register"]).register(sub)  # trunkline agent
+    for light in ("down", "doctor"):
+        __import__("trunkline.cli." + light, fromlist=["register"]).register(sub)
     return p
 
 
