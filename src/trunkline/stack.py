@@ -236,6 +236,9 @@ class Stack:
                 if last.get("ok"):
                     return True
                 if last.get("error"):
+                    if self.waiting_for is None:
+                        self.log("agent    its pass failed (%s); waiting for one to succeed"
+                                 % last["error"])
                     self.waiting_for = "its passes fail since %s: %s (see %s)" % (
                         last.get("failing_since"), last["error"],
                         os.path.join(self.state_dir, "agent.log"))

@@ -164,7 +164,9 @@ def _check_ovs(rep, target, rundir, bridge, dp_type):
             "start openvswitch-switch; the agent re-adds its flows by itself")
     types = ovsdb.py(root[0]["datapath_types"]) if root else []
     row = ifaces.get(bridge)
-    if row is None:
+    if rep.rows[-1]["status"] == FAIL:
+        rep.add("datapath", SKIP, "ovs-vswitchd is not running")
+    elif row is None:
         rep.add("datapath", WARN, "no %s yet (the agent creates it on its first pass)" % bridge,
                 "if it stays so, see the agent's log")
     elif ovsdb.opt(row.get("error")) or (ovsdb.opt(row.get("ofport")) or -1) < 0:
