@@ -19,7 +19,7 @@ import pytest
 from helpers.dataplane import needs_root_ovs
 from helpers.upns import NOTHING, UpNamespace, until
 from trunkline.agent import netns as nsutil
-from trunkline.ops import record
+from trunkline.ops import doctor, record
 from trunkline.stack import Stack, StackError
 
 pytestmark = needs_root_ovs
@@ -214,12 +214,12 @@ def test_doctor_healthy_then_each_fault(ns):
     r = ns.run("trunkline", "doctor", "--state-dir", up.state_dir)
     assert r.returncode == 0 and r.stdout.startswith("CHECK"), r.stdout
 
-    os.kill(_dnsmasq_pid(up.state_dir, net), signal.SIGKILL)
     stray = "qdhcp-" + str(uuid.uuid4())
     nsutil.add(stray)
     try:
-        old = time.time() - 60           # not one an agent is filling right now
-        os.utime(os.path.join(nsutil.NETNS_DIR, stray), (old, old))
+        time.sleep(doctor.NS_MIN_AGE + 0.5)     # not one an agent is filling right now
+        # (the agent's next pass, up to 30 s away, would start it again)
+        os.kill(_dnsmasq_pid(up.state_dir, net), signal.SIGKILL)
         code, rows = _doctor(ns, up)
         assert code == 1
         failing = _failing(rows)
