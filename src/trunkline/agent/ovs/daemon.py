@@ -197,12 +197,11 @@ class OvsInstance:
         ran = [d for d in ("ovs-vswitchd", "ovsdb-server") if _alive(self.pid(d))]
         self.stop_daemon("ovs-vswitchd")
         self.stop_daemon("ovsdb-server")
-        if not devices:
+        # while another ovs-vswitchd runs in the namespace (the machine's), the devices are its
+        if not devices or vswitchd_in(self.netns):
             return ran
         have = nsutil.links(self.netns)
-        if NETDEV_DEVICE in have and not vswitchd_in(self.netns):
-            internal.append(NETDEV_DEVICE)
-        for dev in internal:
+        for dev in internal + [NETDEV_DEVICE]:
             if dev in have:
                 nsutil.ip(["link", "del", dev], netns=self.netns, check=False)
         return ran
