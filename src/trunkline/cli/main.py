@@ -4,6 +4,7 @@
 command line and never import the server's modules (most of an agent's start-up otherwise)."""
 import argparse
 import logging
+import os
 import signal
 import sys
 
@@ -83,6 +84,15 @@ def _add_server_options(p):
                    help="file whose first line is the secret agents must send on /agent/v1 "
                         "(required from agents when set; with keystone, a token with the "
                         "service or admin role also works)")
+    o = p.add_argument_group("health and metrics (public paths, no token)")
+    o.add_argument("--metrics-allow", type=_networks, default=None, metavar="CIDR,...",
+                   help="client networks that may read /metrics (Prometheus' text format; "
+                        "agents' host names are in it); others get 403 "
+                        "(default: 127.0.0.0/8,::1/128)")
+    o.add_argument("--healthcheck-disable-file", metavar="PATH",
+                   help="while this file exists /healthcheck answers 503 \"DISABLED BY FILE\" "
+                        "(oslo.middleware's disable_by_file: drain a server from its load "
+                        "balancer)")
     add_log_level(p)
 
 
@@ -104,6 +114,16 @@ def _positive(text):
     if value <= 0:
         raise argparse.ArgumentTypeError("must be a positive number of bytes, not %r" % text)
     return value
+
+
+def _networks(text):
+    from trunkline.api.metrics import allowed_networks
+    cidrs = [c for c in text.split(",") if c.strip()]
+    try:
+        allowed_networks(cidrs)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e))
+    return cidrs
 
 
 def _vlan_ranges(text):
@@ -134,6 +154,10 @@ def _settings(args):
                 "max_limit": args.pagination_max_limit, "auth": _auth_options(args)}
     if args.network_vlan_ranges is not None:
         settings["network_vlan_ranges"] = args.network_vlan_ranges
+    if args.metrics_allow is not None:
+        settings["metrics_allow"] = args.metrics_allow
+    if args.healthcheck_disable_file:
+        settings["healthcheck_disable_file"] = os.path.abspath(args.healthcheck_disable_file)
     return settings
 
 
@@ -146,7 +170,10 @@ def _server_argv(args):
         ["--network-vlan-ranges", ",".join(
             ",".join(["%s:%d:%d" % (name, low, high) for low, high in ranges] or [name])
             for name, ranges in args.network_vlan_ranges.items())]
-        if args.network_vlan_ranges else [])
+        if args.network_vlan_ranges else []) + (
+        ["--metrics-allow", ",".join(args.metrics_allow)] if args.metrics_allow else []) + (
+        ["--healthcheck-disable-file", os.path.abspath(args.healthcheck_disable_file)]
+        if args.healthcheck_disable_file else [])
 
 
 def _db_url(args):
