@@ -82,7 +82,31 @@ def _add_server_options(p):
                    help="file whose first line is the secret agents must send on /agent/v1 "
                         "(required from agents when set; with keystone, a token with the "
                         "service or admin role also works)")
+    q = p.add_argument_group("quotas (defaults per project; -1 is unlimited; "
+                             "PUT /v2.0/quotas/PROJECT sets a project's own)")
+    for name, default in _quota_defaults().items():
+        q.add_argument("--quota-" + name.replace("_", "-"), type=_quota, default=default,
+                       metavar="N", dest="quota_" + name,
+                       help="%ss a project may have, Neutron's [quotas] quota_%s "
+                            "(default: %%(default)s)" % (name.replace("_", " "), name))
     add_log_level(p)
+
+
+
+def _quota_defaults():
+    from trunkline.plugins.quotas import DEFAULTS
+    return DEFAULTS
+
+
+def _quota(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -2
+    if not -1 <= value <= 2 ** 31 - 1:
+        raise argparse.ArgumentTypeError("%r is not a limit (-1: unlimited, or 0 to 2147483647)"
+                                         % text)
+    return value
 
 
 def _seconds(text):
@@ -133,6 +157,7 @@ def _settings(args):
                 "max_limit": args.pagination_max_limit, "auth": _auth_options(args)}
     if args.network_vlan_ranges is not None:
         settings["network_vlan_ranges"] = args.network_vlan_ranges
+    settings["quotas"] = {name: getattr(args, "quota_" + name) for name in _quota_defaults()}
     return settings
 
 
@@ -145,7 +170,9 @@ def _server_argv(args):
         ["--network-vlan-ranges", ",".join(
             ",".join(["%s:%d:%d" % (name, low, high) for low, high in ranges] or [name])
             for name, ranges in args.network_vlan_ranges.items())]
-        if args.network_vlan_ranges else [])
+        if args.network_vlan_ranges else []) + [
+        arg for name in _quota_defaults()
+        for arg in ("--quota-" + name.replace("_", "-"), str(getattr(args, "quota_" + name)))]
 
 
 def _db_url(args):
