@@ -289,6 +289,17 @@ def test_bad_limits_are_refused_whole(client, body, kind, message):
     assert p not in [q["project_id"] for q in client.get("/quotas")[1]["quotas"]]
 
 
+def test_a_project_id_longer_than_any_project(client):
+    long_id = "p" * 256
+    assert client.get("/quotas/%s" % long_id)[1] == {"quota": DEFAULTS}
+    status, body = client.put("/quotas/%s" % long_id, {"quota": {"port": 3}})
+    assert status == 400, body
+    assert body["NeutronError"]["message"] == (
+        "Invalid input for project_id. Reason: '%s' exceeds maximum length of 255." % long_id)
+    assert client.delete("/quotas/%s" % long_id)[0] == 404
+    assert set_quota(client, "p" * 255, port=3)["port"] == 3
+
+
 def test_what_neutron_converts_is_accepted(client):
     p = project()
     assert set_quota(client, p, port="5")["port"] == 5

@@ -18,6 +18,7 @@ from trunkline import exceptions as exc
 from trunkline.plugins import quotas
 
 MEMBER = "quota"
+MAX_PROJECT = 255           # the quotas table's project_id
 
 
 class QuotaController:
@@ -63,6 +64,9 @@ class QuotaController:
         if method == "PUT":
             self._enforce(req, "update_quota")
             new, force = parse(req.json())
+            if len(item) > MAX_PROJECT:     # no project has such an id: nothing to store
+                raise exc.HTTPBadRequest("Invalid input for project_id. Reason: '%s' exceeds "
+                                         "maximum length of %d." % (item, MAX_PROJECT))
 
             def update(conn):
                 quotas.set_limits(conn, item, new, force=force)
