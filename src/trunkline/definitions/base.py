@@ -151,7 +151,7 @@ class Extension:
     attributes of existing ones (``{member: {name: Attr}}``) and the default policy rules of
     those attributes. ``controllers``: (URL segment, ``module:Class``) of collections that are
     not resources of rows (``/v2.0/quotas``): the class, built with the database and the
-    plugins, answers ``handle(req, item, sub)`` itself."""
+    plugins, answers ``handle(req, item, sub, rest)`` itself with (status, payload)."""
     alias: str
     name: str
     description: str
