@@ -25,7 +25,7 @@ from trunkline.api.policy import Policy
 from trunkline.channel.routes import Channel
 from trunkline.db import migrate
 from trunkline.db.engine import Database
-from trunkline.plugins import Plugins, agents
+from trunkline.plugins import Plugins, agents, quotas
 from trunkline.plugins.config import PluginConfig
 
 LOG = logging.getLogger(__name__)
@@ -118,6 +118,7 @@ def build_plugins(cfg: Optional[PluginConfig] = None) -> Plugins:
     for res in definitions.RESOURCES.values():
         module, _, cls = res.plugin.partition(":")
         plugins.add(res.collection, getattr(importlib.import_module(module), cls)(plugins))
+    quotas.configure(plugins, plugins.cfg.quotas)
     return plugins
 
 
@@ -130,6 +131,8 @@ def build_app(url: str, settings: Optional[dict] = None) -> Api:
     if settings.get("network_vlan_ranges") is not None:
         cfg.network_vlan_ranges = {name: tuple(tuple(r) for r in ranges)
                                    for name, ranges in settings["network_vlan_ranges"].items()}
+    if settings.get("quotas"):
+        cfg.quotas = dict(settings["quotas"])
     plugins = build_plugins(cfg)
     auth = build_auth(settings["auth"])
     health = Healthcheck(db, keystone_url=getattr(auth, "url", None),
