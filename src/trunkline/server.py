@@ -139,7 +139,8 @@ def build_app(url: str, settings: Optional[dict] = None) -> Api:
                          disable_file=settings.get("healthcheck_disable_file"))
     api = Api(db, plugins, Channel(db, plugins), auth=auth, max_body=settings["max_body"],
               max_limit=settings["max_limit"], health=health)
-    api.metrics = metrics_mod.Metrics(db, api.routes, settings.get("metrics_allow"))
+    api.metrics = metrics_mod.Metrics(db, api.routes, settings.get("metrics_allow"),
+                                      controllers=api.controllers)
     return api
 
 
