@@ -16,7 +16,7 @@ from typing import Optional
 
 import uvicorn
 
-from trunkline import definitions, sdnotify
+from trunkline import constants, definitions, sdnotify
 from trunkline.api import auth as auth_mod
 from trunkline.api import metrics as metrics_mod
 from trunkline.api.app import MAX_BODY, Api
@@ -29,7 +29,7 @@ from trunkline.plugins import Plugins, agents, quotas
 from trunkline.plugins.config import PluginConfig
 
 LOG = logging.getLogger(__name__)
-DEFAULT_STATE_DIR = "/var/lib/trunkline"
+DEFAULT_STATE_DIR = constants.STATE_DIR
 ENV_DB = "TRUNKLINE_DB"
 ENV_SETTINGS = "TRUNKLINE_SERVER_SETTINGS"   # the settings (JSON) for worker processes
 ENV_KEYSTONE_PASSWORD = "TRUNKLINE_KEYSTONE_PASSWORD"

@@ -28,7 +28,7 @@ DHCP_AGENT = (c.AGENT_DHCP, c.BINARY_DHCP)
 
 
 class Agent:
-    def __init__(self, host, server, driver, state_dir="/var/lib/trunkline", dhcp=False,
+    def __init__(self, host, server, driver, state_dir=c.STATE_DIR, dhcp=False,
                  report_interval=10.0, resync_interval=30.0, secret=None,
                  dhcp_namespace_suffix=""):
         """``server``: one URL, "URL1,URL2,..." or a list: the client fails over among them."""

@@ -4,6 +4,7 @@ import argparse
 import ipaddress
 import socket
 
+from trunkline import constants
 from trunkline.agent.drivers import DRIVERS
 from trunkline.agent.linuxbridge.uplinks import DEFAULT_VXLAN_GROUP, VXLAN_PORT
 from trunkline.cli.options import add_log_level
@@ -108,7 +109,7 @@ def register(subparsers):
     p.add_argument("--ovs-rundir", metavar="DIR",
                    help="OVS run directory holding the bridges' .mgmt sockets "
                         "(default: $OVS_RUNDIR or /var/run/openvswitch)")
-    p.add_argument("--state-dir", default="/var/lib/trunkline", metavar="DIR",
+    p.add_argument("--state-dir", default=constants.STATE_DIR, metavar="DIR",
                    help="agent state (dnsmasq files under DIR/dhcp/<net id>; default: "
                         "%(default)s; must be readable by dnsmasq's user)")
     p.add_argument("--integration-bridge", default="br-int", metavar="BRIDGE",

@@ -19,9 +19,11 @@ import os
 import signal
 import time
 
+from trunkline import constants
+
 RUN_DIR = "/run/trunkline"
 RECORD = "stack.json"
-DEFAULT_STATE_DIR = "/var/lib/trunkline"       # trunkline up's (the server's default)
+DEFAULT_STATE_DIR = constants.STATE_DIR       # trunkline up's (the server's default)
 
 
 class Busy(RuntimeError):
