@@ -1,18 +1,22 @@
 """Tokens as keystonemiddleware treats them, against a real Keystone (tests/helpers/keystone.py):
 application credential access rules, service tokens and ``allow_expired``, Keystone behind
 TLS (CA bundle, insecure, client certificate), the service user authenticating with an
-application credential, and ``trunkline lab`` authenticating from ``OS_*`` variables. One
-Keystone for the module."""
+application credential, and ``trunkline lab`` authenticating from ``OS_*`` variables (up to a
+lab VM plugged on a Keystone-mode stack: root and Open vSwitch). One Keystone for the module."""
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
 import requests
 
 from helpers import keystone as ks
-from helpers.server import Server
+from helpers.dataplane import needs_root_ovs
+from helpers.server import Server, wait_for
+from trunkline.stack import Stack
 
 pytestmark = pytest.mark.skipif(not ks.available(), reason="no .venv-keystone: run "
                                 "scripts/install.sh (it installs keystone and uwsgi)")
@@ -323,3 +327,54 @@ def test_lab_cli_against_a_keystone_server(keystone, server, tmp_path):
                        text=True, timeout=60)
     assert r.returncode == 1, r.stdout
     assert "no live" in r.stderr and "401" not in r.stderr, r.stderr
+
+
+@pytest.mark.root
+@pytest.mark.ovs
+@needs_root_ovs
+def test_lab_vm_on_a_keystone_stack(keystone, tmp_path):
+    """The whole lab path in Keystone mode: a stack (private Open vSwitch, agent with the
+    agent secret) whose server validates tokens, and `trunkline lab vm create/del` with only
+    OS_* credentials."""
+    root = tempfile.mkdtemp(prefix="tl-kslab-", dir="/run")
+    os.chmod(root, 0o755)
+    secret = os.path.join(root, "agent-secret")
+    with open(secret, "w") as f:
+        f.write("kslab-secret-0123456789\n")
+    admin = keystone.token("admin-a", "proj-a")
+    stack = Stack(os.path.join(root, "stack"), isolated=True, log=lambda *_: None,
+                  agent_secret_file=secret, server_args=_service_user(keystone.url),
+                  api_headers={"X-Auth-Token": admin})
+    env = _os_env(keystone, "admin-a", "proj-a")
+    lab = [TRUNKLINE, "lab", "vm"]
+    where = ["--endpoint", stack.url, "--state-dir", os.path.join(root, "lab")]
+    try:
+        stack.start()
+        status, net = _call(stack.url, "POST", "/v2.0/networks", admin,
+                            body={"network": {"name": "kslab"}})
+        assert status == 201, net
+        net = net["network"]["id"]
+        assert _call(stack.url, "POST", "/v2.0/subnets", admin, body={"subnet": {
+            "network_id": net, "cidr": "10.77.0.0/24", "ip_version": 4}})[0] == 201
+        status, port = _call(stack.url, "POST", "/v2.0/ports", admin,
+                             body={"port": {"network_id": net, "name": "kslab-p"}})
+        assert status == 201, port
+        port = port["port"]["id"]
+        r = subprocess.run(lab + ["create", "ksvm", "--port", "kslab-p"] + where, env=env,
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert "bound to %s" % stack.host in r.stdout, r.stdout
+        p = _call(stack.url, "GET", "/v2.0/ports/" + port, admin)[1]["port"]
+        assert p["binding:host_id"] == stack.host and p["device_owner"].startswith("compute:")
+        wait_for(lambda: _call(stack.url, "GET", "/v2.0/ports/" + port, admin)[1]["port"][
+            "status"] == "ACTIVE", 60, "the lab VM's port to go ACTIVE")
+        r = subprocess.run(lab + ["del", "ksvm"] + where, env=env, capture_output=True,
+                           text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        p = _call(stack.url, "GET", "/v2.0/ports/" + port, admin)[1]["port"]
+        assert p["device_id"] == "" and p["binding:host_id"] == ""
+    finally:
+        subprocess.run([TRUNKLINE, "lab", "down"] + where, env=env, capture_output=True,
+                       timeout=120)
+        stack.stop()
+        shutil.rmtree(root, ignore_errors=True)
