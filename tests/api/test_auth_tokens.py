@@ -279,7 +279,8 @@ def _os_env(keystone, user, project):
     return env
 
 
-def test_lab_client_authenticates_from_os_variables(keystone, server, monkeypatch):
+def test_lab_client_authenticates_from_os_variables(keystone, server, monkeypatch,
+                                                     tmp_path):
     from trunkline.lab import neutron
     admin = keystone.token("admin-a", "proj-a")
     status, body = _call(server.url, "POST", "/v2.0/networks", admin,
@@ -304,6 +305,16 @@ def test_lab_client_authenticates_from_os_variables(keystone, server, monkeypatc
         assert api.find_port("lab-p")["id"] == port
         assert api.update_port(port, device_id="vm-x")["device_id"] == "vm-x"
         assert api.agents() == []
+        # the same from clouds.yaml
+        for k in [k for k in os.environ if k.startswith("OS_")]:
+            monkeypatch.delenv(k)
+        keystone.clouds_yaml(str(tmp_path / "clouds.yaml"), "admin-a", "proj-a")
+        monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(tmp_path / "clouds.yaml"))
+        monkeypatch.setenv("OS_CLOUD", "tl")
+        neutron.keystone.cache_clear()
+        api = neutron.Neutron()
+        assert api.endpoint == server.url
+        assert api.find_port("lab-p")["device_id"] == "vm-x"
     finally:
         neutron.keystone.cache_clear()
 
