@@ -33,6 +33,7 @@ DEFAULT_STATE_DIR = constants.STATE_DIR
 ENV_DB = "TRUNKLINE_DB"
 ENV_SETTINGS = "TRUNKLINE_SERVER_SETTINGS"   # the settings (JSON) for worker processes
 ENV_KEYSTONE_PASSWORD = "TRUNKLINE_KEYSTONE_PASSWORD"
+ENV_KEYSTONE_APP_CRED_SECRET = "TRUNKLINE_KEYSTONE_APPLICATION_CREDENTIAL_SECRET"
 # idle keep-alive connections live as long as Neutron's client_socket_timeout: a short limit
 # (uvicorn's own is 5 s) lets a client reuse a connection the server is just closing
 KEEP_ALIVE = 900.0
@@ -72,11 +73,28 @@ def build_auth(opts: dict):
     if opts.get("auth", "noauth") == "noauth":
         return auth_mod.NoAuth(policy, agent_secret=secret)
     return auth_mod.KeystoneAuth(
-        policy, opts["keystone_url"], opts["keystone_user"],
-        opts.get("keystone_password") or os.environ.get(ENV_KEYSTONE_PASSWORD, ""),
-        opts["keystone_project"], user_domain=opts.get("keystone_user_domain") or "Default",
-        project_domain=opts.get("keystone_project_domain") or "Default",
+        policy, opts["keystone_url"], auth_type=opts.get("keystone_auth_type") or "password",
+        auth_options=_keystone_plugin_options(opts),
+        tls={k: opts.get("keystone_" + k) for k in ("cafile", "certfile", "keyfile", "insecure")},
+        service_type=opts.get("keystone_service_type") or "network",
+        service_token_roles=opts.get("keystone_service_token_roles") or ("service",),
+        service_token_roles_required=opts.get("keystone_service_token_roles_required", True),
         cache_ttl=float(opts.get("token_cache_ttl", 300)), agent_secret=secret)
+
+
+def _keystone_plugin_options(opts):
+    """keystoneauth1's options for the service user's plugin (secrets from the environment
+    when not given as options)."""
+    if (opts.get("keystone_auth_type") or "password") == "v3applicationcredential":
+        return {"application_credential_id": opts.get("keystone_application_credential_id"),
+                "application_credential_secret":
+                    opts.get("keystone_application_credential_secret")
+                    or os.environ.get(ENV_KEYSTONE_APP_CRED_SECRET, "")}
+    return {"username": opts.get("keystone_user"),
+            "password": opts.get("keystone_password") or os.environ.get(ENV_KEYSTONE_PASSWORD, ""),
+            "project_name": opts.get("keystone_project"),
+            "user_domain_name": opts.get("keystone_user_domain") or "Default",
+            "project_domain_name": opts.get("keystone_project_domain") or "Default"}
 
 
 def check_auth(host: str, opts: dict) -> None:
@@ -89,16 +107,35 @@ def check_auth(host: str, opts: dict) -> None:
             "(with the service user's --keystone-user/--keystone-password/"
             "--keystone-project)." % host)
     if mode == "keystone":
-        missing = [o for o in ("keystone_url", "keystone_user", "keystone_project")
-                   if not opts.get(o)]
-        if not (opts.get("keystone_password") or os.environ.get(ENV_KEYSTONE_PASSWORD)):
-            missing.append("keystone_password")
+        plugin = _keystone_plugin_options(opts)
+        if (opts.get("keystone_auth_type") or "password") == "v3applicationcredential":
+            missing = [o for o in ("keystone_url", "keystone_application_credential_id")
+                       if not opts.get(o)]
+            if not plugin["application_credential_secret"]:
+                missing.append("keystone_application_credential_secret")
+            env = ENV_KEYSTONE_APP_CRED_SECRET
+        else:
+            missing = [o for o in ("keystone_url", "keystone_user", "keystone_project")
+                       if not opts.get(o)]
+            if not plugin["password"]:
+                missing.append("keystone_password")
+            env = ENV_KEYSTONE_PASSWORD
         if missing:
-            raise ConfigError("--auth keystone needs %s (the password may come from $%s)" % (
-                ", ".join("--" + m.replace("_", "-") for m in missing), ENV_KEYSTONE_PASSWORD))
+            raise ConfigError("--auth keystone needs %s (the secret may come from $%s)" % (
+                ", ".join("--" + m.replace("_", "-") for m in missing), env))
+        for name in ("cafile", "certfile", "keyfile"):
+            path = opts.get("keystone_" + name)
+            if path and not os.path.isfile(path):
+                raise ConfigError("--keystone-%s %s: no such file" % (name, path))
+        if opts.get("keystone_keyfile") and not opts.get("keystone_certfile"):
+            raise ConfigError("--keystone-keyfile needs --keystone-certfile")
+        from keystoneauth1 import exceptions as ks_exc
+        errors = (OSError, ValueError, ks_exc.ClientException)
+    else:
+        errors = (OSError, ValueError)
     try:
         build_auth(opts)
-    except (OSError, ValueError) as e:
+    except errors as e:
         raise ConfigError("cannot use the auth options: %s" % e)
 
 

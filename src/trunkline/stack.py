@@ -52,8 +52,9 @@ def _bin(name):
     return os.path.join(os.path.dirname(sys.executable), name)
 
 
-def _get_json(url, timeout=2):
-    with urllib.request.urlopen(url, timeout=timeout) as r:
+def _get_json(url, timeout=2, headers=None):
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}),
+                                timeout=timeout) as r:
         return json.loads(r.read() or b"null")
 
 
@@ -64,9 +65,11 @@ class StackError(RuntimeError):
 class Stack:
     def __init__(self, state_dir, bind=None, db_url=None, host=None, isolated=False,
                  workers=1, server_args=(), agent_args=(), log=print, agent_secret_file=None,
-                 policy_file=None):
+                 policy_file=None, api_headers=None):
         """``server_args``/``agent_args``: extra options for ``trunkline server``/``agent``
-        (e.g. ``--agent-down-time``, ``--report-interval``)."""
+        (e.g. ``--agent-down-time``, ``--report-interval``); ``api_headers``: sent with the
+        API calls the stack makes itself (an admin's ``X-Auth-Token`` for a Keystone server)."""
+        self.api_headers = dict(api_headers or {})
         self.state_dir = os.path.abspath(state_dir)
         self.agent_secret_file = agent_secret_file
         self.policy_file = policy_file
@@ -229,7 +232,8 @@ class Stack:
     def _agent_ready(self):
         """The agent is alive and says its last pass succeeded (configurations.last_pass);
         a failing pass is kept as the reason to give when the wait times out."""
-        agents = _get_json(self.url + "/v2.0/agents?host=" + self.host)["agents"]
+        agents = _get_json(self.url + "/v2.0/agents?host=" + self.host,
+                           headers=self.api_headers)["agents"]
         for a in agents:
             if a["alive"] and a["agent_type"] == c.AGENT_OVS:
                 last = (a.get("configurations") or {}).get("last_pass") or {}

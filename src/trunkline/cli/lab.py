@@ -32,7 +32,8 @@ example (the seed's trunk VM):
 def _common(p):
     from trunkline.lab import neutron, state
     p.add_argument("--endpoint", default=None, metavar="URL",
-                   help="the Neutron API (default: $OS_ENDPOINT, else %s)"
+                   help="the Neutron API (default: $OS_ENDPOINT, else the network endpoint in "
+                        "Keystone's catalog with OS_CLOUD or OS_AUTH_URL set, else %s)"
                         % neutron.DEFAULT_ENDPOINT)
     p.add_argument("--state-dir", default=state.DEFAULT_STATE_DIR, metavar="DIR",
                    help="where the lab records what it made (default: %(default)s)")

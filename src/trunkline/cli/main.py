@@ -75,6 +75,34 @@ def _add_server_options(p):
                    help="the service user's domain name (default: %(default)s)")
     a.add_argument("--keystone-project-domain", default="Default", metavar="NAME",
                    help="the service project's domain name (default: %(default)s)")
+    a.add_argument("--keystone-auth-type", choices=["password", "v3applicationcredential"],
+                   default="password",
+                   help="how the service user authenticates (keystoneauth1's plugin, "
+                        "keystonemiddleware's auth_type; default: %(default)s)")
+    a.add_argument("--keystone-application-credential-id", metavar="ID",
+                   help="the service user's application credential (with "
+                        "--keystone-auth-type v3applicationcredential)")
+    a.add_argument("--keystone-application-credential-secret", metavar="SECRET",
+                   help="its secret (better: $%s)" % server.ENV_KEYSTONE_APP_CRED_SECRET)
+    a.add_argument("--keystone-cafile", metavar="PATH",
+                   help="CA bundle to verify Keystone's HTTPS certificate (keystonemiddleware's "
+                        "cafile; default: the system's)")
+    a.add_argument("--keystone-certfile", metavar="PATH",
+                   help="client certificate for Keystone (PEM; keystonemiddleware's certfile)")
+    a.add_argument("--keystone-keyfile", metavar="PATH",
+                   help="its private key, when not in --keystone-certfile (keyfile)")
+    a.add_argument("--keystone-insecure", action="store_true",
+                   help="do not verify Keystone's certificate (insecure; tests only)")
+    a.add_argument("--keystone-service-type", default="network", metavar="TYPE",
+                   help="trunkline's type in Keystone's catalog, which application credential "
+                        "access rules name (service_type; default: %(default)s)")
+    a.add_argument("--keystone-service-token-roles", default="service", metavar="ROLE,...",
+                   help="an X-Service-Token must hold one of these roles (service_token_roles; "
+                        "default: %(default)s)")
+    a.add_argument("--keystone-service-token-roles-required",
+                   action=argparse.BooleanOptionalAction, default=True,
+                   help="refuse a service token without those roles; with --no-..., it is only "
+                        "denied allow_expired (service_token_roles_required; default: on)")
     a.add_argument("--token-cache-ttl", type=float, default=300.0, metavar="S",
                    help="keep a validated token at most S seconds (and never past its "
                         "expiry; default: %(default)s)")
@@ -215,7 +243,18 @@ def _auth_options(args):
             "keystone_user_domain": args.keystone_user_domain,
             "keystone_project_domain": args.keystone_project_domain,
             "token_cache_ttl": args.token_cache_ttl, "policy_file": args.policy_file,
-            "agent_secret_file": args.agent_secret_file}
+            "agent_secret_file": args.agent_secret_file,
+            "keystone_auth_type": args.keystone_auth_type,
+            "keystone_application_credential_id": args.keystone_application_credential_id,
+            "keystone_application_credential_secret":
+                args.keystone_application_credential_secret,
+            "keystone_cafile": args.keystone_cafile, "keystone_certfile": args.keystone_certfile,
+            "keystone_keyfile": args.keystone_keyfile,
+            "keystone_insecure": args.keystone_insecure,
+            "keystone_service_type": args.keystone_service_type,
+            "keystone_service_token_roles": [
+                r.strip() for r in args.keystone_service_token_roles.split(",") if r.strip()],
+            "keystone_service_token_roles_required": args.keystone_service_token_roles_required}
 
 
 def cmd_server(args):

@@ -18,7 +18,6 @@ is stopped by its PID. Everything is recorded in the lab state (lab/state.py) be
 so ``del_host``/``down`` remove it even after a failure half-way.
 """
 import ipaddress
-import json
 import os
 import re
 import shutil
@@ -26,7 +25,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 
 from trunkline import constants as c
@@ -223,12 +221,10 @@ def _wait(probe, timeout, what):
 
 
 def _agent_alive(rec):
-    url = "%s/v2.0/agents?host=%s&agent_type=%s" % (
-        rec["endpoint"], rec["name"], urllib.request.quote(L2_AGENTS[rec["driver"]]))
     try:
-        with urllib.request.urlopen(url, timeout=5) as r:
-            agents = json.loads(r.read())["agents"]
-    except OSError:
+        agents = neutron_api.Neutron(rec["endpoint"], timeout=5).agents(
+            host=rec["name"], agent_type=L2_AGENTS[rec["driver"]])
+    except neutron_api.NeutronError:
         return False
     return any(a["alive"] for a in agents)
 
