@@ -42,7 +42,8 @@ class Snapshot:
             sel("Open_vSwitch", ["_uuid", "bridges"]),
             sel("Bridge", ["_uuid", "name", "ports", "datapath_type", "fail_mode", "protocols"]),
             sel("Port", ["_uuid", "name", "tag", "vlan_mode", "other_config", "interfaces"]),
-            sel("Interface", ["_uuid", "name", "type", "options", "external_ids", "ofport"]),
+            sel("Interface", ["_uuid", "name", "type", "options", "external_ids", "ofport",
+                              "error"]),
         ])
         self.root = res[0]["rows"][0]["_uuid"][1]
         self.bridges = {}
@@ -56,7 +57,8 @@ class Snapshot:
             self.ifaces[r["_uuid"][1]] = {"uuid": r["_uuid"][1], "name": r["name"],
                                           "type": r["type"], "options": py(r["options"]),
                                           "external_ids": py(r["external_ids"]),
-                                          "ofport": opt(r["ofport"])}
+                                          "ofport": opt(r["ofport"]),
+                                          "error": opt(r["error"])}
         self.ports = {}
         for r in res[2]["rows"]:
             ifs = _uuids(r["interfaces"])
