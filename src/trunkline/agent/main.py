@@ -178,7 +178,8 @@ def run(args):
                           datapath_type=args.datapath_type, netns=args.netns,
                           tunnel_ip=args.tunnel_ip, tunnel_types=args.tunnel_types,
                           physnet_mappings=args.physnet_mappings,
-                          arp_responder=args.arp_responder)
+                          arp_responder=args.arp_responder,
+                          ovsdb_manager=args.ovsdb_manager)
     agent = Agent(host=args.host, server=args.server, driver=driver, state_dir=args.state_dir,
                   dhcp=args.dhcp, report_interval=args.report_interval,
                   secret=read_secret(args.agent_secret_file) if args.agent_secret_file
