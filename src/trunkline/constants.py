@@ -13,6 +13,7 @@ DOWN = "DOWN"           # not wired (yet), admin down, or its host's agent is de
 BUILD = "BUILD"         # an agent is wiring it
 ERROR = "ERROR"         # an agent could not wire it
 DEGRADED = "DEGRADED"   # a trunk whose parent is wired but not every subport
+INACTIVE = "INACTIVE"   # a port binding on a host other than the port's own (binding-extended)
 
 PORT_STATUSES = (ACTIVE, DOWN, BUILD)                     # what an agent may report for a port
 TRUNK_STATUSES = (BUILD, ACTIVE, DEGRADED, ERROR)         # ... for a trunk (DOWN is the server's)

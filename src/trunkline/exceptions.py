@@ -214,6 +214,24 @@ class PortBound(InUse):
                "port type: %(vif_type)s, old_mac %(old_mac)s, new_mac %(new_mac)s.")
 
 
+# -- port bindings (binding-extended)
+
+class PortBindingNotFound(NotFound):
+    message = "Binding for port %(port_id)s for host %(host)s could not be found."
+
+
+class PortBindingAlreadyActive(Conflict):
+    message = "Binding for port %(port_id)s on host %(host)s is already active."
+
+
+class PortBindingAlreadyExists(Conflict):
+    message = "Binding for port %(port_id)s on host %(host)s already exists."
+
+
+class PortBindingError(NeutronError):
+    message = "Binding for port %(port_id)s on host %(host)s could not be created or updated."
+
+
 # -- trunks (these live in neutron.services.trunk.exceptions upstream)
 
 class TrunkPortInUse(InUse):

@@ -210,7 +210,7 @@ def run(args):
                           physnet_mappings=args.physnet_mappings,
                           arp_responder=args.arp_responder,
                           l2_population=args.l2_population, vxlan_group=args.vxlan_group,
-                          vxlan_port=args.vxlan_port)
+                          vxlan_port=args.vxlan_port, ovsdb_manager=args.ovsdb_manager)
     agent = Agent(host=args.host, server=args.server, driver=driver, state_dir=args.state_dir,
                   dhcp=args.dhcp, report_interval=args.report_interval,
                   secret=read_secret(args.agent_secret_file) if args.agent_secret_file

@@ -30,7 +30,8 @@ from trunkline.api import auth as auth_mod
 from trunkline.api import listing, openapi
 from trunkline.api.policy import Policy
 from trunkline.definitions import MAX_TAG_LENGTH, MAX_TAGS, Action, Resource, validators
-from trunkline.plugins import quotas, scope, tags as tags_mod
+from trunkline.definitions import binding_extended
+from trunkline.plugins import port_bindings, quotas, scope, tags as tags_mod
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -268,6 +269,8 @@ class Api:
             raise exc.HTTPMethodNotAllowed()
         if sub == "tags" and plugin.resource.tags:
             return self.tags(req, plugin, item, rest)
+        if sub == "bindings" and collection == "ports":
+            return self.bindings(req, plugin, item, rest)
         action = plugin.resource.action(sub)
         if action is not None and rest is None:
             return self.action(req, plugin, item, action)
@@ -554,6 +557,49 @@ class Api:
             item = plugin.get(conn, req.context, item_id)
             return Response(200, self.readable(req, conn, resource, [item],
                                                visible_only=False)[0])
+
+    # -- a port's bindings (binding-extended): .../bindings[/{host}[/activate]]
+
+    def bindings(self, req: Request, plugin: Any, port_id: str,
+                 rest: Optional[str]) -> Response:
+        host, activate = rest, False
+        if rest is not None and rest.endswith("/activate"):
+            host, activate = rest[:-len("/activate")], True
+        if host is not None and (not host or "/" in host):
+            raise exc.HTTPNotFound()
+        allowed = ("PUT",) if activate else ("GET", "POST") if host is None else (
+            "GET", "PUT", "DELETE")
+        if req.method not in allowed:
+            raise exc.HTTPMethodNotAllowed()
+        if not req.context.is_admin:
+            with self.db.read() as conn:
+                _, target = self.visible(req, conn, plugin, port_id)
+            req.policy.enforce(binding_extended.RULES["activate" if activate else req.method],
+                               target)
+        resource = binding_extended.BINDING
+        if activate:
+            return Response(200, {"binding": self.db.write(
+                port_bindings.activate, plugin, req.context, port_id, host)})
+        if req.method == "GET":
+            fields = listing.parse_fields(req.params)
+            with self.db.read() as conn:
+                if host is not None:
+                    found = port_bindings.show(conn, plugin, port_id, host)
+                    return Response(200, {"binding": _fields([found], fields)[0]})
+                found = port_bindings.list_bindings(conn, plugin, port_id)
+            return Response(200, {"bindings": _fields(
+                port_bindings.filtered(found, req.params), fields)})
+        if req.method == "POST":
+            res = body_mod.parse_body(resource, req.json(), is_create=True, allow_bulk=False)[0]
+            return Response(201, {"binding": self.db.write(port_bindings.create, plugin,
+                                                           port_id, res)})
+        if req.method == "PUT":
+            res = body_mod.parse_body(resource, req.json(), is_create=False,
+                                      allow_bulk=False)[0]
+            return Response(200, {"binding": self.db.write(
+                port_bindings.update_binding, plugin, req.context, port_id, host, res)})
+        self.db.write(port_bindings.delete_binding, plugin, req.context, port_id, host)
+        return Response(204)
 
     # -- tags
 

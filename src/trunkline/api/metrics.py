@@ -78,7 +78,7 @@ class Metrics:
             return "%s:%s" % (collection, _COLLECTION.get(method, "other"))
         if sub is None:
             return "%s:%s" % (collection, _MEMBER.get(method, "other"))
-        if sub == "tags" or plugin.resource.action(sub) is not None:
+        if sub in ("tags", "bindings") or plugin.resource.action(sub) is not None:
             return "%s:%s" % (collection, sub)
         return "%s:other" % collection
 

@@ -7,6 +7,7 @@ import socket
 from trunkline import constants
 from trunkline.agent.drivers import DRIVERS
 from trunkline.agent.linuxbridge.uplinks import DEFAULT_VXLAN_GROUP, VXLAN_PORT
+from trunkline.agent.ovs import manager as ovs_manager
 from trunkline.cli.options import add_log_level
 
 TUNNEL_TYPES = ("vxlan", "gre")
@@ -49,6 +50,13 @@ def _udp_port(value):
     if not 0 < port < 65536:
         raise argparse.ArgumentTypeError("%r is not a UDP port" % value)
     return port
+
+
+def _ovsdb_manager(value):
+    try:
+        return ovs_manager.parse(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e))
 
 
 def _physnet(value):
@@ -106,6 +114,12 @@ def register(subparsers):
                         "network (lab hosts use -<their namespace>)")
     p.add_argument("--ovsdb", metavar="unix:PATH|tcp:HOST:PORT",
                    help="OVSDB connection (default: unix:<ovs-rundir>/db.sock)")
+    p.add_argument("--ovsdb-manager", type=_ovsdb_manager, default=ovs_manager.DEFAULT,
+                   metavar="ptcp:PORT[:IP]|punix:PATH|none",
+                   help="OVSDB manager the agent keeps in the switch's manager_options, so "
+                        "ovsdb-server also listens there: os-vif's default ovsdb_connection "
+                        "tcp:127.0.0.1:6640 needs the default, as with Neutron's agent; none: "
+                        "add nothing (default: %(default)s)")
     p.add_argument("--ovs-rundir", metavar="DIR",
                    help="OVS run directory holding the bridges' .mgmt sockets "
                         "(default: $OVS_RUNDIR or /var/run/openvswitch)")

@@ -154,7 +154,9 @@ class OvsInstance:
         if not os.path.exists(conf):
             self._run(["ovsdb-tool", "create", conf, SCHEMA])
         if not _alive(self.pid("ovsdb-server")):
+            # the managers in the database (the agent's --ovsdb-manager) are served too
             self._run(["ovsdb-server", conf, "--remote=punix:" + self.db_sock,
+                       "--remote=db:Open_vSwitch,Open_vSwitch,manager_options",
                        "--pidfile=" + self.pidfile("ovsdb-server"),
                        "--unixctl=" + os.path.join(self.rundir, "ovsdb-server.ctl"),
                        "--log-file=" + os.path.join(self.rundir, "ovsdb-server.log"),
