@@ -9,7 +9,7 @@ BUILD = "BUILD"         # an agent is wiring it
 ERROR = "ERROR"         # an agent could not wire it
 DEGRADED = "DEGRADED"   # a trunk whose parent is wired but not every subport
 
-PORT_STATUSES = (ACTIVE, DOWN, BUILD)                     # what an agent may report for a port
+PORT_STATUSES = (ACTIVE, DOWN, BUILD, ERROR)              # what an agent may report for a port
 TRUNK_STATUSES = (BUILD, ACTIVE, DEGRADED, ERROR)         # ... for a trunk (DOWN is the server's)
 
 # -- agents (agent_type, binary and topic as Neutron's own agents register them)

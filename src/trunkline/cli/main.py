@@ -4,6 +4,7 @@
 command line and never import the server's modules (most of an agent's start-up otherwise)."""
 import argparse
 import logging
+import os
 import sys
 
 from trunkline.cli.options import add_log_level
@@ -82,7 +83,36 @@ def _add_server_options(p):
                    help="file whose first line is the secret agents must send on /agent/v1 "
                         "(required from agents when set; with keystone, a token with the "
                         "service or admin role also works)")
+    _add_nova_options(p)
     add_log_level(p)
+
+
+def _add_nova_options(p):
+    from trunkline.services.nova import notifier
+    n = p.add_argument_group("events to Nova (Neutron's [nova] section; off without "
+                             "--nova-auth-url)")
+    n.add_argument("--nova-auth-url", metavar="URL",
+                   help="Keystone's URL for the Nova service user, e.g. http://keystone:5000/v3; "
+                        "given: port events (network-vif-plugged, ...) are posted to the "
+                        "compute endpoint of Keystone's catalog")
+    n.add_argument("--nova-username", metavar="NAME",
+                   help="the user trunkline authenticates as to Nova (service or admin role)")
+    n.add_argument("--nova-password", metavar="PASSWORD",
+                   help="its password (better: $%s, which `ps` does not show)"
+                        % notifier.ENV_PASSWORD)
+    n.add_argument("--nova-project", metavar="NAME", help="its project (usually 'service')")
+    n.add_argument("--nova-user-domain", default="Default", metavar="NAME",
+                   help="its domain name (default: %(default)s)")
+    n.add_argument("--nova-project-domain", default="Default", metavar="NAME",
+                   help="its project's domain name (default: %(default)s)")
+    n.add_argument("--nova-region", metavar="NAME",
+                   help="the region of the compute endpoint (default: any)")
+    n.add_argument("--nova-endpoint-type", choices=["public", "internal", "admin"],
+                   default="public",
+                   help="which compute endpoint of the catalog (default: %(default)s)")
+    n.add_argument("--send-events-interval", type=_seconds, default=2.0, metavar="S",
+                   help="events are batched and sent every S seconds (Neutron's "
+                        "send_events_interval; default: %(default)g)")
 
 
 def _seconds(text):
@@ -133,6 +163,13 @@ def _settings(args):
                 "max_limit": args.pagination_max_limit, "auth": _auth_options(args)}
     if args.network_vlan_ranges is not None:
         settings["network_vlan_ranges"] = args.network_vlan_ranges
+    if args.nova_auth_url:
+        settings["nova"] = {
+            "auth_url": args.nova_auth_url, "username": args.nova_username,
+            "password": args.nova_password, "project": args.nova_project,
+            "user_domain": args.nova_user_domain, "project_domain": args.nova_project_domain,
+            "region": args.nova_region, "endpoint_type": args.nova_endpoint_type,
+            "send_events_interval": args.send_events_interval}
     return settings
 
 
@@ -145,7 +182,23 @@ def _server_argv(args):
         ["--network-vlan-ranges", ",".join(
             ",".join(["%s:%d:%d" % (name, low, high) for low, high in ranges] or [name])
             for name, ranges in args.network_vlan_ranges.items())]
-        if args.network_vlan_ranges else [])
+        if args.network_vlan_ranges else []) + _nova_argv(args)
+
+
+def _nova_argv(args):
+    """The Nova notifier's options for the stack's server; the password goes through the
+    environment the server inherits, not its command line."""
+    if not args.nova_auth_url:
+        return []
+    if args.nova_password:
+        from trunkline.services.nova import notifier
+        os.environ[notifier.ENV_PASSWORD] = args.nova_password
+    argv = ["--send-events-interval", repr(args.send_events_interval)]
+    for opt in ("auth_url", "username", "project", "user_domain", "project_domain", "region",
+                "endpoint_type"):
+        if getattr(args, "nova_" + opt):
+            argv += ["--nova-" + opt.replace("_", "-"), getattr(args, "nova_" + opt)]
+    return argv
 
 
 def _db_url(args):
