@@ -114,7 +114,7 @@ def test_queue_is_bounded_and_says_what_it_dropped(caplog):
     n = _notifier(Session(), max_queue=5)
     with caplog.at_level(logging.WARNING, logger=notifier.__name__):
         n.queue(_batch(8))
-    assert [e["tag"] for e in n._pending] == ["port-%d" % i for i in range(3, 8)]
+    assert [e["tag"] for _, e in n._pending] == ["port-%d" % i for i in range(3, 8)]
     assert n.dropped == 3
     assert "dropped the 3 oldest" in caplog.text and "port-0" in caplog.text
 

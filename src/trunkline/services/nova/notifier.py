@@ -1,6 +1,6 @@
 """Sending the events to Nova: queued by committed writes, posted by one thread per server
 process every ``send_events_interval`` seconds (Neutron's batch notifier: the first event of a
-batch waits that long for the others), as ``POST /os-server-external-events`` of the
+batch waits that long after it was queued, for the others), as ``POST /os-server-external-events`` of the
 ``compute`` endpoint in Keystone's catalog, authenticated as the ``[nova]`` service user
 through keystoneauth1, at the microversion Neutron's novaclient asks for (2.1).
 
@@ -25,6 +25,7 @@ import collections
 import logging
 import os
 import threading
+import time
 from typing import Optional
 
 from keystoneauth1 import exceptions as ks_exc
@@ -66,15 +67,16 @@ class Notifier:
     # -- the producers' side (any thread; never blocks on Nova)
 
     def queue(self, events: list) -> None:
+        now = time.monotonic()
         with self._cond:
-            self._pending.extend(events)
+            self._pending.extend((now, e) for e in events)
             self._trim()
             self._cond.notify()
 
     def _trim(self):
         over = len(self._pending) - self.max_queue
         if over > 0:
-            lost = [self._pending.popleft() for _ in range(over)]
+            lost = [self._pending.popleft()[1] for _ in range(over)]
             self.dropped += over
             LOG.warning("Nova notifier queue full (%d): dropped the %d oldest events, e.g. %s",
                         self.max_queue, over, lost[0])
@@ -103,34 +105,35 @@ class Notifier:
 
     def _run(self):
         self._warm_up()
-        delay = self.interval
-        backoff = FIRST_BACKOFF
+        retry_at, backoff = 0.0, FIRST_BACKOFF
         while True:
             with self._cond:
                 while not self._pending and not self._stopping:
                     self._cond.wait()
+                # the batch goes when its oldest event has waited an interval (later ones
+                # join it), or when the back-off after a failure is over
+                due = max(self._pending[0][0] + self.interval, retry_at) \
+                    if self._pending else 0.0
+                while not self._stopping and time.monotonic() < due:
+                    self._cond.wait(due - time.monotonic())
                 if self._stopping:
                     return
-                # the batch window (or the back-off after a failure): later events join
-                self._cond.wait_for(lambda: self._stopping, timeout=delay)
-                if self._stopping:
-                    return
-                batch = [self._pending.popleft()
-                         for _ in range(min(BATCH, len(self._pending)))]
-                more = bool(self._pending)
+                queued = [self._pending.popleft()
+                          for _ in range(min(BATCH, len(self._pending)))]
+            batch = [e for _, e in queued]
             try:
                 retry = self.send(batch)
             except Exception:   # a bug must not end the thread: log, keep the events
                 LOG.exception("Nova notifier failed sending %s", batch)
                 retry = batch
             if retry:
+                again = [q for q in queued if any(q[1] is e for e in retry)]
                 with self._cond:
-                    self._pending.extendleft(reversed(retry))
+                    self._pending.extendleft(reversed(again))
                     self._trim()
-                delay, backoff = backoff, min(backoff * 2, MAX_BACKOFF)
+                retry_at, backoff = time.monotonic() + backoff, min(backoff * 2, MAX_BACKOFF)
             else:
-                delay = 0 if more else self.interval
-                backoff = FIRST_BACKOFF
+                retry_at, backoff = 0.0, FIRST_BACKOFF
 
     def send(self, batch: list) -> list:
         """POST ``batch``; the events to send again later ([] when none)."""
