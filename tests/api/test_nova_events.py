@@ -50,11 +50,11 @@ def _nova_args(keystone, region):
             "--send-events-interval", str(INTERVAL), "--log-level", "info"]
 
 
-def _server(tmp_path_factory, keystone, region):
-    db = tmp_path_factory.mktemp("novadb") / "trunkline.db"
+def _server(tmp_path_factory, keystone, region, db_url=None):
+    db_url = db_url or "sqlite:///%s" % (tmp_path_factory.mktemp("novadb") / "trunkline.db")
     os.environ["TRUNKLINE_NOVA_PASSWORD"] = ks.PASSWORD     # not on the command line
     try:
-        return Server("sqlite:///%s" % db, extra=_nova_args(keystone, region))
+        return Server(db_url, extra=_nova_args(keystone, region))
     finally:
         del os.environ["TRUNKLINE_NOVA_PASSWORD"]
 
@@ -287,5 +287,22 @@ def test_nova_down_keeps_the_api_fast(tmp_path_factory, keystone, nova):
                  what="the notifier logging its retries")
         assert srv.proc.poll() is None and api.get("/ports")[0] == 200
         assert nova.events(tag=port["id"]) == []
+    finally:
+        srv.stop()
+
+
+@pytest.mark.postgres
+def test_events_after_commit_on_postgresql(tmp_path_factory, db_url_factory, keystone, nova):
+    srv = _server(tmp_path_factory, keystone, "RegionOne", db_url_factory("postgresql"))
+    try:
+        api, ch = Client(srv.url), Channel(srv.url)
+        ch.register(HOST, datapath_type="netdev")
+        port = _vm_port(api, nova, api.create("network", name="pg")["id"])
+        assert ch.report(HOST, ports={port["id"]: "ACTIVE"})[0] == 204
+        assert api.delete("/ports/" + port["id"])[0] == 204
+        wait_for(lambda: len(nova.events(tag=port["id"])) == 2, timeout=INTERVAL + 5,
+                 what="network-vif-plugged and network-vif-deleted")
+        assert [e["name"] for e in nova.events(tag=port["id"])] == [
+            "network-vif-plugged", "network-vif-deleted"]
     finally:
         srv.stop()

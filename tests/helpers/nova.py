@@ -63,9 +63,12 @@ _FORMATS = jsonschema.FormatChecker()
 
 @_FORMATS.checks("uuid", raises=ValueError)
 def _is_uuid(value):
-    # nova's format checker: oslo's is_uuid_like (a UUID, dashes optional, any case)
-    return not isinstance(value, str) or str(uuid.UUID(value)).replace("-", "") == \
-        value.replace("-", "").lower()
+    # nova's format checker is oslo.utils' is_uuid_like: uuid.UUID's reading, dashes, braces
+    # and a urn:uuid: prefix optional, any case
+    if not isinstance(value, str):
+        return True
+    plain = value.replace("urn:", "").replace("uuid:", "").strip("{}").replace("-", "")
+    return str(uuid.UUID(value)).replace("-", "") == plain.lower()
 
 
 class FakeNova:

@@ -31,7 +31,10 @@ def test_status_transitions_as_neutron():
 def test_only_instance_ports_count():
     assert events.is_compute_port(SERVER, "compute:nova")
     assert events.is_compute_port(SERVER.upper(), "compute:az-2")
+    assert events.is_compute_port("{%s}" % SERVER, "compute:nova")    # as oslo's is_uuid_like
+    assert events.is_compute_port(SERVER.replace("-", ""), "compute:nova")
     assert not events.is_compute_port("vm-1", "compute:nova")
+    assert not events.is_compute_port(SERVER + "0", "compute:nova")
     assert not events.is_compute_port(SERVER, "trunk:subport")
     assert not events.is_compute_port(SERVER, "network:dhcp")
     assert not events.is_compute_port("", "compute:nova")

@@ -38,13 +38,18 @@ COMPLETED, FAILED = "completed", "failed"
 
 
 def is_compute_port(device_id: Optional[str], device_owner: Optional[str]) -> bool:
-    if not device_id or not (device_owner or "").startswith(k.OWNER_COMPUTE_PREFIX):
-        return False
+    return bool(device_id) and (device_owner or "").startswith(k.OWNER_COMPUTE_PREFIX) and \
+        uuid_like(device_id)
+
+
+def uuid_like(value: str) -> bool:
+    """oslo.utils' ``is_uuid_like``: what Neutron's notifier and Nova's schema (format
+    ``uuid``) both accept, so no event carries a ``server_uuid`` Nova would refuse."""
     try:
-        uuid.UUID(device_id)
-    except ValueError:
+        plain = value.replace("urn:", "").replace("uuid:", "").strip("{}").replace("-", "")
+        return str(uuid.UUID(value)).replace("-", "") == plain.lower()
+    except (TypeError, ValueError, AttributeError):
         return False
-    return True
 
 
 def status_event(port_id: str, device_id: str, old: str, new: str) -> Optional[dict]:
