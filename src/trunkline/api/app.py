@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 import uuid
 from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import parse_qsl
@@ -122,7 +123,7 @@ class Api:
     """Routes Neutron's URLs to the plugin of each resource the definitions declare."""
 
     def __init__(self, db, plugins, channel=None, auth=None, max_body=MAX_BODY,
-                 max_limit=-1):
+                 max_limit=-1, health=None, metrics=None):
         self.auth = auth if auth is not None else auth_mod.NoAuth(Policy())
         self.db = db
         self.max_body = max_body      # bytes; larger bodies answer 413
@@ -131,6 +132,8 @@ class Api:
         self.channel = channel
         # the plugin serving each URL segment (a resource's ``url``: security-groups)
         self.routes = {p.resource.url: p for _, p in plugins.items()}
+        self.health = health      # api/health.py's Healthcheck: /healthcheck
+        self.metrics = metrics    # api/metrics.py's Metrics: /metrics, and every request timed
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "lifespan":
@@ -138,6 +141,9 @@ class Api:
                                    [self.channel.periodic] if self.channel is not None else [])
         if scope["type"] != "http":
             return
+        started = time.perf_counter()
+        if scope["path"] in ("/healthcheck", "/metrics"):
+            return await self._operations(scope, receive, send)
         limit = CHANNEL_MAX_BODY if scope["path"].startswith("/agent/v1/") else self.max_body
         chunks, size = [], 0
         while True:
@@ -177,14 +183,41 @@ class Api:
                 "detail": ""}})
         headers = [(b"x-openstack-request-id", req.request_id.encode())] + resp.headers
         if resp.payload is None:
-            await send({"type": "http.response.start", "status": resp.status,
-                        "headers": headers + [(b"content-length", b"0")]})
-            await send({"type": "http.response.body", "body": b""})
-            return
-        data = orjson.dumps(resp.payload)
+            data = b""
+        else:
+            data = orjson.dumps(resp.payload)
+            headers += JSON
         await send({"type": "http.response.start", "status": resp.status,
-                    "headers": headers + JSON + [(b"content-length", str(len(data)).encode())]})
+                    "headers": headers + [(b"content-length", str(len(data)).encode())]})
         await send({"type": "http.response.body", "body": data})
+        if self.metrics is not None:
+            self.metrics.observe(req.method, req.path, resp.status,
+                                 time.perf_counter() - started)
+
+    async def _operations(self, scope, receive, send):
+        """``/healthcheck`` and ``/metrics``: public, outside the API (no token, no policy)."""
+        while (await receive()).get("more_body"):
+            pass
+        method = scope["method"]
+        headers = {k.lower(): v for k, v in scope.get("headers", [])}
+        if scope["path"] == "/healthcheck" and self.health is not None:
+            status, hdrs, data = await self.health.answer(
+                method, headers.get(b"accept", b"").decode("latin-1"))
+        elif scope["path"] == "/metrics" and self.metrics is not None:
+            if method not in ("GET", "HEAD"):
+                status, hdrs, data = 405, [(b"allow", b"GET, HEAD")], b""
+            elif not self.metrics.may_scrape(scope.get("client")):
+                status, hdrs, data = 403, [(b"content-type", b"text/plain; charset=UTF-8")], \
+                    b"Forbidden: this address may not read the metrics (--metrics-allow)"
+            else:
+                kind, data = self.metrics.render()
+                status, hdrs = 200, [(b"content-type", kind.encode())]
+        else:
+            body = exc.HTTPNotFound().body()
+            status, hdrs, data = 404, JSON, orjson.dumps(body)
+        await send({"type": "http.response.start", "status": status,
+                    "headers": hdrs + [(b"content-length", str(len(data)).encode())]})
+        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else data})
 
     # -- routing
 

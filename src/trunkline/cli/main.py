@@ -5,11 +5,12 @@ command line and never import the server's modules (most of an agent's start-up 
 import argparse
 import logging
 import os
+import signal
 import sys
 
 from trunkline.cli.options import add_log_level
 
-LIGHT_COMMANDS = ("agent", "lab")
+LIGHT_COMMANDS = ("agent", "lab", "down", "doctor")
 
 DESCRIPTION = """trunkline: a small, fast, Neutron-compatible network service built around
 VLAN-aware VMs (trunk ports). The real `openstack` CLI works against it:
@@ -83,6 +84,15 @@ def _add_server_options(p):
                    help="file whose first line is the secret agents must send on /agent/v1 "
                         "(required from agents when set; with keystone, a token with the "
                         "service or admin role also works)")
+    o = p.add_argument_group("health and metrics (public paths, no token)")
+    o.add_argument("--metrics-allow", type=_networks, default=None, metavar="CIDR,...",
+                   help="client networks that may read /metrics (Prometheus' text format; "
+                        "agents' host names are in it); others get 403 "
+                        "(default: 127.0.0.0/8,::1/128)")
+    o.add_argument("--healthcheck-disable-file", metavar="PATH",
+                   help="while this file exists /healthcheck answers 503 \"DISABLED BY FILE\" "
+                        "(oslo.middleware's disable_by_file: drain a server from its load "
+                        "balancer)")
     _add_nova_options(p)
     add_log_level(p)
 
@@ -135,6 +145,16 @@ def _positive(text):
     return value
 
 
+def _networks(text):
+    from trunkline.api.metrics import allowed_networks
+    cidrs = [c for c in text.split(",") if c.strip()]
+    try:
+        allowed_networks(cidrs)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e))
+    return cidrs
+
+
 def _vlan_ranges(text):
     """ML2's network_vlan_ranges: ``physnet1:100:199,physnet1:300:399,physnet2`` ->
     ``{"physnet1": [[100, 199], [300, 399]], "physnet2": []}``."""
@@ -163,6 +183,10 @@ def _settings(args):
                 "max_limit": args.pagination_max_limit, "auth": _auth_options(args)}
     if args.network_vlan_ranges is not None:
         settings["network_vlan_ranges"] = args.network_vlan_ranges
+    if args.metrics_allow is not None:
+        settings["metrics_allow"] = args.metrics_allow
+    if args.healthcheck_disable_file:
+        settings["healthcheck_disable_file"] = os.path.abspath(args.healthcheck_disable_file)
     if args.nova_auth_url:
         settings["nova"] = {
             "auth_url": args.nova_auth_url, "username": args.nova_username,
@@ -182,7 +206,10 @@ def _server_argv(args):
         ["--network-vlan-ranges", ",".join(
             ",".join(["%s:%d:%d" % (name, low, high) for low, high in ranges] or [name])
             for name, ranges in args.network_vlan_ranges.items())]
-        if args.network_vlan_ranges else []) + _nova_argv(args)
+        if args.network_vlan_ranges else []) + (
+        ["--metrics-allow", ",".join(args.metrics_allow)] if args.metrics_allow else []) + (
+        ["--healthcheck-disable-file", os.path.abspath(args.healthcheck_disable_file)]
+        if args.healthcheck_disable_file else []) + _nova_argv(args)
 
 
 def _nova_argv(args):
@@ -226,19 +253,28 @@ def cmd_server(args):
         return 2
 
 
+def _interrupt(*_):
+    raise KeyboardInterrupt
+
+
 def cmd_up(args):
-    from trunkline.stack import Stack
+    from trunkline.stack import Stack, StackError
     print("trunkline up: Ctrl-C or SIGTERM stops everything", flush=True)
     if args.auth != "noauth":
         print("trunkline up: the all-in-one stack runs in no-auth mode on 127.0.0.1; with "
               "Keystone, run `trunkline server --auth keystone ...` and `trunkline agent "
               "--agent-secret-file ...` separately", file=sys.stderr)
         return 2
+    signal.signal(signal.SIGTERM, _interrupt)      # stopped while starting: clean up too
     stack = Stack(args.state_dir, bind=args.bind, db_url=_db_url(args), workers=args.workers,
                   server_args=_server_argv(args),
                   log=lambda line: print(line, flush=True),
                   agent_secret_file=args.agent_secret_file, policy_file=args.policy_file)
-    stack.start()
+    try:
+        stack.start()
+    except StackError as e:
+        print("trunkline up: %s" % e, file=sys.stderr)
+        return 1
     print("export OS_AUTH_TYPE=none OS_ENDPOINT=%s" % stack.url, flush=True)
     try:
         return stack.wait()
@@ -288,7 +324,10 @@ def parser(only=None):
                                    "--state-dir), Open vSwitch (the machine's own when it runs, "
                                    "else a private ovsdb-server + ovs-vswitchd under "
                                    "--state-dir/ovs) and one agent with DHCP for this host. "
-                                   "Ctrl-C or SIGTERM stops everything it started.")
+                                   "Ctrl-C or SIGTERM stops everything it started (dnsmasq and "
+                                   "its qdhcp- namespaces too). One per network namespace and "
+                                   "state directory; what a killed run left is reclaimed at "
+                                   "start. Ready once the agent's first pass succeeded.")
     _add_server_options(s)
     s.set_defaults(func=cmd_up)
 
@@ -313,6 +352,8 @@ def parser(only=None):
     s.set_defaults(func=cmd_db)
     __import__("trunkline.cli.lab", fromlist=["register"]).register(sub)  # trunkline lab ...
     __import__("trunkline.cli.agent", fromlist=["register"]).register(sub)  # trunkline agent
+    for light in ("down", "doctor"):
+        __import__("trunkline.cli." + light, fromlist=["register"]).register(sub)
     return p
 
 
