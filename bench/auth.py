@@ -18,7 +18,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 from helpers import keystone as ks  # noqa: E402  (the test Keystone)
-from helpers.server import Server  # noqa: E402
+from helpers.server import NO_QUOTAS, Server  # noqa: E402
 
 
 def log(msg):
@@ -69,10 +69,11 @@ def main(argv=None):
     try:
         log("starting Keystone")
         keystone = ks.Keystone()
-        plain = Server("sqlite:///%s/plain.db" % tmp)
+        plain = Server("sqlite:///%s/plain.db" % tmp, extra=NO_QUOTAS)
         secured = Server("sqlite:///%s/ks.db" % tmp, extra=[
             "--auth", "keystone", "--keystone-url", keystone.url, "--keystone-user",
-            "trunkline", "--keystone-password", ks.PASSWORD, "--keystone-project", "service"])
+            "trunkline", "--keystone-password", ks.PASSWORD, "--keystone-project", "service",
+            *NO_QUOTAS])
         member = Client(secured.url, keystone.token("member-a", "proj-a"))
         admin = Client(secured.url, keystone.token("admin-a", "proj-a"))
         member.call("GET", "/v2.0/networks")  # validates the service user and the token once

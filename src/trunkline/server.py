@@ -25,7 +25,7 @@ from trunkline.api.policy import Policy
 from trunkline.channel.routes import Channel
 from trunkline.db import migrate
 from trunkline.db.engine import Database
-from trunkline.plugins import Plugins, agents
+from trunkline.plugins import Plugins, agents, quotas
 from trunkline.plugins.config import PluginConfig
 from trunkline.services.nova import events as nova_events
 from trunkline.services.nova import notifier as nova_notifier
@@ -132,6 +132,7 @@ def build_plugins(cfg: Optional[PluginConfig] = None) -> Plugins:
     for res in definitions.RESOURCES.values():
         module, _, cls = res.plugin.partition(":")
         plugins.add(res.collection, getattr(importlib.import_module(module), cls)(plugins))
+    quotas.configure(plugins, plugins.cfg.quotas)
     return plugins
 
 
@@ -144,6 +145,8 @@ def build_app(url: str, settings: Optional[dict] = None) -> Api:
     if settings.get("network_vlan_ranges") is not None:
         cfg.network_vlan_ranges = {name: tuple(tuple(r) for r in ranges)
                                    for name, ranges in settings["network_vlan_ranges"].items()}
+    if settings.get("quotas"):
+        cfg.quotas = dict(settings["quotas"])
     plugins = build_plugins(cfg)
     notifier = nova_notifier.from_settings(settings.get("nova"))
     if notifier is not None:
@@ -153,7 +156,8 @@ def build_app(url: str, settings: Optional[dict] = None) -> Api:
                          disable_file=settings.get("healthcheck_disable_file"))
     api = Api(db, plugins, Channel(db, plugins), auth=auth, max_body=settings["max_body"],
               max_limit=settings["max_limit"], health=health)
-    api.metrics = metrics_mod.Metrics(db, api.routes, settings.get("metrics_allow"))
+    api.metrics = metrics_mod.Metrics(db, api.routes, settings.get("metrics_allow"),
+                                      controllers=api.controllers)
     return api
 
 

@@ -48,6 +48,7 @@ def test_metrics_count_each_operation(server, client):
     assert client.get("/networks/" + net["network"]["id"])[0] == 200
     assert client.get("/networks/" + "0" * 32)[0] == 404
     assert client.put("/networks/" + net["network"]["id"] + "/tags/x", None)[0] == 201
+    assert client.get("/quotas")[0] == 200
     after = _samples(server.url)
 
     def delta(name, **labels):
@@ -60,6 +61,8 @@ def test_metrics_count_each_operation(server, client):
                  code="404") == 1
     assert delta("trunkline_api_requests_total", method="PUT", operation="networks:tags",
                  code="201") == 1
+    assert delta("trunkline_api_requests_total", method="GET", operation="quotas:get",
+                 code="200") == 1
     assert delta("trunkline_api_request_duration_seconds_count", method="POST",
                  operation="networks:create") == 1
     assert _value(after, "trunkline_changelog_revision") > 0

@@ -13,6 +13,7 @@ read are left out of every answer.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import re
 import time
@@ -29,7 +30,7 @@ from trunkline.api import auth as auth_mod
 from trunkline.api import listing, openapi
 from trunkline.api.policy import Policy
 from trunkline.definitions import MAX_TAG_LENGTH, MAX_TAGS, Action, Resource, validators
-from trunkline.plugins import scope, tags as tags_mod
+from trunkline.plugins import quotas, scope, tags as tags_mod
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -134,6 +135,9 @@ class Api:
         self.routes = {p.resource.url: p for _, p in plugins.items()}
         self.health = health      # api/health.py's Healthcheck: /healthcheck
         self.metrics = metrics    # api/metrics.py's Metrics: /metrics, and every request timed
+        # collections that are not resources of rows (an extension's ``controllers``)
+        self.controllers = {url: _load(path)(db, plugins) for ext in definitions.EXTENSIONS
+                            for url, path in ext.controllers}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "lifespan":
@@ -242,7 +246,10 @@ class Api:
                                   e.wire() for e in definitions.EXTENSIONS]}))
         plugin = self.routes.get(collection)
         if plugin is None:
-            raise exc.HTTPNotFound()
+            controller = self.controllers.get(collection)
+            if controller is None:
+                raise exc.HTTPNotFound()
+            return Response(*controller.handle(req, item, sub, rest))
         if item is None:
             if req.method == "GET":
                 return self.list(req, plugin)
@@ -481,6 +488,9 @@ class Api:
                 self.authorize_create(req, conn, resource, res)
 
         def create_all(txn):
+            # in the transaction that inserts: writers are serialised, so the usage read
+            # stays true until commit
+            quotas.check_create(txn.conn, resource, items, req.context)
             ids = plugin.create_many(txn, req.context, items)
             # Read back in the same transaction: the answer is exactly what was committed.
             rows = plugin.dicts(txn.conn, [plugin.get_row(txn.conn, i) for i in ids])
@@ -578,6 +588,11 @@ class Api:
             return Response(201)
         self.db.write(tags_mod.remove, plugin, item_id, tag)
         return Response(204)
+
+
+def _load(path: str):
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def _network_target(net: tuple) -> dict:

@@ -40,9 +40,11 @@ def allowed_networks(cidrs: Optional[Iterable[str]]) -> list:
 
 
 class Metrics:
-    def __init__(self, db, routes: dict, allow: Optional[Iterable[str]] = None):
+    def __init__(self, db, routes: dict, allow: Optional[Iterable[str]] = None,
+                 controllers: Iterable[str] = ()):
         self.db = db
         self.routes = routes     # URL segment -> plugin, as the API routes them
+        self.controllers = frozenset(controllers)   # collections that are not rows: quotas
         self.allow = allowed_networks(allow)
         self.multiprocess = bool(os.environ.get(ENV_MULTIPROC))
         # the request metrics live in their own registry: in multiprocess mode a scrape reads
@@ -69,6 +71,8 @@ class Metrics:
             return "extensions"
         plugin = self.routes.get(collection)
         if plugin is None:
+            if collection in self.controllers and method in _MEMBER.keys() | _COLLECTION.keys():
+                return "%s:%s" % (collection, method.lower())
             return "other"
         if item is None:
             return "%s:%s" % (collection, _COLLECTION.get(method, "other"))

@@ -93,8 +93,32 @@ def _add_server_options(p):
                    help="while this file exists /healthcheck answers 503 \"DISABLED BY FILE\" "
                         "(oslo.middleware's disable_by_file: drain a server from its load "
                         "balancer)")
+    q = p.add_argument_group("quotas (defaults per project; -1 is unlimited; "
+                             "PUT /v2.0/quotas/PROJECT sets a project's own)")
+    for name, default in _quota_defaults().items():
+        q.add_argument("--quota-" + name.replace("_", "-"), type=_quota, default=default,
+                       metavar="N", dest="quota_" + name,
+                       help="%ss a project may have, Neutron's [quotas] quota_%s "
+                            "(default: %%(default)s)" % (name.replace("_", " "), name))
     _add_nova_options(p)
     add_log_level(p)
+
+
+
+def _quota_defaults():
+    from trunkline.plugins.quotas import DEFAULTS
+    return DEFAULTS
+
+
+def _quota(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -2
+    if not -1 <= value <= 2 ** 31 - 1:
+        raise argparse.ArgumentTypeError("%r is not a limit (-1: unlimited, or 0 to 2147483647)"
+                                         % text)
+    return value
 
 
 def _add_nova_options(p):
@@ -187,6 +211,7 @@ def _settings(args):
         settings["metrics_allow"] = args.metrics_allow
     if args.healthcheck_disable_file:
         settings["healthcheck_disable_file"] = os.path.abspath(args.healthcheck_disable_file)
+    settings["quotas"] = {name: getattr(args, "quota_" + name) for name in _quota_defaults()}
     if args.nova_auth_url:
         settings["nova"] = {
             "auth_url": args.nova_auth_url, "username": args.nova_username,
@@ -209,7 +234,10 @@ def _server_argv(args):
         if args.network_vlan_ranges else []) + (
         ["--metrics-allow", ",".join(args.metrics_allow)] if args.metrics_allow else []) + (
         ["--healthcheck-disable-file", os.path.abspath(args.healthcheck_disable_file)]
-        if args.healthcheck_disable_file else []) + _nova_argv(args)
+        if args.healthcheck_disable_file else []) + [
+        arg for name in _quota_defaults()
+        for arg in ("--quota-" + name.replace("_", "-"), str(getattr(args, "quota_" + name)))] + (
+        _nova_argv(args))
 
 
 def _nova_argv(args):
