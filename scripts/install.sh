@@ -45,4 +45,21 @@ if [ ! -x .venv-keystone/bin/keystone-manage ] || [ ! -x .venv-keystone/bin/uwsg
   .venv-keystone/bin/pip install -q keystone uwsgi 2>&1 | grep -v 'is ignored' || true
   .venv-keystone/bin/python -c 'import keystone'
 fi
+# Nova's own JSON schema for os-server-external-events, which the tests' fake Nova checks the
+# notifier's requests against: two files of the nova wheel from PyPI (never installed or imported).
+NOVA_VERSION=34.0.0
+NOVA_DIR=.venv/nova-wheel/$NOVA_VERSION
+if [ ! -f $NOVA_DIR/nova/api/openstack/compute/schemas/server_external_events.py ]; then
+  echo "[install] pip: nova $NOVA_VERSION wheel (the schema for the tests' fake Nova)"
+  rm -rf .venv/nova-wheel && mkdir -p $NOVA_DIR
+  .venv/bin/pip download -q --no-deps "nova==$NOVA_VERSION" -d .venv/nova-wheel 2>&1 | grep -v 'is ignored' || true
+  .venv/bin/python - "$NOVA_DIR" .venv/nova-wheel/nova-$NOVA_VERSION-py3-none-any.whl <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[2]) as whl:
+    for name in ("nova/api/openstack/compute/schemas/server_external_events.py",
+                 "nova/objects/external_event.py"):
+        whl.extract(name, sys.argv[1])
+PY
+  rm -f .venv/nova-wheel/*.whl
+fi
 echo "[install] ready: .venv/bin/trunkline"

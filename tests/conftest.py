@@ -73,6 +73,7 @@ NEEDS = {
     "api/test_auth.py": ("slow",),          # a real Keystone per module
     "api/test_quotas_keystone.py": ("slow",),
     "api/test_auth_tokens.py": ("slow",),   # a real Keystone, restarted once
+    "api/test_nova_events.py": ("slow",),   # a real Keystone, a fake Nova, 2 s batches
 }
 
 

@@ -15,7 +15,7 @@ ERROR = "ERROR"         # an agent could not wire it
 DEGRADED = "DEGRADED"   # a trunk whose parent is wired but not every subport
 INACTIVE = "INACTIVE"   # a port binding on a host other than the port's own (binding-extended)
 
-PORT_STATUSES = (ACTIVE, DOWN, BUILD)                     # what an agent may report for a port
+PORT_STATUSES = (ACTIVE, DOWN, BUILD, ERROR)              # what an agent may report for a port
 TRUNK_STATUSES = (BUILD, ACTIVE, DEGRADED, ERROR)         # ... for a trunk (DOWN is the server's)
 
 # -- agents (agent_type, binary and topic as Neutron's own agents register them)

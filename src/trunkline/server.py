@@ -27,6 +27,8 @@ from trunkline.db import migrate
 from trunkline.db.engine import Database
 from trunkline.plugins import Plugins, agents, quotas
 from trunkline.plugins.config import PluginConfig
+from trunkline.services.nova import events as nova_events
+from trunkline.services.nova import notifier as nova_notifier
 
 LOG = logging.getLogger(__name__)
 DEFAULT_STATE_DIR = constants.STATE_DIR
@@ -139,6 +141,18 @@ def check_auth(host: str, opts: dict) -> None:
         raise ConfigError("cannot use the auth options: %s" % e)
 
 
+def check_nova(opts: dict) -> None:
+    """The notifier's options are complete when it is on (``auth_url`` given)."""
+    if not opts or not opts.get("auth_url"):
+        return
+    missing = ["--nova-" + o for o in ("username", "project") if not opts.get(o)]
+    if not (opts.get("password") or os.environ.get(nova_notifier.ENV_PASSWORD)):
+        missing.append("--nova-password")
+    if missing:
+        raise ConfigError("--nova-auth-url needs %s (the password may come from $%s)" % (
+            ", ".join(missing), nova_notifier.ENV_PASSWORD))
+
+
 def _loopback(host):
     if host in ("localhost", ""):
         return host == "localhost"
@@ -171,6 +185,9 @@ def build_app(url: str, settings: Optional[dict] = None) -> Api:
     if settings.get("quotas"):
         cfg.quotas = dict(settings["quotas"])
     plugins = build_plugins(cfg)
+    notifier = nova_notifier.from_settings(settings.get("nova"))
+    if notifier is not None:
+        nova_events.subscribe(notifier.queue)
     auth = build_auth(settings["auth"])
     health = Healthcheck(db, keystone_url=getattr(auth, "url", None),
                          disable_file=settings.get("healthcheck_disable_file"))
@@ -192,6 +209,7 @@ def run(bind: str, url: str, workers: int = 1, log_level: str = "warning",
     host, _, port = bind.rpartition(":")
     settings = settings or {}
     check_auth(host or "127.0.0.1", settings.get("auth") or {})
+    check_nova(settings.get("nova"))
     prepare_database(url)
     os.environ[ENV_DB] = url
     os.environ[ENV_SETTINGS] = json.dumps(settings)

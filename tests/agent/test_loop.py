@@ -99,6 +99,9 @@ def test_agent_loop(lab):
         assert reg["agent_type"] == "Open vSwitch agent" and reg["host"] == "h1"
         assert reg["configurations"]["datapath_type"] == "netdev"
         assert reg["configurations"]["netns"] == lab.sw
+        # what the server's binding takes from it, as from Neutron's agent
+        assert reg["configurations"]["integration_bridge"] == "br-int"
+        assert reg["configurations"]["ovs_hybrid_plug"] is False
         assert fake.statuses[-1]["ports"] == {p1["id"]: "DOWN"}
         # the VM gets plugged and a new revision appears: the agent wakes from watch
         lab.plug_vm("br-int", lab.ns("vm"), p1["id"], p1["mac_address"])

@@ -133,6 +133,31 @@ def test_heartbeat_with_new_configurations_is_stored(client, chan, host):
     assert shown["configurations"] == {"datapath_type": "system"}
 
 
+def test_ovs_vif_details_are_neutron_ovs_mechanism_drivers(client, chan, net, host):
+    """port_filter and connectivity are the server's; ovs_hybrid_plug, datapath_type and
+    bridge_name come from what the host's agent reports (Neutron's agent reports its
+    integration_bridge and ovs_hybrid_plug); a trunk parent's bridge is its trunk bridge."""
+    from trunkline.agent.noop import NoopDriver
+    chan.register(host, **NoopDriver().configurations())
+    bound = port(client, net, **{"binding:host_id": host})
+    assert bound["binding:vif_details"] == {
+        "port_filter": True, "connectivity": "l2", "ovs_hybrid_plug": False,
+        "datapath_type": "system", "bridge_name": "br-int"}
+    other = "vifd-" + uuid.uuid4().hex[:8]
+    chan.register(other, datapath_type="netdev", integration_bridge="br-vms",
+                  ovs_hybrid_plug=True)
+    custom = port(client, net, **{"binding:host_id": other})
+    assert custom["binding:vif_details"] == {
+        "port_filter": True, "connectivity": "l2", "ovs_hybrid_plug": True,
+        "datapath_type": "netdev", "bridge_name": "br-vms"}
+    parent = port(client, net)
+    trunk = client.create("trunk", port_id=parent["id"])
+    status, body = client.put("/ports/" + parent["id"], {"port": {"binding:host_id": other}})
+    assert status == 200, body
+    assert body["port"]["binding:vif_details"] == dict(
+        custom["binding:vif_details"], bridge_name="tbr-" + trunk["id"][:10])
+
+
 def test_register_rejects_bad_reports(chan):
     status, body = chan.post("/agents", {"host": "", "agent_type": OVS, "binary": "b"})
     assert status == 400
@@ -156,9 +181,10 @@ def test_binding_outcomes(client, chan, net, host):
     assert rebound["revision_number"] > failed["revision_number"]
     bound = port(client, net, **{"binding:host_id": host})
     assert bound["binding:vif_type"] == "ovs"
+    # an agent that reports no integration bridge and no hybrid plugging: Neutron names none
     assert bound["binding:vif_details"] == {
         "port_filter": True, "connectivity": "l2", "ovs_hybrid_plug": False,
-        "datapath_type": "netdev", "bridge_name": "br-int"}
+        "datapath_type": "netdev"}
     status, body = client.put("/ports/" + bound["id"], {"port": {"binding:host_id": ""}})
     assert body["port"]["binding:vif_type"] == "unbound"
     assert body["port"]["binding:vif_details"] == {}

@@ -170,6 +170,29 @@ class Keystone:
                 "service_id": service, "interface": interface, "url": url,
                 "region_id": "RegionOne"}})
 
+    def add_user(self, name, project, role):
+        """One more user (password PASSWORD) with ``role`` in ``project``."""
+        admin = self.token("admin", "admin")
+        user = self._api("POST", "/users", admin, {"user": {
+            "name": name, "password": PASSWORD, "domain_id": "default"}})["user"]["id"]
+        self._api("PUT", "/projects/%s/users/%s/roles/%s" % (
+            self.ids["projects"][project], user, self.ids["roles"][role]), admin)
+        self.ids["users"][name] = user
+
+    def add_endpoints(self, service_type, name, urls, region="RegionOne"):
+        """A catalog service of ``service_type`` with an endpoint per {interface: url} in
+        ``region`` (created when it is not RegionOne)."""
+        admin = self.token("admin", "admin")
+        if region != "RegionOne":
+            self._api("POST", "/regions", admin, {"region": {"id": region}},
+                      expect=(201, 409))
+        service = self._api("POST", "/services", admin, {"service": {
+            "type": service_type, "name": name}})["service"]["id"]
+        for interface, url in urls.items():
+            self._api("POST", "/endpoints", admin, {"endpoint": {
+                "service_id": service, "interface": interface, "url": url,
+                "region_id": region}})
+
     def project_id(self, name):
         return self.ids["projects"][name]
 

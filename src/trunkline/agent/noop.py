@@ -23,7 +23,7 @@ class NoopDriver(Driver):
     def configurations(self):
         return {"driver": "noop", "datapath_type": self.datapath_type,
                 "integration_bridge": c.INTEGRATION_BRIDGE, "bridge_mappings": {}, "tunnel_types": [],
-                "l2_population": False}
+                "l2_population": False, "ovs_hybrid_plug": False}
 
     def reconcile(self, state, plugs):
         networks = state.get("networks") or {}

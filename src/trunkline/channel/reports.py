@@ -1,7 +1,7 @@
 """``POST /agent/v1/status``: an agent reports what it achieved on its host. Port statuses
-(ACTIVE, DOWN, BUILD) apply to ports bound to that host only; an admin-down port stays DOWN.
-Trunk statuses go through services/trunk/status.py. Every status that changes bumps the
-resource's revision and is published as an update (plugins/events.py)."""
+(ACTIVE, DOWN, BUILD, ERROR: it could not wire the port) apply to ports bound to that host only;
+an admin-down port stays DOWN. Trunk statuses go through services/trunk/status.py. Every status
+that changes bumps the resource's revision and is published as an update (plugins/events.py)."""
 from __future__ import annotations
 
 from collections import defaultdict

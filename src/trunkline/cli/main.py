@@ -128,6 +128,7 @@ def _add_server_options(p):
                        metavar="N", dest="quota_" + name,
                        help="%ss a project may have, Neutron's [quotas] quota_%s "
                             "(default: %%(default)s)" % (name.replace("_", " "), name))
+    _add_nova_options(p)
     add_log_level(p)
 
 
@@ -146,6 +147,34 @@ def _quota(text):
         raise argparse.ArgumentTypeError("%r is not a limit (-1: unlimited, or 0 to 2147483647)"
                                          % text)
     return value
+
+
+def _add_nova_options(p):
+    from trunkline.services.nova import notifier
+    n = p.add_argument_group("events to Nova (Neutron's [nova] section; off without "
+                             "--nova-auth-url)")
+    n.add_argument("--nova-auth-url", metavar="URL",
+                   help="Keystone's URL for the Nova service user, e.g. http://keystone:5000/v3; "
+                        "given: port events (network-vif-plugged, ...) are posted to the "
+                        "compute endpoint of Keystone's catalog")
+    n.add_argument("--nova-username", metavar="NAME",
+                   help="the user trunkline authenticates as to Nova (service or admin role)")
+    n.add_argument("--nova-password", metavar="PASSWORD",
+                   help="its password (better: $%s, which `ps` does not show)"
+                        % notifier.ENV_PASSWORD)
+    n.add_argument("--nova-project", metavar="NAME", help="its project (usually 'service')")
+    n.add_argument("--nova-user-domain", default="Default", metavar="NAME",
+                   help="its domain name (default: %(default)s)")
+    n.add_argument("--nova-project-domain", default="Default", metavar="NAME",
+                   help="its project's domain name (default: %(default)s)")
+    n.add_argument("--nova-region", metavar="NAME",
+                   help="the region of the compute endpoint (default: any)")
+    n.add_argument("--nova-endpoint-type", choices=["public", "internal", "admin"],
+                   default="public",
+                   help="which compute endpoint of the catalog (default: %(default)s)")
+    n.add_argument("--send-events-interval", type=_seconds, default=2.0, metavar="S",
+                   help="events are batched and sent every S seconds (Neutron's "
+                        "send_events_interval; default: %(default)g)")
 
 
 def _seconds(text):
@@ -211,6 +240,13 @@ def _settings(args):
     if args.healthcheck_disable_file:
         settings["healthcheck_disable_file"] = os.path.abspath(args.healthcheck_disable_file)
     settings["quotas"] = {name: getattr(args, "quota_" + name) for name in _quota_defaults()}
+    if args.nova_auth_url:
+        settings["nova"] = {
+            "auth_url": args.nova_auth_url, "username": args.nova_username,
+            "password": args.nova_password, "project": args.nova_project,
+            "user_domain": args.nova_user_domain, "project_domain": args.nova_project_domain,
+            "region": args.nova_region, "endpoint_type": args.nova_endpoint_type,
+            "send_events_interval": args.send_events_interval}
     return settings
 
 
@@ -228,7 +264,24 @@ def _server_argv(args):
         ["--healthcheck-disable-file", os.path.abspath(args.healthcheck_disable_file)]
         if args.healthcheck_disable_file else []) + [
         arg for name in _quota_defaults()
-        for arg in ("--quota-" + name.replace("_", "-"), str(getattr(args, "quota_" + name)))]
+        for arg in ("--quota-" + name.replace("_", "-"), str(getattr(args, "quota_" + name)))] + (
+        _nova_argv(args))
+
+
+def _nova_argv(args):
+    """The Nova notifier's options for the stack's server; the password goes through the
+    environment the server inherits, not its command line."""
+    if not args.nova_auth_url:
+        return []
+    if args.nova_password:
+        from trunkline.services.nova import notifier
+        os.environ[notifier.ENV_PASSWORD] = args.nova_password
+    argv = ["--send-events-interval", repr(args.send_events_interval)]
+    for opt in ("auth_url", "username", "project", "user_domain", "project_domain", "region",
+                "endpoint_type"):
+        if getattr(args, "nova_" + opt):
+            argv += ["--nova-" + opt.replace("_", "-"), getattr(args, "nova_" + opt)]
+    return argv
 
 
 def _db_url(args):

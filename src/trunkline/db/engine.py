@@ -8,7 +8,8 @@ After each commit that recorded changes it calls the ``on_commit`` listeners wit
 revision (the agent channel wakes its watchers this way; a write without change rows, such as
 an agent's status report that changed nothing, wakes nobody; ``write_unlogged`` takes no
 revision at all, for an agent's heartbeat); ``snapshot()`` reads several statements as of one
-revision.
+revision. ``txn.after_commit(fn)`` runs ``fn()`` once that transaction has committed, never for
+an attempt that rolled back or was retried (events to Nova are queued this way).
 
 A database that cannot be reached (PostgreSQL restarting, a connection cut) gives Neutron's 503
 ``ServiceUnavailable``, never a 500 or a hang; pooled connections are checked before use
@@ -57,6 +58,7 @@ class Txn:
         self.revision = revision
         self.now = now()
         self._changes = []
+        self._after_commit = []
 
     def execute(self, stmt, *args):
         return self.conn.execute(stmt, *args)
@@ -64,6 +66,17 @@ class Txn:
     def record(self, kind, resource_id, op, hosts=()):
         self._changes.append({"revision": self.revision, "kind": kind, "resource_id": resource_id,
                               "op": op, "hosts": sorted(set(h for h in hosts if h)), "at": self.now})
+
+    def after_commit(self, fn):
+        """Call ``fn()`` after this transaction commits (not at all if it rolls back)."""
+        self._after_commit.append(fn)
+
+    def run_after_commit(self):
+        for fn in self._after_commit:
+            try:
+                fn()
+            except Exception:   # the write is committed: a failing hook must not undo its answer
+                LOG.exception("after-commit hook %r failed", fn)
 
     def flush_changes(self):
         """Store the change records; True when there were any."""
@@ -136,6 +149,7 @@ class Database:
                     if changed:
                         for listener in self.on_commit:
                             listener(rev)
+                    txn.run_after_commit()
                     return result
             except IntegrityError as e:
                 # Checks run inside the serialised transaction, so a constraint violation here

@@ -37,9 +37,15 @@ def vif(agent: Any, extra: Optional[dict] = None) -> tuple:
     """(vif_type, vif_details) on ``agent``'s host, with a binding extender's ``extra``."""
     if agent.agent_type == k.AGENT_LINUXBRIDGE:
         return k.VIF_TYPE_BRIDGE, {"port_filter": True, "connectivity": "l2"}
-    details = {"port_filter": True, "connectivity": "l2", "ovs_hybrid_plug": False,
-               "datapath_type": (agent.configurations or {}).get("datapath_type", "system"),
-               "bridge_name": k.INTEGRATION_BRIDGE}
+    # Neutron's OVS mechanism driver: port_filter (security groups on) and connectivity are
+    # the server's; hybrid plugging, the datapath and the integration bridge are what the
+    # host's agent reports (a trunk parent's bridge then comes from the binding extender)
+    conf = agent.configurations or {}
+    details = {"port_filter": True, "connectivity": "l2",
+               "ovs_hybrid_plug": conf.get("ovs_hybrid_plug", False),
+               "datapath_type": conf.get("datapath_type", "system")}
+    if conf.get("integration_bridge"):
+        details["bridge_name"] = conf["integration_bridge"]
     details.update(extra or {})
     return k.VIF_TYPE_OVS, details
 

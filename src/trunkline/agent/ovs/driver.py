@@ -57,7 +57,10 @@ class OvsDriver(Driver):
                 "datapath_type": self.datapath_type, "bridge_mappings": self.bridge_mappings,
                 "tunnel_ip": self.tunnel_ip, "tunnel_types": self.tunnel_types,
                 "l2_population": True, "arp_responder_enabled": self.arp_responder,
-                "ovs_rundir": self.ovs_rundir, "ovsdb_manager": self.ovsdb_manager}
+                "ovs_rundir": self.ovs_rundir, "ovsdb_manager": self.ovsdb_manager,
+                # VMs plug straight into br-int (no qbr- bridge for an iptables firewall), as
+                # Neutron's agent says with its openvswitch or noop firewall
+                "ovs_hybrid_plug": False}
 
     def reconcile(self, state, plugs):
         return self.wiring.reconcile(state, plugs)
