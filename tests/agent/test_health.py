@@ -1,8 +1,10 @@
 """The agent tells the truth about its passes: ``last_pass`` in its heartbeat is null before the
 first pass, says the error and since when while passes fail (the same ``failing_since`` across
 retries), ok again once one succeeds — each change sent at once, not at the next heartbeat — and
-the failure's log line says what to do."""
+the failure's log line says what to do; systemd hears the failure as the agent's status and its
+readiness once a pass succeeds."""
 import logging
+import socket
 import threading
 import time
 
@@ -85,3 +87,25 @@ def test_last_pass_reports_failure_and_recovery_at_once(caplog):
     assert "not wired" in logged[0] and "Open vSwitch is not working" in logged[0] \
         and "trunkline doctor" in logged[0]
     assert any("succeeded again" in r.getMessage() for r in caplog.records)
+
+
+def test_systemd_hears_failing_then_ready(tmp_path, monkeypatch):
+    """Type=notify: the agent is ready once a pass succeeds; failing passes are its status."""
+    path = str(tmp_path / "notify")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(path)
+    listener.settimeout(15)
+    monkeypatch.setenv("NOTIFY_SOCKET", path)
+    agent = Agent("h1", "http://127.0.0.1:1", FailingDriver(fails=1), report_interval=600)
+    agent.client = FakeClient()
+    thread = threading.Thread(target=agent.run, daemon=True)
+    thread.start()
+    try:
+        failing = listener.recv(4096).decode()
+        ready = listener.recv(4096).decode()
+    finally:
+        agent.stop()
+        thread.join(5)
+        listener.close()
+    assert failing.startswith("STATUS=passes fail since ") and "br-int.mgmt" in failing
+    assert ready == "READY=1\nSTATUS=passes succeed"

@@ -17,6 +17,7 @@ import threading
 import time
 
 from trunkline import constants as c
+from trunkline import sdnotify
 from trunkline.agent import drivers
 from trunkline.agent.client import ChannelClient, Gone, read_secret
 from trunkline.agent.dhcp import DhcpManager
@@ -141,6 +142,8 @@ class Agent:
                         if was_failing:
                             LOG.warning("agent pass succeeded again")
                         next_beat = 0.0         # tell the server now
+                        # systemd (Type=notify): ready once the host is wired
+                        sdnotify.notify("READY=1\nSTATUS=passes succeed")
                 self.wake.wait(max(0.0, min(next_beat, last_sync + self.resync_interval)
                                    - time.monotonic()))
                 backoff = 0.5
@@ -148,6 +151,8 @@ class Agent:
                 stage = self.stage
                 if self.health.failed(e):
                     next_beat = 0.0                 # tell the server now
+                    sdnotify.notify("STATUS=passes fail since %s UTC: %s" % (
+                        self.health.last["failing_since"], self.health.last["error"]))
                 LOG.warning("agent pass failed (%s: %s); retrying in %.1f s. The ports of host "
                             "%s are not wired while this lasts: %s", type(e).__name__, e,
                             backoff, self.host,
