@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 import uuid
 from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import parse_qsl
@@ -25,7 +26,7 @@ from trunkline import definitions
 from trunkline import exceptions as exc
 from trunkline.api import body as body_mod
 from trunkline.api import auth as auth_mod
-from trunkline.api import listing, openapi
+from trunkline.api import access, listing, openapi
 from trunkline.api.policy import Policy
 from trunkline.definitions import MAX_TAG_LENGTH, MAX_TAGS, Action, Resource, validators
 from trunkline.plugins import scope, tags as tags_mod
@@ -56,6 +57,7 @@ class Request:
         host = self.headers.get("host") or "%s:%s" % tuple(scope.get("server") or ("localhost", 80))
         self.base_url = "%s://%s" % (scope.get("scheme", "http"), host)
         self.request_id = "req-" + str(uuid.uuid4())
+        self.global_request_id = access.global_request_id(self.headers)
         self.context = None  # set once the caller is authenticated
         self.policy = None   # the caller's policy checker
 
@@ -138,6 +140,7 @@ class Api:
                                    [self.channel.periodic] if self.channel is not None else [])
         if scope["type"] != "http":
             return
+        started = time.perf_counter()
         limit = CHANNEL_MAX_BODY if scope["path"].startswith("/agent/v1/") else self.max_body
         chunks, size = [], 0
         while True:
@@ -180,11 +183,13 @@ class Api:
             await send({"type": "http.response.start", "status": resp.status,
                         "headers": headers + [(b"content-length", b"0")]})
             await send({"type": "http.response.body", "body": b""})
+            access.log(req, scope, resp.status, 0, started)
             return
         data = orjson.dumps(resp.payload)
         await send({"type": "http.response.start", "status": resp.status,
                     "headers": headers + JSON + [(b"content-length", str(len(data)).encode())]})
         await send({"type": "http.response.body", "body": data})
+        access.log(req, scope, resp.status, len(data), started)
 
     # -- routing
 

@@ -3,7 +3,8 @@ oslo.policy defaults: the base rules and every resource's and extension's own ru
 definitions declare them (definitions/), plus the tag rules of every tagged resource. Rule
 names and check strings are Neutron's, so a Neutron policy file overrides them the same way.
 ``create_X:attr`` / ``update_X:attr`` are checked only when the request sets the attribute;
-``get_X:attr`` hides the attribute when it fails."""
+``get_X:attr`` hides the attribute when it fails. ``list_rules`` is the ``oslo.policy.policies``
+entry point (``oslopolicy-sample-generator --namespace trunkline``)."""
 from oslo_policy import policy
 
 from trunkline import definitions
@@ -19,3 +20,8 @@ def defaults():
             api += checks.tag_rules(res.collection)
     rules += [policy.RuleDefault(name, check, scope_types=["project"]) for name, check in api]
     return rules
+
+
+def list_rules():
+    """The ``oslo.policy.policies`` entry point: every default rule."""
+    return defaults()

@@ -5,6 +5,7 @@ import ipaddress
 import socket
 
 from trunkline.agent.drivers import DRIVERS
+from trunkline.cli import config
 from trunkline.cli.options import add_log_level
 
 TUNNEL_TYPES = ("vxlan", "gre")
@@ -119,6 +120,7 @@ def register(subparsers):
                    help="file whose first line is the deployment's agent secret, sent to the "
                         "server on every agent channel request (the server's "
                         "--agent-secret-file)")
+    config.add_argument(p)
     add_log_level(p)
     p.set_defaults(func=cmd_agent)
     return p
