@@ -7,14 +7,13 @@ Files are read with oslo.config's own INI parser and its semantics: later files 
 earlier ones, the last of a repeated key wins, section names other than ``DEFAULT`` are
 lower-cased, ``$option``/``${section.option}`` substitute and ``$$`` is a dollar sign. A flag
 given on the command line wins over every file. Only oslo.config's small parser module is
-imported (not oslo.config itself): the agent is a light command and must start fast.
+imported (not oslo.config itself, whose import takes a hundred times longer), and only when a
+file is given: the agent is a light command and must start fast.
 """
 import argparse
+import collections
 import os
 import re
-from typing import Callable, NamedTuple, Optional
-
-from oslo_config import iniparser
 
 SERVER = ("server", "up")
 AGENT = ("agent",)
@@ -117,13 +116,10 @@ def _note_firewall(text, source):
                 "groups exist in the API only" % (text.strip(), source))
 
 
-class Opt(NamedTuple):
-    section: str
-    name: str
-    commands: tuple
-    flag: Optional[str]          # the flag it sets (None: a note, no flag)
-    convert: Callable = _flag
-    note: Optional[Callable] = None
+# flag: the flag it sets (None: no flag, ``note`` says what trunkline does instead);
+# convert: (text, argparse action, current value, file) -> the flag's value
+Opt = collections.namedtuple("Opt", "section name commands flag convert note",
+                             defaults=(_flag, None))
 
 
 OPTIONS = [
@@ -174,30 +170,37 @@ _KNOWN = {(o.section, o.name) for o in OPTIONS}
 _REF = re.compile(r"\$(?:(\$)|\{([^}]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 
 
-class _Parser(iniparser.BaseParser):
-    """oslo.config's ConfigParser, reduced to what it stores: {section: {key: [values]}}."""
+def _parser_class():
+    from oslo_config import iniparser
 
-    def __init__(self, sections):
-        super().__init__()
-        self.sections = sections
-        self.section = None
+    class Parser(iniparser.BaseParser):
+        """oslo.config's ConfigParser, reduced to what it keeps: {section: {key: value}}."""
 
-    def new_section(self, section):
-        self.section = section if section == "DEFAULT" else section.lower()
-        self.sections.setdefault(self.section, {})
+        def __init__(self, sections, source):
+            super().__init__()
+            self.sections = sections
+            self.source = source
+            self.section = None
 
-    def assignment(self, key, value):
-        if self.section is None:
-            raise self.parse_exc("Section must be started before assignment", self.lineno, "")
-        self.sections[self.section][key] = ("\n".join(value), self.source)
+        def new_section(self, section):
+            self.section = section if section == "DEFAULT" else section.lower()
+            self.sections.setdefault(self.section, {})
+
+        def assignment(self, key, value):
+            if self.section is None:
+                raise self.parse_exc("Section must be started before assignment",
+                                     self.lineno, "")
+            self.sections[self.section][key] = ("\n".join(value), self.source)
+
+    return Parser, iniparser.ParseError
 
 
 def read(files):
     """{section: {option: (value, file)}} of ``files``, later ones overriding earlier ones."""
+    parser_class, parse_error = _parser_class()
     sections = {}
     for path in files:
-        parser = _Parser(sections)
-        parser.source = path
+        parser = parser_class(sections, path)
         try:
             with open(path) as f:
                 parser.parse(f)
@@ -205,7 +208,7 @@ def read(files):
             raise ConfigFileError("cannot read config file %s: %s" % (path, e.strerror or e))
         except UnicodeDecodeError as e:
             raise ConfigFileError("config file %s is not text: %s" % (path, e))
-        except iniparser.ParseError as e:
+        except parse_error as e:
             raise ConfigFileError("config file %s is malformed %s" % (path, e))
     for section, values in sections.items():
         for name, (value, source) in values.items():
