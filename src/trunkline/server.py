@@ -16,7 +16,7 @@ from trunkline.api.app import MAX_BODY, Api
 from trunkline.api.policy import Policy
 from trunkline.channel.routes import Channel
 from trunkline.db import migrate
-from trunkline.db.engine import Database
+from trunkline.db.engine import Database, MissingDriver
 from trunkline.plugins import Plugins, agents
 from trunkline.plugins.config import PluginConfig
 
@@ -164,7 +164,10 @@ def run(bind: str, url: str, workers: int = 1, log_level: str = "warning",
     settings = settings or {}
     check_auth(host or "127.0.0.1", settings.get("auth") or {})
     check_types(settings)
-    prepare_database(url)
+    try:
+        prepare_database(url)
+    except MissingDriver as e:
+        raise ConfigError(str(e))
     os.environ[ENV_DB] = url
     os.environ[ENV_SETTINGS] = json.dumps(settings)
     uvicorn.run("trunkline.server:factory", factory=True, host=host or "127.0.0.1",

@@ -11,14 +11,17 @@ from trunkline import definitions
 from trunkline.definitions import checks
 
 
-def defaults():
-    """All rules as oslo.policy RuleDefaults; the API's rules are project-scoped."""
+def defaults(scoped=True):
+    """All rules as oslo.policy RuleDefaults; the API's rules are project-scoped (``scoped``:
+    oslo.policy 6 always checks a rule's scope types, so ``enforce_scope = false`` leaves
+    them out)."""
     rules = [policy.RuleDefault(name, check) for name, check in checks.BASE]
     api = list(definitions.policies())
     for res in definitions.RESOURCES.values():
         if res.tags:
             api += checks.tag_rules(res.collection)
-    rules += [policy.RuleDefault(name, check, scope_types=["project"]) for name, check in api]
+    rules += [policy.RuleDefault(name, check, scope_types=["project"] if scoped else None)
+              for name, check in api]
     return rules
 
 

@@ -71,7 +71,7 @@ class Policy:
                                  enforce_new_defaults=enforce_new_defaults, policy_dirs=dirs)
         # Without an operator's file the defaults alone apply: point at no file at all.
         self.enforcer = policy.Enforcer(conf, policy_file=policy_file or "/nonexistent")
-        self.enforcer.register_defaults(policies.defaults())
+        self.enforcer.register_defaults(policies.defaults(scoped=enforce_scope))
         try:
             self.enforcer.load_rules()
         except Exception as e:  # oslo.policy's parse errors have no common base class
@@ -113,13 +113,7 @@ def get_enforcer():
     trunkline``, ``oslopolicy-list-redundant``): the enforcer the server would use, with the
     ``[oslo_policy]`` options of the ``--config-file`` files on the tool's command line."""
     from trunkline.cli import config
-    files = [sys.argv[i + 1] for i, a in enumerate(sys.argv[:-1]) if a == "--config-file"]
-    opts = config.read_section(files, "oslo_policy")
-    return Policy(opts.get("policy_file"),
-                  enforce_scope=config.boolean(opts.get("enforce_scope", "true")),
-                  enforce_new_defaults=config.boolean(opts.get("enforce_new_defaults", "true")),
-                  policy_dirs=config.split(opts["policy_dirs"]) if "policy_dirs" in opts
-                  else None).enforcer
+    return Policy(**config.policy_options(config.files_in(sys.argv[1:]))).enforcer
 
 
 _TARGET_KEY = re.compile(r"%\(([^)]+)\)s")

@@ -231,9 +231,21 @@ def _substitute(sections, section, name, value, source, depth=0):
     return _REF.sub(ref, value)
 
 
-def read_section(files, section):
-    """{option: value} of one section (for oslo.policy's command-line tools)."""
-    return {k: v for k, (v, _) in read(files).get(section, {}).items()}
+def policy_options(files):
+    """api.policy.Policy's keyword arguments from the ``[oslo_policy]`` options of ``files``
+    (for oslo.policy's command-line tools, which start no server)."""
+    section = read(files).get("oslo_policy", {})
+    out = {}
+    if "policy_file" in section:
+        out["policy_file"] = _beside(section["policy_file"][0], None, None,
+                                     section["policy_file"][1])
+    if "policy_dirs" in section:
+        out["policy_dirs"] = _beside_list(section["policy_dirs"][0], None, None,
+                                          section["policy_dirs"][1])
+    for name in ("enforce_scope", "enforce_new_defaults"):
+        if name in section:
+            out[name] = boolean(section[name][0])
+    return out
 
 
 def add_argument(parser):

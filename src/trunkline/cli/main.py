@@ -291,6 +291,12 @@ def cmd_up(args):
 
 
 def cmd_demo(args):
+    try:
+        import openstackclient  # noqa: F401
+    except ImportError:
+        print("trunkline demo: runs the real `openstack` CLI, which is not installed: "
+              "pip install 'trunkline[demo]' (make demo does)", file=sys.stderr)
+        return 2
     from trunkline.cli import demo
     return demo.run(keep=args.keep)
 
@@ -300,9 +306,13 @@ def cmd_db(args):
     from trunkline.db import migrate
     from trunkline.db.engine import Database
     url = _db_url(args)
-    if args.action == "upgrade":
-        server.prepare_database(url)
-    db = Database(url)
+    try:
+        if args.action == "upgrade":
+            server.prepare_database(url)
+        db = Database(url)
+    except server.MissingDriver as e:
+        print("trunkline db: %s" % e, file=sys.stderr)
+        return 2
     try:
         print("database %s at revision %s (head %s)" % (url, migrate.current(db.engine),
                                                         migrate.head()))
