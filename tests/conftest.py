@@ -68,6 +68,7 @@ NEEDS = {
     "channel/test_scaleout.py": ("postgres", "slow"),
     "api/test_faults_api.py": ("slow",),
     "api/test_auth.py": ("slow",),          # a real Keystone per module
+    "api/test_logging_keystone.py": ("slow",),
 }
 
 
