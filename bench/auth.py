@@ -65,20 +65,30 @@ def main(argv=None):
     if not ks.available():
         sys.exit("no .venv-keystone: run scripts/install.sh first")
     tmp = tempfile.mkdtemp(prefix="tl-bench-auth-")
-    keystone = plain = secured = None
+    keystone = plain = secured = quiet = None
     try:
         log("starting Keystone")
         keystone = ks.Keystone()
         plain = Server("sqlite:///%s/plain.db" % tmp)
-        secured = Server("sqlite:///%s/ks.db" % tmp, extra=[
-            "--auth", "keystone", "--keystone-url", keystone.url, "--keystone-user",
-            "trunkline", "--keystone-password", ks.PASSWORD, "--keystone-project", "service"])
+        ks_args = ["--auth", "keystone", "--keystone-url", keystone.url, "--keystone-user",
+                   "trunkline", "--keystone-password", ks.PASSWORD, "--keystone-project",
+                   "service"]
+        secured = Server("sqlite:///%s/ks.db" % tmp, extra=ks_args)  # access log on (info)
+        quiet = Server("sqlite:///%s/quiet.db" % tmp, extra=ks_args + ["--log-level", "warning"])
         member = Client(secured.url, keystone.token("member-a", "proj-a"))
         admin = Client(secured.url, keystone.token("admin-a", "proj-a"))
         member.call("GET", "/v2.0/networks")  # validates the service user and the token once
         log("latency: no-auth vs cached token")
         noauth_ms = median_ms(Client(plain.url), "/v2.0/networks", args.requests)
         cached_ms = median_ms(member, "/v2.0/networks", args.requests)
+        log("access log: on (info) vs off (warning), interleaved rounds")
+        unlogged = Client(quiet.url, keystone.token("member-a", "proj-a"))
+        unlogged.call("GET", "/v2.0/networks")
+        on, off = [], []
+        for _ in range(5):
+            on.append(median_ms(member, "/v2.0/networks", args.requests))
+            off.append(median_ms(unlogged, "/v2.0/networks", args.requests))
+        logged_ms, unlogged_ms = statistics.median(on), statistics.median(off)
         log("first use of a token (validated by Keystone)")
         first = []
         for _ in range(10):
@@ -97,7 +107,7 @@ def main(argv=None):
         admin_list_ms = median_ms(admin, path, 10)
         member_list_ms = median_ms(member, path, 10)
     finally:
-        for srv in (plain, secured):
+        for srv in (plain, secured, quiet):
             if srv is not None:
                 srv.stop()
         if keystone is not None:
@@ -107,6 +117,9 @@ def main(argv=None):
              % keystone.startup_seconds),
             ("GET /v2.0/networks, no-auth (median)", "%.2f ms" % noauth_ms),
             ("GET /v2.0/networks, cached Keystone token (median)", "%.2f ms" % cached_ms),
+            ("the same, access log on / off (median of 5 interleaved medians)",
+             "%.2f / %.2f ms (%+.1f %%)" % (logged_ms, unlogged_ms,
+                                           100 * (logged_ms / unlogged_ms - 1))),
             ("first request with a new token (Keystone validates; median)", "%.1f ms"
              % first_ms),
             ("list %d ports as admin (median)" % args.ports, "%.1f ms" % admin_list_ms),
@@ -119,6 +132,8 @@ def main(argv=None):
     print(json.dumps({"keystone_startup_s": round(keystone.startup_seconds, 1),
                       "noauth_get_ms": round(noauth_ms, 2),
                       "cached_token_get_ms": round(cached_ms, 2),
+                      "access_log_on_ms": round(logged_ms, 3),
+                      "access_log_off_ms": round(unlogged_ms, 3),
                       "new_token_get_ms": round(first_ms, 1),
                       "admin_list_ports_ms": round(admin_list_ms, 1),
                       "member_list_ports_ms": round(member_list_ms, 1),

@@ -11,6 +11,8 @@ import logging
 import re
 import time
 
+from trunkline import logs
+
 LOG = logging.getLogger("trunkline.api.access")
 _GLOBAL_ID = re.compile(r"^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -35,13 +37,14 @@ def log(req, scope, status, length, started):
     target = req.path + ("?" + query.decode("latin-1") if query else "")
     client = (scope.get("client") or ("-",))[0]
     http = scope.get("http_version", "1.1")
+    fields = None
+    if logs.structured:
+        fields = {"context": {"request_id": req.request_id,
+                              "global_request_id": req.global_request_id,
+                              "user": user, "project": project},
+                  "extra": {"remote_addr": client, "method": req.method, "path": req.path,
+                            "query": query.decode("latin-1"), "http_version": http,
+                            "status": status, "length": length, "time": round(elapsed, 7)}}
     LOG.log(level, '[%s %s %s %s - - -] %s "%s %s HTTP/%s" status: %d  len: %d time: %.7f',
             req.global_request_id or "-", req.request_id, user, project, client, req.method,
-            target, http, status, length, elapsed,
-            extra={"context": {"request_id": req.request_id,
-                               "global_request_id": req.global_request_id,
-                               "user": user, "project": project},
-                   "extra": {"remote_addr": client, "method": req.method, "path": req.path,
-                             "query": query.decode("latin-1"), "http_version": http,
-                             "status": status, "length": length,
-                             "time": round(elapsed, 7)}})
+            target, http, status, length, elapsed, extra=fields)
