@@ -338,3 +338,12 @@ def test_an_agent_takes_its_host_from_its_file(tmp_path):
     finally:
         agent.stop()
         srv.stop()
+
+
+def test_the_docs_table_is_the_generated_one():
+    commands = main._commands(main.parser())
+    table = config.table({n: commands[n] for n in ("server", "up", "agent")})
+    docs = open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "config.md")).read()
+    block = docs.split("<!-- generated: trunkline config table -->\n")[1].split(
+        "\n<!-- end generated -->")[0]
+    assert block == table, "regenerate docs/config.md's table with `trunkline config table`"
