@@ -2,12 +2,12 @@
 
 OPTIONS is the one table of the options trunkline reads from neutron.conf, ml2_conf.ini,
 openvswitch_agent.ini, linuxbridge_agent.ini and dhcp_agent.ini, each with the command-line
-flag it sets; docs/commands.md's table and ``trunkline config sample`` are generated from it.
+flag it sets; docs/config.md's table and ``trunkline config sample`` are generated from it.
 Files are read with oslo.config's own INI parser and its semantics: later files override
 earlier ones, the last of a repeated key wins, section names other than ``DEFAULT`` are
 lower-cased, ``$option``/``${section.option}`` substitute and ``$$`` is a dollar sign. A flag
 given on the command line wins over every file. Only oslo.config's small parser module is
-imported (not oslo.config itself, whose import takes a hundred times longer), and only when a
+imported (not oslo.config itself, whose import is many times slower), and only when a
 file is given: the agent is a light command and must start fast.
 """
 import argparse
