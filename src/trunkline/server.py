@@ -121,7 +121,7 @@ def plugin_config(settings: dict) -> PluginConfig:
     if settings.get("network_vlan_ranges") is not None:
         cfg.network_vlan_ranges = {name: tuple(tuple(r) for r in ranges)
                                    for name, ranges in settings["network_vlan_ranges"].items()}
-    for key in ("type_drivers", "tenant_network_types"):
+    for key in ("type_drivers", "tenant_network_types", "flat_networks"):
         if settings.get(key) is not None:
             setattr(cfg, key, tuple(settings[key]))
     for key in ("vni_ranges", "gre_ranges"):

@@ -37,6 +37,8 @@ CASES = [
      ["vlan", "vxlan"]),
     ("ml2", "mechanism_drivers", "linuxbridge,l2population", "server", "mechanism_drivers",
      ["linuxbridge", "l2population"]),
+    ("ml2_type_flat", "flat_networks", "physnet1, physnet2", "server", "flat_networks",
+     ["physnet1", "physnet2"]),
     ("ml2_type_vxlan", "vni_ranges", "10:20,30:40", "server", "vni_ranges", [[10, 20], [30, 40]]),
     ("ml2_type_vlan", "network_vlan_ranges", "physnet2:5:6,physnet3", "server",
      "network_vlan_ranges", {"physnet2": [[5, 6]], "physnet3": []}),
@@ -141,11 +143,12 @@ def test_flags_win_and_the_environment_wins_over_files_for_the_database(tmp_path
 def test_up_passes_the_files_ml2_options_to_its_server(tmp_path):
     f = tmp_path / "ml2_conf.ini"
     f.write_text("[ml2]\ntype_drivers = vlan,vxlan\ntenant_network_types = vlan\n"
-                 "[ml2_type_vxlan]\nvni_ranges = 5:6\n")
+                 "[ml2_type_vxlan]\nvni_ranges = 5:6\n[ml2_type_flat]\nflat_networks =\n")
     argv = main._server_argv(_parse(["up"], [f])[0])
     assert argv[argv.index("--type-drivers") + 1] == "vlan,vxlan"
     assert argv[argv.index("--tenant-network-types") + 1] == "vlan"
     assert argv[argv.index("--vni-ranges") + 1] == "5:6"
+    assert "--flat-networks=" in argv     # [ml2_type_flat] flat_networks = (empty: none)
     assert "--db" not in argv
 
 
@@ -201,7 +204,7 @@ tenant_network_types = vlan,vxlan
 mechanism_drivers = linuxbridge
 
 [ml2_type_flat]
-flat_networks = *
+flat_networks = physnet1
 
 [ml2_type_vlan]
 network_vlan_ranges = physnet1:100:100
@@ -240,6 +243,11 @@ def test_a_server_from_neutrons_files(tmp_path, neutron_files):
             segments.append((n["provider:network_type"], n["provider:segmentation_id"]))
         assert segments == [("vlan", 100), ("vxlan", 500), ("vxlan", 501)]
         assert _network(url).status_code == 503                          # nothing left
+        flat = {"provider:network_type": "flat", "provider:physical_network": "physnet2"}
+        r = _network(url, **flat)                                          # flat_networks
+        assert r.status_code == 400 and "physical_network 'physnet2' unknown" in r.text
+        flat["provider:physical_network"] = "physnet1"
+        assert _network(url, **flat).status_code == 201
         # mechanism_drivers = linuxbridge: a host with only an Open vSwitch agent binds nothing
         agent = Proc(["agent", "--driver", "noop", "--host", "ovs-host", "--server", url,
                       "--state-dir", str(tmp_path / "agent")], str(tmp_path / "agent.log"))
@@ -258,7 +266,7 @@ def test_a_server_from_neutrons_files(tmp_path, neutron_files):
         ignored = [line for line in out.splitlines() if "ignored (not implemented" in line]
         assert len(ignored) == 1, out
         assert "[DEFAULT] core_plugin" in ignored[0]
-        assert "[ml2_type_flat] flat_networks" in ignored[0]
+        assert "[DEFAULT] service_plugins" in ignored[0]
         assert "[DEFAULT] bind_port" not in ignored[0]
     finally:
         srv.stop()

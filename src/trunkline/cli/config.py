@@ -139,6 +139,7 @@ OPTIONS = [
     Opt("ml2", "type_drivers", SERVER, "--type-drivers"),
     Opt("ml2", "tenant_network_types", SERVER, "--tenant-network-types"),
     Opt("ml2", "mechanism_drivers", SERVER, "--mechanism-drivers"),
+    Opt("ml2_type_flat", "flat_networks", SERVER, "--flat-networks"),
     Opt("ml2_type_vxlan", "vni_ranges", SERVER, "--vni-ranges"),
     Opt("ml2_type_vlan", "network_vlan_ranges", SERVER, "--network-vlan-ranges"),
     Opt("ml2_type_gre", "tunnel_id_ranges", SERVER, "--tunnel-id-ranges"),

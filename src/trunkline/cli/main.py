@@ -76,6 +76,9 @@ def _add_server_options(p):
                    help="ML2's mechanism_drivers: ports bind to the L2 agents of these "
                         "(openvswitch, linuxbridge), tried in order; l2population is always on "
                         "(default: openvswitch,linuxbridge)")
+    m.add_argument("--flat-networks", type=config.split, metavar="PHYSNET,...",
+                   help="the physical networks flat provider networks may use, * for any, "
+                        "empty for none, as ML2's flat_networks (default: *)")
     m.add_argument("--vni-ranges", type=_id_ranges(2 ** 24 - 1), metavar="MIN:MAX,...",
                    help="VXLAN VNIs tenant networks get, as ML2's vni_ranges (default: 1:65535)")
     m.add_argument("--tunnel-id-ranges", type=_id_ranges(2 ** 32 - 1), metavar="MIN:MAX,...",
@@ -207,6 +210,8 @@ def _settings(args):
     settings.update(type_drivers=args.type_drivers,
                     tenant_network_types=args.tenant_network_types,
                     mechanism_drivers=args.mechanism_drivers)
+    if args.flat_networks is not None:
+        settings["flat_networks"] = args.flat_networks
     if args.vni_ranges:
         settings["vni_ranges"] = args.vni_ranges
     if args.tunnel_id_ranges:
@@ -231,6 +236,8 @@ def _server_argv(args):
         ["--mechanism-drivers", ",".join(args.mechanism_drivers)]
         if args.mechanism_drivers else []) + (
         ["--vni-ranges", _ranges_text(args.vni_ranges)] if args.vni_ranges else []) + (
+        ["--flat-networks=" + ",".join(args.flat_networks)]
+        if args.flat_networks is not None else []) + (
         ["--tunnel-id-ranges", _ranges_text(args.tunnel_id_ranges)]
         if args.tunnel_id_ranges else []) + [
         "--policy-dir=" + d for d in args.policy_dirs or ()] + log_argv(args)
