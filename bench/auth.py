@@ -18,7 +18,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 from helpers import keystone as ks  # noqa: E402  (the test Keystone)
-from helpers.server import Server  # noqa: E402
+from helpers.server import NO_QUOTAS, Server  # noqa: E402
 
 
 def log(msg):
@@ -77,10 +77,10 @@ def main(argv=None):
     try:
         log("starting Keystone")
         keystone = ks.Keystone()
-        plain = Server("sqlite:///%s/plain.db" % tmp)
+        plain = Server("sqlite:///%s/plain.db" % tmp, extra=NO_QUOTAS)
         ks_args = ["--auth", "keystone", "--keystone-url", keystone.url, "--keystone-user",
                    "trunkline", "--keystone-password", ks.PASSWORD, "--keystone-project",
-                   "service"]
+                   "service", *NO_QUOTAS]
         secured = Server("sqlite:///%s/ks.db" % tmp, extra=ks_args)  # access log on (info)
         quiet = Server("sqlite:///%s/quiet.db" % tmp, extra=ks_args + ["--log-level", "warning"])
         member = Client(secured.url, keystone.token("member-a", "proj-a"))

@@ -69,6 +69,7 @@ NEEDS = {
     "api/test_faults_api.py": ("slow",),
     "api/test_auth.py": ("slow",),          # a real Keystone per module
     "api/test_logging_keystone.py": ("slow",),
+    "api/test_quotas_keystone.py": ("slow",),
 }
 
 

@@ -383,3 +383,24 @@ class ChangesPruned(NeutronError):
     code = 410
     message = ("The change log no longer goes back to revision %(since)s (kept after "
                "%(horizon)s); read the host state again.")
+
+
+# -- quotas
+
+class OverQuota(Conflict):
+    message = "Quota exceeded for resources: %(overs)s."
+
+
+class TenantQuotaNotFound(NotFound):
+    message = "Quota for project %(tenant_id)s could not be found."
+
+
+class AdminRequired(NotAuthorized):
+    message = "User does not have admin privileges: %(reason)s."
+
+
+class HTTPNotImplemented(NeutronError):
+    code = 501
+
+    def __init__(self, message):
+        super().__init__(message)

@@ -1,23 +1,31 @@
 """Assembling and running the API server: database (migrated to head), the plugin of every
 resource the definitions declare, the agent channel, the ASGI app with its authentication and
 policy, and uvicorn with the fastest loop and HTTP parser available."""
+import atexit
+import http.client
 import importlib
 import ipaddress
 import json
 import logging
 import os
+import shutil
+import tempfile
+import threading
+import time
 from typing import Optional
 
 import uvicorn
 
-from trunkline import definitions, logs
+from trunkline import definitions, logs, sdnotify
 from trunkline.api import auth as auth_mod
+from trunkline.api import metrics as metrics_mod
 from trunkline.api.app import MAX_BODY, Api
+from trunkline.api.health import Healthcheck
 from trunkline.api.policy import Policy
 from trunkline.channel.routes import Channel
 from trunkline.db import migrate
 from trunkline.db.engine import Database, MissingDriver
-from trunkline.plugins import Plugins, agents
+from trunkline.plugins import Plugins, agents, quotas
 from trunkline.plugins.config import PluginConfig
 
 LOG = logging.getLogger(__name__)
@@ -112,6 +120,7 @@ def build_plugins(cfg: Optional[PluginConfig] = None) -> Plugins:
     for res in definitions.RESOURCES.values():
         module, _, cls = res.plugin.partition(":")
         plugins.add(res.collection, getattr(importlib.import_module(module), cls)(plugins))
+    quotas.configure(plugins, plugins.cfg.quotas)
     return plugins
 
 
@@ -127,6 +136,8 @@ def plugin_config(settings: dict) -> PluginConfig:
     for key in ("vni_ranges", "gre_ranges"):
         if settings.get(key):
             setattr(cfg, key, tuple(tuple(r) for r in settings[key]))
+    if settings.get("quotas"):
+        cfg.quotas = dict(settings["quotas"])
     return cfg
 
 
@@ -147,8 +158,14 @@ def build_app(url: str, settings: Optional[dict] = None) -> Api:
     db = Database(url)
     cfg = plugin_config(settings)
     plugins = build_plugins(cfg)
-    return Api(db, plugins, Channel(db, plugins), auth=build_auth(settings["auth"]),
-               max_body=settings["max_body"], max_limit=settings["max_limit"])
+    auth = build_auth(settings["auth"])
+    health = Healthcheck(db, keystone_url=getattr(auth, "url", None),
+                         disable_file=settings.get("healthcheck_disable_file"))
+    api = Api(db, plugins, Channel(db, plugins), auth=auth, max_body=settings["max_body"],
+              max_limit=settings["max_limit"], health=health)
+    api.metrics = metrics_mod.Metrics(db, api.routes, settings.get("metrics_allow"),
+                                      controllers=api.controllers)
+    return api
 
 
 def factory() -> Api:
@@ -170,10 +187,54 @@ def run(bind: str, url: str, workers: int = 1, log_level: str = "warning",
         raise ConfigError(str(e))
     os.environ[ENV_DB] = url
     os.environ[ENV_SETTINGS] = json.dumps(settings)
-    uvicorn.run("trunkline.server:factory", factory=True, host=host or "127.0.0.1",
-                port=int(port), workers=workers if workers > 1 else None, loop="uvloop",
-                http="trunkline.api.http:Protocol", log_level=log_level, access_log=False,
-                log_config=None,  # trunkline's own logging (logs.py); api/access.py logs requests
-                server_header=False, date_header=False, timeout_keep_alive=keep_alive,
-                # open long polls (agents' watches) must not hold a shutdown for their timeout
-                timeout_graceful_shutdown=3)
+    if workers > 1:
+        # the workers share their request metrics through files in a directory of their own
+        shared = tempfile.mkdtemp(prefix="trunkline-metrics-")
+        atexit.register(shutil.rmtree, shared, True)
+        os.environ[metrics_mod.ENV_MULTIPROC] = shared
+    config = uvicorn.Config(
+        "trunkline.server:factory", factory=True, host=host or "127.0.0.1", port=int(port),
+        workers=workers, loop="uvloop", http="trunkline.api.http:Protocol",
+        log_level=log_level, access_log=False, server_header=False, date_header=False,
+        log_config=None,  # trunkline's own logging (logs.py); api/access.py logs requests
+        timeout_keep_alive=keep_alive,
+        # open long polls (agents' watches) must not hold a shutdown for their timeout
+        timeout_graceful_shutdown=3)
+    if workers > 1:
+        from uvicorn.supervisors import Multiprocess
+        sock = config.bind_socket()
+        threading.Thread(target=_notify_when_serving, args=(host or "127.0.0.1", int(port)),
+                         daemon=True).start()
+        Multiprocess(config, sockets=[sock]).run()
+        return
+    config.load_app()
+    server = _Server(config)
+    server.run()
+    if not server.started:
+        raise SystemExit(3)
+
+
+def _notify_when_serving(host, port, patience=120.0):
+    """Several workers: tell systemd once one of them answers (the supervisor has no hook)."""
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection(host, port, timeout=2)
+            conn.request("GET", "/")
+            if conn.getresponse().status == 200:
+                sdnotify.notify("READY=1")
+                return
+        except OSError:
+            pass
+        finally:
+            conn.close()
+        time.sleep(0.1)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server that tells systemd once it listens."""
+
+    async def startup(self, sockets=None):
+        await super().startup(sockets=sockets)
+        if self.started:
+            sdnotify.notify("READY=1")

@@ -3,13 +3,15 @@
 ``trunkline agent`` and ``trunkline lab`` (what a host runs, and restarts) parse only their own
 command line and never import the server's modules (most of an agent's start-up otherwise)."""
 import argparse
+import logging
 import os
+import signal
 import sys
 
 from trunkline.cli import config
 from trunkline.cli.options import add_log_level, log_argv
 
-LIGHT_COMMANDS = ("agent", "lab")
+LIGHT_COMMANDS = ("agent", "lab", "down", "doctor")
 TYPE_DRIVERS = ("flat", "vlan", "vxlan", "gre")
 TENANT_TYPES = ("vxlan", "gre", "vlan")
 MECHANISMS = ("openvswitch", "linuxbridge", "l2population")
@@ -124,8 +126,41 @@ def _add_server_options(p):
                    help="file whose first line is the secret agents must send on /agent/v1 "
                         "(required from agents when set; with keystone, a token with the "
                         "service or admin role also works)")
+    o = p.add_argument_group("health and metrics (public paths, no token)")
+    o.add_argument("--metrics-allow", type=_networks, default=None, metavar="CIDR,...",
+                   help="client networks that may read /metrics (Prometheus' text format; "
+                        "agents' host names are in it); others get 403 "
+                        "(default: 127.0.0.0/8,::1/128)")
+    o.add_argument("--healthcheck-disable-file", metavar="PATH",
+                   help="while this file exists /healthcheck answers 503 \"DISABLED BY FILE\" "
+                        "(oslo.middleware's disable_by_file: drain a server from its load "
+                        "balancer)")
+    q = p.add_argument_group("quotas (defaults per project; -1 is unlimited; "
+                             "PUT /v2.0/quotas/PROJECT sets a project's own)")
+    for name, default in _quota_defaults().items():
+        q.add_argument("--quota-" + name.replace("_", "-"), type=_quota, default=default,
+                       metavar="N", dest="quota_" + name,
+                       help="%ss a project may have, Neutron's [quotas] quota_%s "
+                            "(default: %%(default)s)" % (name.replace("_", " "), name))
     config.add_argument(p)
     add_log_level(p, default="info")
+
+
+
+def _quota_defaults():
+    from trunkline.plugins.quotas import DEFAULTS
+    return DEFAULTS
+
+
+def _quota(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -2
+    if not -1 <= value <= 2 ** 31 - 1:
+        raise argparse.ArgumentTypeError("%r is not a limit (-1: unlimited, or 0 to 2147483647)"
+                                         % text)
+    return value
 
 
 def _seconds(text):
@@ -179,6 +214,16 @@ def _id_ranges(top):
     return parse
 
 
+def _networks(text):
+    from trunkline.api.metrics import allowed_networks
+    cidrs = [c for c in text.split(",") if c.strip()]
+    try:
+        allowed_networks(cidrs)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e))
+    return cidrs
+
+
 def _vlan_ranges(text):
     """ML2's network_vlan_ranges: ``physnet1:100:199,physnet1:300:399,physnet2`` ->
     ``{"physnet1": [[100, 199], [300, 399]], "physnet2": []}``."""
@@ -216,6 +261,11 @@ def _settings(args):
         settings["vni_ranges"] = args.vni_ranges
     if args.tunnel_id_ranges:
         settings["gre_ranges"] = args.tunnel_id_ranges
+    if args.metrics_allow is not None:
+        settings["metrics_allow"] = args.metrics_allow
+    if args.healthcheck_disable_file:
+        settings["healthcheck_disable_file"] = os.path.abspath(args.healthcheck_disable_file)
+    settings["quotas"] = {name: getattr(args, "quota_" + name) for name in _quota_defaults()}
     return settings
 
 
@@ -240,7 +290,12 @@ def _server_argv(args):
         if args.flat_networks is not None else []) + (
         ["--tunnel-id-ranges", _ranges_text(args.tunnel_id_ranges)]
         if args.tunnel_id_ranges else []) + [
-        "--policy-dir=" + d for d in args.policy_dirs or ()] + log_argv(args)
+        "--policy-dir=" + d for d in args.policy_dirs or ()] + log_argv(args) + (
+        ["--metrics-allow", ",".join(args.metrics_allow)] if args.metrics_allow else []) + (
+        ["--healthcheck-disable-file", os.path.abspath(args.healthcheck_disable_file)]
+        if args.healthcheck_disable_file else []) + [
+        arg for name in _quota_defaults()
+        for arg in ("--quota-" + name.replace("_", "-"), str(getattr(args, "quota_" + name)))]
 
 
 def _ranges_text(ranges):
@@ -276,20 +331,29 @@ def cmd_server(args):
         return 2
 
 
+def _interrupt(*_):
+    raise KeyboardInterrupt
+
+
 def cmd_up(args):
-    from trunkline.stack import Stack
+    from trunkline.stack import Stack, StackError
     print("trunkline up: Ctrl-C or SIGTERM stops everything", flush=True)
     if args.auth != "noauth":
         print("trunkline up: the all-in-one stack runs in no-auth mode on 127.0.0.1; with "
               "Keystone, run `trunkline server --auth keystone ...` and `trunkline agent "
               "--agent-secret-file ...` separately", file=sys.stderr)
         return 2
+    signal.signal(signal.SIGTERM, _interrupt)      # stopped while starting: clean up too
     stack = Stack(args.state_dir, bind=args.bind, db_url=_db_url(args), workers=args.workers,
                   server_args=_server_argv(args),
                   agent_args=[a for f in args.config_files for a in ("--config-file", f)],
                   log=lambda line: print(line, flush=True),
                   agent_secret_file=args.agent_secret_file, policy_file=args.policy_file)
-    stack.start()
+    try:
+        stack.start()
+    except StackError as e:
+        print("trunkline up: %s" % e, file=sys.stderr)
+        return 1
     print("export OS_AUTH_TYPE=none OS_ENDPOINT=%s" % stack.url, flush=True)
     try:
         return stack.wait()
@@ -352,7 +416,10 @@ def parser(only=None):
                                    "--state-dir), Open vSwitch (the machine's own when it runs, "
                                    "else a private ovsdb-server + ovs-vswitchd under "
                                    "--state-dir/ovs) and one agent with DHCP for this host. "
-                                   "Ctrl-C or SIGTERM stops everything it started.")
+                                   "Ctrl-C or SIGTERM stops everything it started (dnsmasq and "
+                                   "its qdhcp- namespaces too). One per network namespace and "
+                                   "state directory; what a killed run left is reclaimed at "
+                                   "start. Ready once the agent's first pass succeeded.")
     _add_server_options(s)
     s.set_defaults(func=cmd_up)
 
@@ -379,11 +446,13 @@ def parser(only=None):
                        description="sample: a sample configuration file of every Neutron option "
                                    "trunkline reads (--config-file), commented out, as "
                                    "oslo-config-generator writes one; table: the same as the "
-                                   "Markdown table of docs/commands.md.")
+                                   "Markdown table of docs/config.md.")
     s.add_argument("action", choices=["sample", "table"])
     s.set_defaults(func=cmd_config)
     __import__("trunkline.cli.lab", fromlist=["register"]).register(sub)  # trunkline lab ...
     __import__("trunkline.cli.agent", fromlist=["register"]).register(sub)  # trunkline agent
+    for light in ("down", "doctor"):
+        __import__("trunkline.cli." + light, fromlist=["register"]).register(sub)
     return p
 
 
@@ -425,7 +494,7 @@ def main(argv=None):
             return 2
     logs.setup(logs.options(args))
     for line in notes:
-        logs.logging.getLogger("trunkline.config").warning(line)
+        logging.getLogger("trunkline.config").warning(line)
     try:
         return args.func(args) or 0
     except KeyboardInterrupt:

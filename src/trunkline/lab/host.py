@@ -73,12 +73,16 @@ def _ensure_underlay(ns):
 
 
 def add_host(name, driver="ovs", endpoint=None, dhcp=False, physnet=None, tunnel_types=None,
-             arp_responder=False, state_dir=None, timeout=30.0):
-    """Create lab host NAME and start its agent; returns its record once the agent is alive."""
+             arp_responder=False, vxlan_group=None, state_dir=None, timeout=30.0):
+    """Create lab host NAME and start its agent; returns its record once the agent is alive.
+    ``vxlan_group``: a linuxbridge host without L2 population, flooding to that group."""
     if not _NAME_RE.match(name or ""):
         raise HostError("bad host name %r: letters, digits, '.', '_', '-' (max 32)" % name)
     if driver not in DRIVERS:
         raise HostError("unknown driver %r (choose from %s)" % (driver, ", ".join(DRIVERS)))
+    if vxlan_group and driver != "linuxbridge":
+        raise HostError("a VXLAN multicast group needs --driver linuxbridge (Open vSwitch "
+                        "floods to each VTEP from L2 population)")
     state = LabState(state_dir)
     lid = lab_id(state)
     endpoint = (endpoint or neutron_api.default_endpoint()).rstrip("/")
@@ -95,7 +99,7 @@ def add_host(name, driver="ovs", endpoint=None, dhcp=False, physnet=None, tunnel
         rec = {
             "name": name, "driver": driver, "index": index, "dhcp": bool(dhcp),
             "physnet": physnet, "tunnel_ip": str(UNDERLAY[index]),
-            "arp_responder": bool(arp_responder),
+            "arp_responder": bool(arp_responder), "vxlan_group": vxlan_group,
             "tunnel_types": list(tunnel_types or ["vxlan"]),
             "netns": "tlh-%s-%s" % (lid, name), "underlay_ns": underlay_ns(lid),
             "ul_dev": "ul%d" % index, "ph_dev": "ph%d" % index if physnet else None,
@@ -193,6 +197,8 @@ def _agent_argv(rec):
         argv += ["--dhcp", "--dhcp-namespace-suffix=" + dhcp_suffix(rec)]
     if rec.get("arp_responder"):
         argv.append("--arp-responder")
+    if rec.get("vxlan_group"):
+        argv += ["--no-l2-population", "--vxlan-group", rec["vxlan_group"]]
     if rec["physnet"]:
         argv += ["--physnet-mapping", "%s:eth2" % rec["physnet"]]
     return argv
