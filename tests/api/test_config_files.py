@@ -66,12 +66,14 @@ CASES = [
     ("linux_bridge", "physical_interface_mappings", "physnet1:eth3", "agent", "physnet_mapping",
      [("physnet1", "eth3")]),
     ("vxlan", "local_ip", "10.0.0.8", "agent", "tunnel_ip", "10.0.0.8"),
+    ("vxlan", "l2_population", "False", "agent", "l2_population", False),
+    ("vxlan", "vxlan_group", "239.1.0.0/16", "agent", "vxlan_group", "239.1.0.0/16"),
+    ("vxlan", "udp_dstport", "8472", "agent", "vxlan_port", 8472),
     ("agent", "tunnel_types", "gre, vxlan", "agent", "tunnel_types", ["vxlan", "gre"]),
     ("agent", "arp_responder", "true", "agent", "arp_responder", True),
     ("agent", "report_interval", "5", "agent", "report_interval", 5.0),
 ]
 NOTES = [("agent", "l2_population", "false", "always use L2 population"),
-         ("vxlan", "l2_population", "False", "always use L2 population"),
          ("securitygroup", "firewall_driver", "openvswitch", "do not filter traffic")]
 
 

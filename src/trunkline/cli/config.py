@@ -103,10 +103,11 @@ def _bridge_mappings(text, action, current, source):
 # -- notes: options without a flag, where trunkline behaves one way only
 
 def _note_l2_population(text, source):
-    """always on; false is reported"""
+    """Open vSwitch: always on; false is reported"""
     if not boolean(text):
-        return ("l2_population = false in %s: trunkline's agents always use L2 population "
-                "(flooding to every tunnel endpoint is not implemented)" % source)
+        return ("[agent] l2_population = false in %s: trunkline's Open vSwitch agents always "
+                "use L2 population (flooding to every tunnel endpoint is not implemented; "
+                "Linux bridge agents read [vxlan] l2_population)" % source)
 
 
 def _note_firewall(text, source):
@@ -164,7 +165,9 @@ OPTIONS = [
     Opt("agent", "arp_responder", AGENT, "--arp-responder"),
     Opt("agent", "report_interval", AGENT, "--report-interval"),
     Opt("agent", "l2_population", AGENT, None, note=_note_l2_population),
-    Opt("vxlan", "l2_population", AGENT, None, note=_note_l2_population),
+    Opt("vxlan", "l2_population", AGENT, "--no-l2-population"),
+    Opt("vxlan", "vxlan_group", AGENT, "--vxlan-group"),
+    Opt("vxlan", "udp_dstport", AGENT, "--vxlan-port"),
     Opt("securitygroup", "firewall_driver", AGENT, None, note=_note_firewall),
 ]
 _KNOWN = {(o.section, o.name) for o in OPTIONS}
