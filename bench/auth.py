@@ -57,6 +57,14 @@ class Client:
         return elapsed, json.loads(data) if data else None
 
 
+def _cpu_seconds(server):
+    """User + system CPU time the server process has used (a measure that, unlike latency,
+    other work on the machine does not inflate much)."""
+    with open("/proc/%d/stat" % server.proc.pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def median_ms(client, path, n):
     return statistics.median(client.call("GET", path)[0] for _ in range(n)) * 1000
 
@@ -96,15 +104,16 @@ def main(argv=None):
     if not ks.available():
         sys.exit("no .venv-keystone: run scripts/install.sh first")
     tmp = tempfile.mkdtemp(prefix="tl-bench-auth-")
-    keystone = plain = secured = None
+    keystone = plain = secured = quiet = None
     try:
         log("starting Keystone")
         keystone = ks.Keystone()
         plain = Server("sqlite:///%s/plain.db" % tmp, extra=NO_QUOTAS)
-        secured = Server("sqlite:///%s/ks.db" % tmp, extra=[
-            "--auth", "keystone", "--keystone-url", keystone.url, "--keystone-user",
-            "trunkline", "--keystone-password", ks.PASSWORD, "--keystone-project", "service",
-            *NO_QUOTAS])
+        ks_args = ["--auth", "keystone", "--keystone-url", keystone.url, "--keystone-user",
+                   "trunkline", "--keystone-password", ks.PASSWORD, "--keystone-project",
+                   "service", *NO_QUOTAS]
+        secured = Server("sqlite:///%s/ks.db" % tmp, extra=ks_args)  # access log on (info)
+        quiet = Server("sqlite:///%s/quiet.db" % tmp, extra=ks_args + ["--log-level", "warning"])
         member = Client(secured.url, keystone.token("member-a", "proj-a"))
         admin = Client(secured.url, keystone.token("admin-a", "proj-a"))
         member.call("GET", "/v2.0/networks")  # validates the service user and the token once
@@ -118,6 +127,17 @@ def main(argv=None):
         restricted.call("GET", "/v2.0/networks")
         member_ms, rules_ms = interleaved_ms(member, restricted, "/v2.0/networks", args.requests)
         check_us = access_rule_check_us(RULES)
+        log("access log: on (info) vs off (warning), requests alternating")
+        unlogged = Client(quiet.url, keystone.token("member-a", "proj-a"))
+        unlogged.call("GET", "/v2.0/networks")
+        on, off = [], []
+        cpu_on, cpu_off = _cpu_seconds(secured), _cpu_seconds(quiet)
+        for _ in range(5 * args.requests):
+            on.append(member.call("GET", "/v2.0/networks")[0])
+            off.append(unlogged.call("GET", "/v2.0/networks")[0])
+        cpu_on = (_cpu_seconds(secured) - cpu_on) / len(on) * 1000
+        cpu_off = (_cpu_seconds(quiet) - cpu_off) / len(off) * 1000
+        logged_ms, unlogged_ms = statistics.median(on) * 1000, statistics.median(off) * 1000
         log("first use of a token (validated by Keystone)")
         first = []
         for _ in range(10):
@@ -136,7 +156,7 @@ def main(argv=None):
         admin_list_ms = median_ms(admin, path, 10)
         member_list_ms = median_ms(member, path, 10)
     finally:
-        for srv in (plain, secured):
+        for srv in (plain, secured, quiet):
             if srv is not None:
                 srv.stop()
         if keystone is not None:
@@ -151,6 +171,11 @@ def main(argv=None):
              % len(RULES), "%.2f ms" % rules_ms),
             ("access-rule check in-process (%d rules, the last matches)" % len(RULES),
              "%.1f us" % check_us),
+            ("the same, access log on / off (median, requests alternating)",
+             "%.2f / %.2f ms (%+.1f %%)" % (logged_ms, unlogged_ms,
+                                           100 * (logged_ms / unlogged_ms - 1))),
+            ("server CPU per request, access log on / off",
+             "%.3f / %.3f ms (%+.1f %%)" % (cpu_on, cpu_off, 100 * (cpu_on / cpu_off - 1))),
             ("first request with a new token (Keystone validates; median)", "%.1f ms"
              % first_ms),
             ("list %d ports as admin (median)" % args.ports, "%.1f ms" % admin_list_ms),
@@ -166,6 +191,10 @@ def main(argv=None):
                       "interleaved_member_get_ms": round(member_ms, 2),
                       "interleaved_access_rules_get_ms": round(rules_ms, 2),
                       "access_rule_check_us": round(check_us, 1),
+                      "access_log_on_ms": round(logged_ms, 3),
+                      "access_log_off_ms": round(unlogged_ms, 3),
+                      "access_log_on_cpu_ms": round(cpu_on, 3),
+                      "access_log_off_cpu_ms": round(cpu_off, 3),
                       "new_token_get_ms": round(first_ms, 1),
                       "admin_list_ports_ms": round(admin_list_ms, 1),
                       "member_list_ports_ms": round(member_list_ms, 1),

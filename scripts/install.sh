@@ -29,10 +29,12 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.trunkline-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  echo "[install] pip: trunkline and test tools into .venv"
+# constraints.txt pins every package to the versions of a tested install (reproducible on any
+# day); scripts/freeze-constraints.sh rewrites it after a deliberate upgrade
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
+  echo "[install] pip: trunkline and test tools into .venv (constraints.txt)"
   .venv/bin/pip install -q --upgrade pip 2>&1 | grep -v 'is ignored' || true
-  .venv/bin/pip install -q -e '.[test]' 2>&1 | grep -v 'is ignored' || true
+  .venv/bin/pip install -q -c constraints.txt -e '.[test]' 2>&1 | grep -v 'is ignored' || true
   .venv/bin/python -c 'import trunkline, sqlalchemy, alembic, uvicorn, orjson, psycopg, openstack'
   touch "$stamp"
 fi
@@ -42,7 +44,8 @@ if [ ! -x .venv-keystone/bin/keystone-manage ] || [ ! -x .venv-keystone/bin/uwsg
   echo "[install] pip: keystone and uwsgi into .venv-keystone (test Keystone)"
   [ -x .venv-keystone/bin/python ] || "$PY" -m venv .venv-keystone
   .venv-keystone/bin/pip install -q --upgrade pip 2>&1 | grep -v 'is ignored' || true
-  .venv-keystone/bin/pip install -q keystone uwsgi 2>&1 | grep -v 'is ignored' || true
+  .venv-keystone/bin/pip install -q -c constraints-keystone.txt keystone uwsgi 2>&1 \
+    | grep -v 'is ignored' || true
   .venv-keystone/bin/python -c 'import keystone'
 fi
 # Nova's own JSON schema for os-server-external-events, which the tests' fake Nova checks the

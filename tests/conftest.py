@@ -71,6 +71,7 @@ NEEDS = {
     "channel/test_scaleout.py": ("postgres", "slow"),
     "api/test_faults_api.py": ("slow",),
     "api/test_auth.py": ("slow",),          # a real Keystone per module
+    "api/test_logging_keystone.py": ("slow",),
     "api/test_quotas_keystone.py": ("slow",),
     "api/test_auth_tokens.py": ("slow",),   # a real Keystone, restarted once
     "api/test_nova_events.py": ("slow",),   # a real Keystone, a fake Nova, 2 s batches

@@ -16,7 +16,7 @@ from typing import Optional
 
 import uvicorn
 
-from trunkline import constants, definitions, sdnotify
+from trunkline import constants, definitions, logs, sdnotify
 from trunkline.api import auth as auth_mod
 from trunkline.api import metrics as metrics_mod
 from trunkline.api.app import MAX_BODY, Api
@@ -24,7 +24,7 @@ from trunkline.api.health import Healthcheck
 from trunkline.api.policy import Policy
 from trunkline.channel.routes import Channel
 from trunkline.db import migrate
-from trunkline.db.engine import Database
+from trunkline.db.engine import Database, MissingDriver
 from trunkline.plugins import Plugins, agents, quotas
 from trunkline.plugins.config import PluginConfig
 from trunkline.services.nova import events as nova_events
@@ -68,7 +68,9 @@ def prepare_database(url: str) -> None:
 def build_auth(opts: dict):
     """The authenticator for the options ``trunkline server`` was given (a dict: ``auth``,
     ``policy_file``, ``agent_secret_file``, ``keystone_*``, ``token_cache_ttl``)."""
-    policy = Policy(opts.get("policy_file"))
+    policy = Policy(opts.get("policy_file"), enforce_scope=opts.get("enforce_scope", True),
+                    enforce_new_defaults=opts.get("enforce_new_defaults", True),
+                    policy_dirs=opts.get("policy_dirs"))
     secret = None
     if opts.get("agent_secret_file"):
         secret = auth_mod.read_secret(opts["agent_secret_file"])
@@ -173,17 +175,39 @@ def build_plugins(cfg: Optional[PluginConfig] = None) -> Plugins:
     return plugins
 
 
-def build_app(url: str, settings: Optional[dict] = None) -> Api:
-    """The ASGI app on database ``url``; ``settings`` as DEFAULTS (the server's options)."""
-    settings = dict(DEFAULTS, **(settings or {}))
-    agents.configure(settings["agent_down_time"])
-    db = Database(url)
+def plugin_config(settings: dict) -> PluginConfig:
+    """The ML2 settings of the server's options as a PluginConfig."""
     cfg = PluginConfig()
     if settings.get("network_vlan_ranges") is not None:
         cfg.network_vlan_ranges = {name: tuple(tuple(r) for r in ranges)
                                    for name, ranges in settings["network_vlan_ranges"].items()}
+    for key in ("type_drivers", "tenant_network_types", "flat_networks"):
+        if settings.get(key) is not None:
+            setattr(cfg, key, tuple(settings[key]))
+    for key in ("vni_ranges", "gre_ranges"):
+        if settings.get(key):
+            setattr(cfg, key, tuple(tuple(r) for r in settings[key]))
     if settings.get("quotas"):
         cfg.quotas = dict(settings["quotas"])
+    return cfg
+
+
+def check_types(settings: dict) -> None:
+    """ML2 refuses to start with a tenant network type it has no type driver for."""
+    cfg = plugin_config(settings)
+    missing = [t for t in cfg.tenant_network_types if t not in cfg.type_drivers]
+    if missing:
+        raise ConfigError("tenant network type %s has no type driver: add it to "
+                          "--type-drivers ([ml2] type_drivers) or remove it from "
+                          "--tenant-network-types" % ", ".join(missing))
+
+
+def build_app(url: str, settings: Optional[dict] = None) -> Api:
+    """The ASGI app on database ``url``; ``settings`` as DEFAULTS (the server's options)."""
+    settings = dict(DEFAULTS, **(settings or {}))
+    agents.configure(settings["agent_down_time"], settings.get("mechanism_drivers") or ())
+    db = Database(url)
+    cfg = plugin_config(settings)
     plugins = build_plugins(cfg)
     notifier = nova_notifier.from_settings(settings.get("nova"))
     if notifier is not None:
@@ -201,6 +225,7 @@ def build_app(url: str, settings: Optional[dict] = None) -> Api:
 def factory() -> Api:
     """uvicorn's app factory for worker processes (URL and settings come through the
     environment)."""
+    logs.setup_from_env()
     return build_app(os.environ[ENV_DB], json.loads(os.environ.get(ENV_SETTINGS) or "{}"))
 
 
@@ -210,7 +235,11 @@ def run(bind: str, url: str, workers: int = 1, log_level: str = "warning",
     settings = settings or {}
     check_auth(host or "127.0.0.1", settings.get("auth") or {})
     check_nova(settings.get("nova"))
-    prepare_database(url)
+    check_types(settings)
+    try:
+        prepare_database(url)
+    except MissingDriver as e:
+        raise ConfigError(str(e))
     os.environ[ENV_DB] = url
     os.environ[ENV_SETTINGS] = json.dumps(settings)
     if workers > 1:
@@ -222,6 +251,7 @@ def run(bind: str, url: str, workers: int = 1, log_level: str = "warning",
         "trunkline.server:factory", factory=True, host=host or "127.0.0.1", port=int(port),
         workers=workers, loop="uvloop", http="trunkline.api.http:Protocol",
         log_level=log_level, access_log=False, server_header=False, date_header=False,
+        log_config=None,  # trunkline's own logging (logs.py); api/access.py logs requests
         timeout_keep_alive=keep_alive,
         # open long polls (agents' watches) must not hold a shutdown for their timeout
         timeout_graceful_shutdown=3)

@@ -52,6 +52,15 @@ def _bin(name):
     return os.path.join(os.path.dirname(sys.executable), name)
 
 
+def _no_password(url):
+    """A database URL as it may be shown: ``postgresql://tl:***@host/db``."""
+    scheme, sep, rest = url.partition("://")
+    creds, at, where = rest.rpartition("@")
+    if not at or ":" not in creds:
+        return url
+    return "%s%s%s:***@%s" % (scheme, sep, creds.split(":", 1)[0], where)
+
+
 def _get_json(url, timeout=2, headers=None):
     with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}),
                                 timeout=timeout) as r:
@@ -104,7 +113,8 @@ class Stack:
             self._reclaim()
             self._write_record()
             rundir = self._start_ovs()
-            argv = [_bin("trunkline"), "server", "--bind", self.bind, "--db", self.db_url,
+            # the database URL (and any password in it) goes through the environment, not argv
+            argv = [_bin("trunkline"), "server", "--bind", self.bind,
                     "--workers", str(self.workers), *self.server_args]
             if self.policy_file:
                 argv += ["--policy-file", self.policy_file]
@@ -112,7 +122,7 @@ class Stack:
                 argv += ["--agent-secret-file", self.agent_secret_file]
             self._spawn("server", argv)
             self._wait(lambda: _get_json(self.url + "/"), "the API server")
-            self.log("server   %s (database %s)" % (self.url, self.db_url))
+            self.log("server   %s (database %s)" % (self.url, _no_password(self.db_url)))
             argv = [_bin("trunkline"), "agent", "--host", self.host, "--server", self.url,
                     "--dhcp", "--ovs-rundir", rundir,
                     "--state-dir", self.agent_state_dir]
@@ -188,7 +198,8 @@ class Stack:
     def _spawn(self, name, argv, at=None):
         logf = open(os.path.join(self.state_dir, name + ".log"), "ab")
         proc = subprocess.Popen(argv, stdout=logf, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+                                start_new_session=True,
+                                env=dict(os.environ, TRUNKLINE_DB_URL=self.db_url))
         logf.close()
         if at is None:
             self.procs.append((name, proc))

@@ -27,7 +27,7 @@ from trunkline import definitions
 from trunkline import exceptions as exc
 from trunkline.api import body as body_mod
 from trunkline.api import auth as auth_mod
-from trunkline.api import listing, openapi
+from trunkline.api import access, listing, openapi
 from trunkline.api.policy import Policy
 from trunkline.definitions import MAX_TAG_LENGTH, MAX_TAGS, Action, Resource, validators
 from trunkline.definitions import binding_extended
@@ -59,6 +59,7 @@ class Request:
         host = self.headers.get("host") or "%s:%s" % tuple(scope.get("server") or ("localhost", 80))
         self.base_url = "%s://%s" % (scope.get("scheme", "http"), host)
         self.request_id = "req-" + str(uuid.uuid4())
+        self.global_request_id = access.global_request_id(self.headers)
         self.context = None  # set once the caller is authenticated
         self.policy = None   # the caller's policy checker
 
@@ -195,6 +196,7 @@ class Api:
         await send({"type": "http.response.start", "status": resp.status,
                     "headers": headers + [(b"content-length", str(len(data)).encode())]})
         await send({"type": "http.response.body", "body": data})
+        access.log(req, scope, resp.status, len(data), started)
         if self.metrics is not None:
             self.metrics.observe(req.method, req.path, resp.status,
                                  time.perf_counter() - started)

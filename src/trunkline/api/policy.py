@@ -1,9 +1,13 @@
 """Policy enforcement with oslo.policy over Neutron's defaults (api/policies.py), optionally
-overridden by an operator's policy file (YAML or JSON). As in Neutron, an admin context is never
-checked further; everyone else is checked per action, per attribute they set, and per attribute
-they may read."""
+overridden by an operator's policy file (YAML or JSON) and the files of its policy
+directories (``policy.d`` beside the policy file, read in name order as oslo.policy does). As in
+Neutron, an admin context is never checked further; everyone else is checked per action, per
+attribute they set, and per attribute they may read. ``get_enforcer`` is the
+``oslo.policy.enforcer`` entry point for oslo.policy's command-line tools."""
 import logging
+import os
 import re
+import sys
 
 from oslo_config import cfg
 from oslo_policy import opts as policy_opts
@@ -37,17 +41,45 @@ class FieldCheck(policy.Check):
         return str(actual) == self.value
 
 
+def policy_paths(policy_file=None, policy_dirs=None):
+    """(absolute policy file or None, [absolute policy directories]) for the options given; a
+    relative path is taken from the current directory. Raises ValueError, saying what is wrong,
+    for a policy file or a named directory that does not exist: a start must not silently fall
+    back to the defaults. Without named directories, ``policy.d`` beside the policy file is
+    read when it exists (oslo.policy's ``policy_dirs`` default)."""
+    if policy_file:
+        policy_file = os.path.abspath(policy_file)
+        if not os.path.isfile(policy_file):
+            raise ValueError("policy file %s does not exist" % policy_file)
+    dirs = [os.path.abspath(d) for d in policy_dirs or ()]
+    for d in dirs:
+        if not os.path.isdir(d):
+            raise ValueError("policy directory %s does not exist" % d)
+    if not policy_dirs and policy_file:
+        beside = os.path.join(os.path.dirname(policy_file), "policy.d")
+        dirs = [beside] if os.path.isdir(beside) else []
+    return policy_file, dirs
+
+
 class Policy:
-    def __init__(self, policy_file=None):
+    def __init__(self, policy_file=None, enforce_scope=True, enforce_new_defaults=True,
+                 policy_dirs=None):
+        policy_file, dirs = policy_paths(policy_file, policy_dirs)
         conf = cfg.ConfigOpts()
         conf([], project="trunkline", default_config_files=[], default_config_dirs=[])
-        policy_opts.set_defaults(conf, enforce_scope=True, enforce_new_defaults=True,
-                                 policy_dirs=[])
+        policy_opts.set_defaults(conf, enforce_scope=enforce_scope,
+                                 enforce_new_defaults=enforce_new_defaults, policy_dirs=dirs)
         # Without an operator's file the defaults alone apply: point at no file at all.
         self.enforcer = policy.Enforcer(conf, policy_file=policy_file or "/nonexistent")
-        self.enforcer.register_defaults(policies.defaults())
-        self.enforcer.load_rules()
-        if not policy_file:
+        self.enforcer.register_defaults(policies.defaults(scoped=enforce_scope))
+        try:
+            self.enforcer.load_rules()
+        except Exception as e:  # oslo.policy's parse errors have no common base class
+            raise ValueError("cannot load the policy file %s: %s" % (policy_file, e))
+        if policy_file:
+            LOG.info("policy: %s%s", policy_file,
+                     "".join(" + %s/*" % d for d in dirs))
+        if not policy_file and not dirs:
             self.enforcer.use_conf = False  # no file to look for again on every check
         self.attr_rules = {}  # action -> [attribute names that have a rule]
         keys = set()
@@ -74,6 +106,14 @@ class Policy:
             return self.enforcer.enforce(rule, target, creds, do_raise=False)
         except policy.InvalidScope:
             return False
+
+
+def get_enforcer():
+    """The ``oslo.policy.enforcer`` entry point (``oslopolicy-policy-generator --namespace
+    trunkline``, ``oslopolicy-list-redundant``): the enforcer the server would use, with the
+    ``[oslo_policy]`` options of the ``--config-file`` files on the tool's command line."""
+    from trunkline.cli import config
+    return Policy(**config.policy_options(config.files_in(sys.argv[1:]))).enforcer
 
 
 _TARGET_KEY = re.compile(r"%\(([^)]+)\)s")

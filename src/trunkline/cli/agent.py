@@ -8,6 +8,7 @@ from trunkline import constants
 from trunkline.agent.drivers import DRIVERS
 from trunkline.agent.linuxbridge.uplinks import DEFAULT_VXLAN_GROUP, VXLAN_PORT
 from trunkline.agent.ovs import manager as ovs_manager
+from trunkline.cli import config
 from trunkline.cli.options import add_log_level
 
 TUNNEL_TYPES = ("vxlan", "gre")
@@ -171,6 +172,7 @@ def register(subparsers):
                    help="file whose first line is the deployment's agent secret, sent to the "
                         "server on every agent channel request (the server's "
                         "--agent-secret-file)")
+    config.add_argument(p)
     add_log_level(p)
     p.set_defaults(func=cmd_agent)
     return p

@@ -8,9 +8,13 @@ import os
 import signal
 import sys
 
-from trunkline.cli.options import add_log_level
+from trunkline.cli import config
+from trunkline.cli.options import add_log_level, log_argv
 
 LIGHT_COMMANDS = ("agent", "lab", "down", "doctor")
+TYPE_DRIVERS = ("flat", "vlan", "vxlan", "gre")
+TENANT_TYPES = ("vxlan", "gre", "vlan")
+MECHANISMS = ("openvswitch", "linuxbridge", "l2population")
 
 DESCRIPTION = """trunkline: a small, fast, Neutron-compatible network service built around
 VLAN-aware VMs (trunk ports). The real `openstack` CLI works against it:
@@ -30,8 +34,10 @@ def _add_server_options(p):
                    help="where the default SQLite database lives (default: %(default)s)")
     p.add_argument("--db", metavar="URL",
                    help="database URL: sqlite:////path/file.db or "
-                        "postgresql://user:pass@host:port/dbname "
-                        "(default: sqlite under --state-dir)")
+                        "postgresql://user:pass@host:port/dbname (default: $%s, else "
+                        "[database] connection of a --config-file, else sqlite under "
+                        "--state-dir; a password is better in either than here, where `ps` "
+                        "shows it)" % config.ENV_DB_URL)
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="API worker processes (default: %(default)s)")
     p.add_argument("--agent-down-time", type=_seconds, default=AGENT_DOWN_TIME, metavar="S",
@@ -56,6 +62,30 @@ def _add_server_options(p):
                    help="the physical networks VLAN provider networks may use and the VLAN ids "
                         "a VLAN network given no segmentation_id gets there, as ML2's "
                         "network_vlan_ranges (default: physnet1, with no range)")
+    m = p.add_argument_group("network types (ML2)")
+    m.add_argument("--type-drivers", type=_names(TYPE_DRIVERS), metavar="TYPE,...",
+                   default=list(TYPE_DRIVERS),
+                   help="the network types networks may have, as ML2's type_drivers; any other "
+                        "answers 400 'network_type value ... not supported' (default: %s)"
+                        % ",".join(TYPE_DRIVERS))
+    m.add_argument("--tenant-network-types", type=_names(TENANT_TYPES), metavar="TYPE,...",
+                   default=["vxlan"],
+                   help="the types a network without provider attributes gets, tried in order "
+                        "until one has a free segment, as ML2's tenant_network_types "
+                        "(default: vxlan)")
+    m.add_argument("--mechanism-drivers", type=_names(MECHANISMS), metavar="DRIVER,...",
+                   default=[],
+                   help="ML2's mechanism_drivers: ports bind to the L2 agents of these "
+                        "(openvswitch, linuxbridge), tried in order; l2population is always on "
+                        "(default: openvswitch,linuxbridge)")
+    m.add_argument("--flat-networks", type=config.split, metavar="PHYSNET,...",
+                   help="the physical networks flat provider networks may use, * for any, "
+                        "empty for none, as ML2's flat_networks (default: *)")
+    m.add_argument("--vni-ranges", type=_id_ranges(2 ** 24 - 1), metavar="MIN:MAX,...",
+                   help="VXLAN VNIs tenant networks get, as ML2's vni_ranges (default: 1:65535)")
+    m.add_argument("--tunnel-id-ranges", type=_id_ranges(2 ** 32 - 1), metavar="MIN:MAX,...",
+                   help="GRE keys tenant networks get, as ML2's tunnel_id_ranges "
+                        "(default: 1:65535)")
     a = p.add_argument_group("authentication and policy")
     a.add_argument("--auth", choices=["noauth", "keystone"], default="noauth",
                    help="noauth: every caller is an admin, 127.0.0.1 only; keystone: validate "
@@ -108,6 +138,18 @@ def _add_server_options(p):
                         "expiry; default: %(default)s)")
     a.add_argument("--policy-file", metavar="PATH",
                    help="oslo.policy file (YAML or JSON) overriding Neutron's default rules")
+    a.add_argument("--enforce-scope", type=config.boolean, default=True, metavar="true|false",
+                   help="oslo.policy's enforce_scope: a token of the wrong scope for a rule is "
+                        "refused (default: true, as Neutron)")
+    a.add_argument("--enforce-new-defaults", type=config.boolean, default=True,
+                   metavar="true|false",
+                   help="oslo.policy's enforce_new_defaults: false also accepts what a rule's "
+                        "deprecated check string allows (default: true, as Neutron)")
+    a.add_argument("--policy-dir", action="append", default=None, metavar="DIR",
+                   dest="policy_dirs",
+                   help="a directory of policy files read after --policy-file in name order, "
+                        "as oslo.policy's policy_dirs; repeatable (default: policy.d beside "
+                        "the policy file, when it exists)")
     a.add_argument("--agent-secret-file", metavar="PATH",
                    help="file whose first line is the secret agents must send on /agent/v1 "
                         "(required from agents when set; with keystone, a token with the "
@@ -129,7 +171,8 @@ def _add_server_options(p):
                        help="%ss a project may have, Neutron's [quotas] quota_%s "
                             "(default: %%(default)s)" % (name.replace("_", " "), name))
     _add_nova_options(p)
-    add_log_level(p)
+    config.add_argument(p)
+    add_log_level(p, default="info")
 
 
 
@@ -197,6 +240,37 @@ def _positive(text):
     return value
 
 
+def _names(known):
+    """argparse type of a comma-separated list of some of ``known``."""
+    def parse(text):
+        names = config.split(text)
+        bad = [n for n in names if n not in known]
+        if bad:
+            raise argparse.ArgumentTypeError("%s not supported (trunkline has %s)" % (
+                ", ".join(repr(b) for b in bad), ", ".join(known)))
+        return names
+    return parse
+
+
+def _id_ranges(top):
+    """argparse type of ML2's vni_ranges / tunnel_id_ranges: ``1:1000,2000:2999``."""
+    def parse(text):
+        ranges = []
+        for entry in config.split(text):
+            try:
+                low, high = (int(x) for x in entry.split(":"))
+                if not 1 <= low <= high <= top:
+                    raise ValueError
+            except ValueError:
+                raise argparse.ArgumentTypeError(
+                    "%r is not MIN:MAX with 1 <= MIN <= MAX <= %d" % (entry, top))
+            ranges.append([low, high])
+        if not ranges:
+            raise argparse.ArgumentTypeError("give at least one MIN:MAX range")
+        return ranges
+    return parse
+
+
 def _networks(text):
     from trunkline.api.metrics import allowed_networks
     cidrs = [c for c in text.split(",") if c.strip()]
@@ -235,6 +309,15 @@ def _settings(args):
                 "max_limit": args.pagination_max_limit, "auth": _auth_options(args)}
     if args.network_vlan_ranges is not None:
         settings["network_vlan_ranges"] = args.network_vlan_ranges
+    settings.update(type_drivers=args.type_drivers,
+                    tenant_network_types=args.tenant_network_types,
+                    mechanism_drivers=args.mechanism_drivers)
+    if args.flat_networks is not None:
+        settings["flat_networks"] = args.flat_networks
+    if args.vni_ranges:
+        settings["vni_ranges"] = args.vni_ranges
+    if args.tunnel_id_ranges:
+        settings["gre_ranges"] = args.tunnel_id_ranges
     if args.metrics_allow is not None:
         settings["metrics_allow"] = args.metrics_allow
     if args.healthcheck_disable_file:
@@ -259,7 +342,19 @@ def _server_argv(args):
         ["--network-vlan-ranges", ",".join(
             ",".join(["%s:%d:%d" % (name, low, high) for low, high in ranges] or [name])
             for name, ranges in args.network_vlan_ranges.items())]
-        if args.network_vlan_ranges else []) + (
+        if args.network_vlan_ranges else []) + [
+        "--type-drivers", ",".join(args.type_drivers),
+        "--tenant-network-types", ",".join(args.tenant_network_types),
+        "--enforce-scope", str(args.enforce_scope).lower(),
+        "--enforce-new-defaults", str(args.enforce_new_defaults).lower()] + (
+        ["--mechanism-drivers", ",".join(args.mechanism_drivers)]
+        if args.mechanism_drivers else []) + (
+        ["--vni-ranges", _ranges_text(args.vni_ranges)] if args.vni_ranges else []) + (
+        ["--flat-networks=" + ",".join(args.flat_networks)]
+        if args.flat_networks is not None else []) + (
+        ["--tunnel-id-ranges", _ranges_text(args.tunnel_id_ranges)]
+        if args.tunnel_id_ranges else []) + [
+        "--policy-dir=" + d for d in args.policy_dirs or ()] + log_argv(args) + (
         ["--metrics-allow", ",".join(args.metrics_allow)] if args.metrics_allow else []) + (
         ["--healthcheck-disable-file", os.path.abspath(args.healthcheck_disable_file)]
         if args.healthcheck_disable_file else []) + [
@@ -284,9 +379,13 @@ def _nova_argv(args):
     return argv
 
 
+def _ranges_text(ranges):
+    return ",".join("%d:%d" % (low, high) for low, high in ranges)
+
+
 def _db_url(args):
     from trunkline import server
-    return args.db or server.default_db_url(args.state_dir)
+    return args.db or os.environ.get(config.ENV_DB_URL) or server.default_db_url(args.state_dir)
 
 
 def _auth_options(args):
@@ -296,6 +395,9 @@ def _auth_options(args):
             "keystone_user_domain": args.keystone_user_domain,
             "keystone_project_domain": args.keystone_project_domain,
             "token_cache_ttl": args.token_cache_ttl, "policy_file": args.policy_file,
+            "enforce_scope": args.enforce_scope,
+            "enforce_new_defaults": args.enforce_new_defaults,
+            "policy_dirs": args.policy_dirs,
             "agent_secret_file": args.agent_secret_file,
             "keystone_auth_type": args.keystone_auth_type,
             "keystone_application_credential_id": args.keystone_application_credential_id,
@@ -313,7 +415,8 @@ def _auth_options(args):
 def cmd_server(args):
     from trunkline import server
     try:
-        server.run(args.bind, _db_url(args), workers=args.workers, log_level=args.log_level,
+        server.run(args.bind, _db_url(args), workers=args.workers,
+                   log_level="debug" if args.debug else args.log_level,
                    settings=_settings(args), keep_alive=args.client_socket_timeout)
     except server.ConfigError as e:
         print("trunkline server: %s" % e, file=sys.stderr)
@@ -335,6 +438,7 @@ def cmd_up(args):
     signal.signal(signal.SIGTERM, _interrupt)      # stopped while starting: clean up too
     stack = Stack(args.state_dir, bind=args.bind, db_url=_db_url(args), workers=args.workers,
                   server_args=_server_argv(args),
+                  agent_args=[a for f in args.config_files for a in ("--config-file", f)],
                   log=lambda line: print(line, flush=True),
                   agent_secret_file=args.agent_secret_file, policy_file=args.policy_file)
     try:
@@ -350,6 +454,12 @@ def cmd_up(args):
 
 
 def cmd_demo(args):
+    try:
+        import openstackclient  # noqa: F401
+    except ImportError:
+        print("trunkline demo: runs the real `openstack` CLI, which is not installed: "
+              "pip install 'trunkline[demo]' (make demo does)", file=sys.stderr)
+        return 2
     from trunkline.cli import demo
     return demo.run(keep=args.keep)
 
@@ -359,9 +469,13 @@ def cmd_db(args):
     from trunkline.db import migrate
     from trunkline.db.engine import Database
     url = _db_url(args)
-    if args.action == "upgrade":
-        server.prepare_database(url)
-    db = Database(url)
+    try:
+        if args.action == "upgrade":
+            server.prepare_database(url)
+        db = Database(url)
+    except server.MissingDriver as e:
+        print("trunkline db: %s" % e, file=sys.stderr)
+        return 2
     try:
         print("database %s at revision %s (head %s)" % (url, migrate.current(db.engine),
                                                         migrate.head()))
@@ -373,8 +487,11 @@ def parser(only=None):
     """The command line; ``only``: one of LIGHT_COMMANDS, then that command alone."""
     p = argparse.ArgumentParser(prog="trunkline", description=DESCRIPTION,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action=_Version)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
+    if only == "--version":
+        return p
     if only in LIGHT_COMMANDS:
         __import__("trunkline.cli." + only, fromlist=["register"]).register(sub)
         return p
@@ -417,6 +534,13 @@ def parser(only=None):
                    help="where the default SQLite database lives (default: %(default)s)")
     s.add_argument("--db", metavar="URL", help="database URL (default: sqlite under --state-dir)")
     s.set_defaults(func=cmd_db)
+    s = sub.add_parser("config", help="the Neutron configuration options trunkline reads",
+                       description="sample: a sample configuration file of every Neutron option "
+                                   "trunkline reads (--config-file), commented out, as "
+                                   "oslo-config-generator writes one; table: the same as the "
+                                   "Markdown table of docs/config.md.")
+    s.add_argument("action", choices=["sample", "table"])
+    s.set_defaults(func=cmd_config)
     __import__("trunkline.cli.lab", fromlist=["register"]).register(sub)  # trunkline lab ...
     __import__("trunkline.cli.agent", fromlist=["register"]).register(sub)  # trunkline agent
     for light in ("down", "doctor"):
@@ -424,11 +548,45 @@ def parser(only=None):
     return p
 
 
+class _Version(argparse.Action):
+    """``trunkline --version``: the installed distribution's version."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest=argparse.SUPPRESS, nargs=0,
+                         help="print trunkline's version and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from importlib import metadata
+        print("trunkline %s" % metadata.version("trunkline"))
+        parser.exit()
+
+
+def _commands(p):
+    """{name: subparser} of the top-level parser ``p``."""
+    return next(a for a in p._actions if isinstance(a, argparse._SubParsersAction)).choices
+
+
+def cmd_config(args):
+    commands = _commands(parser())
+    parsers = {name: commands[name] for name in ("server", "up", "agent")}
+    print(config.sample(parsers) if args.action == "sample" else config.table(parsers))
+
+
 def main(argv=None):
+    from trunkline import logs
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = parser(argv[0] if argv else None).parse_args(argv)
-    logging.basicConfig(level=getattr(args, "log_level", "warning").upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    p = parser(argv[0] if argv else None)
+    args = p.parse_args(argv)
+    notes = []
+    if getattr(args, "config_files", None):
+        try:
+            notes = config.apply(args, _commands(p)[args.command], argv[1:], args.command)
+        except config.ConfigFileError as e:
+            print("trunkline %s: error: %s" % (args.command, e), file=sys.stderr)
+            return 2
+    logs.setup(logs.options(args))
+    for line in notes:
+        logging.getLogger("trunkline.config").warning(line)
     try:
         return args.func(args) or 0
     except KeyboardInterrupt:

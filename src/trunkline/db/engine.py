@@ -46,6 +46,18 @@ def normalise_url(url):
     return url
 
 
+class MissingDriver(Exception):
+    """The database URL needs a driver that is not installed; the message says how to get it."""
+
+
+def _need_psycopg():
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        raise MissingDriver("PostgreSQL needs the psycopg driver, which is not installed: "
+                            "pip install 'trunkline[postgresql]' (or psycopg[binary])")
+
+
 def now():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -102,6 +114,8 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_connect)
             event.listen(self.engine, "begin", _sqlite_begin)
         else:
+            if self.url.startswith("postgresql+psycopg:"):
+                _need_psycopg()
             self.engine = create_engine(self.url, pool_size=pool_size, max_overflow=20,
                                         pool_pre_ping=True, **json_args)
 

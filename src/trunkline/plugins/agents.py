@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 G = schema.agents
 DOWN_TIME = 75.0                            # Neutron's agent_down_time default
 down_time = DOWN_TIME
+# ML2's mechanism drivers and the agent each binds ports to; l2population is always on
+MECHANISM_AGENTS = {"openvswitch": k.AGENT_OVS, "linuxbridge": k.AGENT_LINUXBRIDGE}
+MECHANISM_DRIVERS = tuple(MECHANISM_AGENTS) + ("l2population",)
+bind_types = k.L2_AGENT_TYPES              # the L2 agents a port binds to, in this order
 ZONES = {k.AGENT_DHCP: "nova"}              # L2 agents have no availability zone
 
 
@@ -39,10 +43,13 @@ def now() -> str:
     return stamp(datetime.datetime.now(datetime.timezone.utc))
 
 
-def configure(agent_down_time: float) -> None:
-    """Set how long after its last heartbeat an agent counts as dead (the server's option)."""
-    global down_time
+def configure(agent_down_time: float, mechanism_drivers: Iterable[str] = ()) -> None:
+    """Set how long after its last heartbeat an agent counts as dead and, from ML2's
+    ``mechanism_drivers`` (in order; none: both), which L2 agents ports are bound to."""
+    global down_time, bind_types
     down_time = float(agent_down_time)
+    types = [MECHANISM_AGENTS[d] for d in mechanism_drivers if d in MECHANISM_AGENTS]
+    bind_types = tuple(types) or k.L2_AGENT_TYPES
 
 
 def alive_cutoff() -> str:
@@ -61,7 +68,7 @@ def live_agent(conn: Connection, host: str, agent_type: str = k.AGENT_OVS) -> Op
 
 def live_l2_agent(conn: Connection, host: str) -> Optional[Row]:
     """The live L2 agent of ``host`` (Open vSwitch first, as ML2 tries its drivers in order)."""
-    for agent_type in k.L2_AGENT_TYPES:
+    for agent_type in bind_types:
         agent = live_agent(conn, host, agent_type)
         if agent is not None:
             return agent

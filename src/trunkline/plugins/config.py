@@ -4,7 +4,10 @@ from dataclasses import dataclass, field
 
 @dataclass
 class PluginConfig:
-    tenant_network_type: str = "vxlan"
+    # ML2's type_drivers and tenant_network_types (tried in order for a network without
+    # provider attributes)
+    type_drivers: tuple = ("flat", "vlan", "vxlan", "gre")
+    tenant_network_types: tuple = ("vxlan",)
     vni_ranges: tuple = ((1, 65535),)
     gre_ranges: tuple = ((1, 65535),)
     # physical network -> VLAN ranges for tenant allocation (empty: provider use only)

@@ -28,7 +28,16 @@ def segment_for(conn, cfg, res: dict) -> tuple:
     if ntype is None:
         if physnet is not None or seg_id is not None:
             raise _invalid("network_type required")
-        return _allocate(conn, cfg, cfg.tenant_network_type, None)
+        if not cfg.tenant_network_types:
+            raise exc.NoNetworkAvailable()
+        for tenant_type in cfg.tenant_network_types[:-1]:
+            try:
+                return _allocate(conn, cfg, tenant_type, None)
+            except exc.NoNetworkAvailable:
+                continue  # ML2 tries the next tenant network type
+        return _allocate(conn, cfg, cfg.tenant_network_types[-1], None)
+    if ntype not in cfg.type_drivers:
+        raise _invalid("network_type value '%s' not supported" % ntype)
     if ntype in ("vxlan", "gre"):
         if physnet is not None:
             raise _invalid("provider:physical_network specified for %s network" % ntype.upper())
