@@ -31,6 +31,7 @@ password = %s
 project_name = service
 user_domain_name = Default
 project_domain_name = Default
+memcached_servers = 127.0.0.1:11211
 """ % (keystone.url, ks.PASSWORD))
     log = tmp_path / "server.log"
     srv = Server("sqlite:///%s/tl.db" % tmp_path,
@@ -55,6 +56,6 @@ project_domain_name = Default
         assert "DEBUG" in text
         for secret in (ks.PASSWORD, token, "not-a-real-token"):
             assert secret not in text, "%s in the log" % secret
-        assert "[keystone_authtoken] auth_type" in text     # reported as ignored, not a value
+        assert "[keystone_authtoken] memcached_servers" in text   # reported as ignored
     finally:
         srv.stop()

@@ -151,6 +151,19 @@ OPTIONS = [
     Opt("keystone_authtoken", "user_domain_name", SERVER, "--keystone-user-domain"),
     Opt("keystone_authtoken", "project_domain_name", SERVER, "--keystone-project-domain"),
     Opt("keystone_authtoken", "token_cache_time", SERVER, "--token-cache-ttl"),
+    Opt("keystone_authtoken", "auth_type", SERVER, "--keystone-auth-type"),
+    Opt("keystone_authtoken", "application_credential_id", SERVER,
+        "--keystone-application-credential-id"),
+    Opt("keystone_authtoken", "application_credential_secret", SERVER,
+        "--keystone-application-credential-secret"),
+    Opt("keystone_authtoken", "cafile", SERVER, "--keystone-cafile"),
+    Opt("keystone_authtoken", "certfile", SERVER, "--keystone-certfile"),
+    Opt("keystone_authtoken", "keyfile", SERVER, "--keystone-keyfile"),
+    Opt("keystone_authtoken", "insecure", SERVER, "--keystone-insecure"),
+    Opt("keystone_authtoken", "service_type", SERVER, "--keystone-service-type"),
+    Opt("keystone_authtoken", "service_token_roles", SERVER, "--keystone-service-token-roles"),
+    Opt("keystone_authtoken", "service_token_roles_required", SERVER,
+        "--keystone-service-token-roles-required"),
     Opt("oslo_policy", "policy_file", SERVER, "--policy-file", _beside),
     Opt("oslo_policy", "enforce_scope", SERVER, "--enforce-scope"),
     Opt("oslo_policy", "enforce_new_defaults", SERVER, "--enforce-new-defaults"),
@@ -325,7 +338,7 @@ def apply(args, parser, argv, command):
 
 
 def _shown(opt, text):
-    if opt.name == "password" or opt.name == "connection":
+    if opt.name in ("password", "connection", "application_credential_secret"):
         return "***"
     return text
 
