@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(python3-venv postgresql iproute2 curl build-essential python3-dev
               openvswitch-switch dnsmasq-base isc-dhcp-client iputils-ping ethtool tcpdump
               iperf3)
-# the lab's QEMU guests (`lab vm create --qemu`): ~85 MB installed (docs/lab.md)
+# the lab's QEMU guests (`lab vm create --qemu`): ~85 MB installed (docs/commands.md)
 APT_PACKAGES+=(qemu-system-x86 busybox-static)
 
 missing=()

@@ -19,7 +19,9 @@ from trunkline.cli.agent import tunnel_types_arg
 LAB_HELP = """Simulated guests on this machine.  A lab VM is a network namespace whose eth0 is a
 veth plugged into the bridge Neutron's binding names (binding:vif_details.bridge_name), exactly
 as Nova + os-vif would plug it; guest VLANs (eth0.N) are real 8021q devices or, on kernels
-without 8021q, an equivalent tc/BPF device.  Needs root and a running `trunkline up`.
+without 8021q, an equivalent tc/BPF device (namespace VMs only).  With --qemu the VM is a real
+guest kernel under QEMU (Debian's kernel, a busybox initramfs) on a tap, and `vm exec` talks to
+its shell over a virtio-serial channel.  Needs root and a running `trunkline up`.
 
 example (the seed's trunk VM):
   trunkline lab vm create vm1 --port trunkparent
