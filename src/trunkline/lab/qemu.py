@@ -30,6 +30,8 @@ import tempfile
 import time
 import uuid
 
+from trunkline import names
+
 DEFAULT_CACHE = "/var/cache/trunkline/qemu"
 KERNEL_PACKAGE = "linux-image-amd64"
 # what the guest needs beyond the built-in drivers (dependencies are found in the modules)
@@ -290,7 +292,8 @@ def boot(vm, run_dir, netns=None, memory=256):
             "-chardev", "pipe,id=sh,path=" + fifo,
             "-device", "virtio-serial-pci",
             "-device", "virtserialport,chardev=sh,name=trunkline.shell",
-            "-netdev", "tap,id=n0,ifname=%s,script=no,downscript=no" % vm["tap"],
+            "-netdev", "%s,id=n0,ifname=%s,script=no,downscript=no"
+            % (names.TUNTAP_MODE, vm["tap"]),
             "-device", nic,
             "-uuid", vm["vm_uuid"], "-daemonize", "-pidfile", pidfile]
     if netns:

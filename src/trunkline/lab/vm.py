@@ -126,7 +126,7 @@ def plug_tap(vif):
     host_ns, tap = vif.get("host_netns"), vif["tap"]
     if host_ns and not netns_exists(host_ns):
         raise LabError("the agent's namespace %s does not exist" % host_ns)
-    _ip(host_ns, "tuntap", "add", "dev", tap, "mode", "tap")
+    _ip(host_ns, "tuntap", "add", "dev", tap, "mode", names.TUNTAP_MODE)
     try:
         _ip(host_ns, "link", "set", tap, "mtu", str(vif["mtu"]),
             "address", qemu.tap_mac(vif["mac"]))
