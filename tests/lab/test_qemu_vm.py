@@ -27,7 +27,8 @@ pytestmark = [needs_root_ovs,
               pytest.mark.skipif(not os.path.exists("/bin/busybox"),
                                  reason="needs busybox-static (make install)")]
 
-SEED_NETS = {"net0": "10.0.4.0/24", "net1": "10.0.5.0/24", "net2": "10.0.6.0/24"}
+SEED_NETS = {"net0": "10.0.4.0/24", "net1": "10.0.5.0/24", "net2": "10.0.6.0/24",
+             "net3": "10.0.7.0/24"}     # net3: the subport added live
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,8 @@ def env():
             e.nets[name] = e.create("network", name=name)["id"]
             e.subnets[name] = e.create("subnet", network_id=e.nets[name], cidr=cidr,
                                        ip_version=4, name="sub-" + name)["id"]
-        for name, net in (("parent", "net0"), ("sub1", "net1"), ("sub2", "net2")):
+        for name, net in (("parent", "net0"), ("sub1", "net1"), ("sub2", "net2"),
+                          ("sub3", "net3")):
             e.ports[name] = e.create("port", network_id=e.nets[net], name=name)
         e.trunk = e.create("trunk", port_id=e.ports["parent"]["id"], name="qemu", sub_ports=[
             {"port_id": e.ports["sub%d" % vid]["id"], "segmentation_type": "vlan",
@@ -52,6 +54,22 @@ def env():
 
 def fixed_ip(env, name):
     return env.ports[name]["fixed_ips"][0]["ip_address"]
+
+
+def test_failed_boot_leaves_nothing_and_unbinds(env, monkeypatch):
+    """QEMU refusing to start (a bogus accelerator) is a LabError; the port is unbound again
+    and no tap, state entry or process is left (the module's real VM is already up)."""
+    port = env.ports["sub3"]
+    monkeypatch.setenv("TRUNKLINE_QEMU_ACCEL", "no-such-accel")
+    with pytest.raises(labvm.LabError, match="accelerator|no-such-accel"):
+        labvm.create_vm(env.stack.url, "broken", port["id"], host=env.stack.host,
+                        state_dir=env.lab_dir, use_qemu=True)
+    assert "broken" not in LabState(env.lab_dir).vms()
+    after = env.port(port["id"])
+    assert after["binding:host_id"] == "" and after["device_id"] == ""
+    links = subprocess.run(["ip", "-n", env.stack.netns, "-o", "link"], capture_output=True,
+                           text=True, check=True).stdout
+    assert names.tap(port["id"]) not in links
 
 
 def test_guest_is_a_real_kernel_on_a_nova_style_tap(env):
@@ -111,6 +129,18 @@ def test_pings_answer_and_tap_shows_vlan_1(env):
     assert any("ICMP echo reply" in line for line in tagged), out
     assert env.ping("eth0.2", env.dhcp["net2"][0], wait=3)
     assert env.ping("eth0", env.dhcp["net0"][0], wait=3)
+
+
+def test_subport_added_live_leases_on_a_new_vlan(env):
+    sub3 = env.ports["sub3"]
+    env.api("PUT", "/trunks/%s/add_subports" % env.trunk, {"sub_ports": [
+        {"port_id": sub3["id"], "segmentation_type": "vlan", "segmentation_id": 3}]}, ok=200)
+    env.wait_trunk("ACTIVE", timeout=60)
+    labvm.add_vm_vlan(env.vm, 3, mac=sub3["mac_address"], state_dir=env.lab_dir)
+    assert env.lease("eth0.3") == fixed_ip(env, "sub3")
+    assert env.ping("eth0.3", env.dhcp["net3"][0], wait=3)
+    listed = [v for v in labvm.list_vms(env.lab_dir) if v["name"] == env.vm]
+    assert listed and listed[0]["present"] and listed[0]["kind"] == "qemu"
 
 
 def test_delete_ends_qemu_and_leaves_nothing(env):
