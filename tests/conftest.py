@@ -64,6 +64,7 @@ NEEDS = {
     "agent/linuxbridge/test_wiring_linuxbridge.py": ("root",),
     "lab/test_lab_vm.py": ("root", "ovs"),
     "lab/test_qemu_vm.py": ("root", "ovs", "qemu"),     # one QEMU/TCG boot, ~1-4 minutes
+    "lab/test_qemu_demo.py": ("root", "ovs", "qemu"),
     "e2e/": ("root", "ovs", "slow"),
     "multihost/": ("root", "ovs", "slow"),
     "fuzz/": ("slow",),
