@@ -3,6 +3,8 @@ as Nova's libvirt driver + os-vif plug it, against a real stack (server, private
 agent with DHCP).  One boot for the module: the guest leases eth0, eth0.1 and eth0.2 from dnsmasq
 with the seed's own commands (real 8021q in the guest), pings answer, tcpdump on the tap shows
 the tagged frames, and deleting the VM ends QEMU and leaves no tap behind."""
+import contextlib
+import io
 import os
 import re
 import shutil
@@ -15,6 +17,7 @@ from helpers.dataplane import needs_root_ovs
 from helpers.e2e import Env
 from helpers.server import running_stack, wait_for
 from trunkline import names
+from trunkline.cli import main as cli
 from trunkline.lab import qemu
 from trunkline.lab import vm as labvm
 from trunkline.lab.state import LabState
@@ -50,6 +53,13 @@ def env():
         for net in SEED_NETS:
             e.record_dhcp_port(net)
         yield e
+
+
+def run_cli(*argv):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = cli.main(list(argv))
+    return rc, out.getvalue(), err.getvalue()
 
 
 def fixed_ip(env, name):
@@ -141,6 +151,13 @@ def test_subport_added_live_leases_on_a_new_vlan(env):
     assert env.ping("eth0.3", env.dhcp["net3"][0], wait=3)
     listed = [v for v in labvm.list_vms(env.lab_dir) if v["name"] == env.vm]
     assert listed and listed[0]["present"] and listed[0]["kind"] == "qemu"
+    # the CLI: output and exit status come through the serial channel
+    common = ["--state-dir", env.lab_dir]
+    rc, out, err = run_cli("lab", "vm", "exec", *common, env.vm, "--", "ip", "-4", "-o",
+                           "addr", "show", "dev", "eth0.3")
+    assert rc == 0 and fixed_ip(env, "sub3") in out, err
+    rc, out, err = run_cli("lab", "vm", "exec", *common, env.vm, "--", "sh", "-c", "exit 7")
+    assert rc == 7
 
 
 def test_delete_ends_qemu_and_leaves_nothing(env):
