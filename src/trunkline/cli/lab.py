@@ -67,7 +67,7 @@ def cmd_create(args):
                        state_dir=args.state_dir, use_qemu=args.qemu)
     if rec.get("kind") == "qemu":
         print("VM %s: QEMU pid %d (%s), eth0 %s mtu %d, port %s (%s) bound to %s, %s on %s"
-              % (rec["name"], rec["qemu_pid"], qemu_accel(), rec["mac"], rec["mtu"],
+              % (rec["name"], rec["qemu_pid"], rec["accel"], rec["mac"], rec["mtu"],
                  rec["port_id"], ", ".join(rec["fixed_ips"]) or "no IP", rec["host"],
                  rec["tap"], rec["bridge"]))
         return 0
@@ -75,11 +75,6 @@ def cmd_create(args):
           % (rec["name"], rec["vm_netns"], rec["mac"], rec["mtu"], rec["port_id"],
              ", ".join(rec["fixed_ips"]) or "no IP", rec["host"], rec["tap"], rec["bridge"]))
     return 0
-
-
-def qemu_accel():
-    from trunkline.lab import qemu
-    return qemu.accel()
 
 
 @_guard

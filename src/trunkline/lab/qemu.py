@@ -5,12 +5,13 @@ The kernel is Debian's ``linux-image-amd64`` (resolved to its versioned package,
 on the machine); only ``vmlinuz`` and the few modules the guest needs are kept.  The initramfs is
 built here: ``busybox-static``, the host's iproute2 ``ip`` and iputils ``ping`` with their shared
 libraries (so the seed's commands run verbatim), the virtio NIC and 8021q modules with their
-dependencies in load order, and an ``/init`` that insmods them and serves a shell on the second
-serial port.
+dependencies in load order, and an ``/init`` that insmods them and serves a shell on a
+virtio-serial port.
 
-Exec protocol (``exec_guest``): the guest runs ``cat /dev/ttyS1 | sh`` (raw tty, no echo), which
-QEMU connects to a pair of FIFOs (``serial.in``/``serial.out``, a ``pipe`` chardev: no connection
-state, so one CLI process after another can talk to it).  A request is
+Exec protocol (``exec_guest``): the guest runs ``cat PORT | sh >PORT`` on the virtio-serial port
+``trunkline.shell``, which QEMU connects to a pair of FIFOs (``serial.in``/``serial.out``, a
+``pipe`` chardev: no connection state, so one CLI process after another can talk to it; the
+8250 UART dropped input after a client reconnected).  A request is
 ``\\n echo BEGIN ; ( CMD ) </dev/null 2>&1 ; echo "END $?"\\n`` with a fresh nonce in both markers;
 the reply is everything between the BEGIN and END lines, and the exit status follows END.  The
 leading newline flushes a partial line left by an interrupted request, BEGIN skips its output.
@@ -38,6 +39,7 @@ KERNEL_PACKAGE = "linux-image-amd64"
 GUEST_MODULES = ("virtio_pci", "virtio_net", "virtio_console", "8021q")
 HOST_BINARIES = ("/usr/sbin/ip", "/usr/bin/ping")      # verbatim iproute2 / iputils in the guest
 BOOT_TIMEOUT = 300          # TCG boots in ~10-20 s on an idle machine; much longer under load
+KVM_BOOT_TIMEOUT = 60       # a KVM guest is up in seconds; silence means KVM does not work
 
 
 class QemuError(RuntimeError):
@@ -260,9 +262,20 @@ def prepare(cache=None):
 # --- the VM ----------------------------------------------------------------------------------
 
 def accel():
-    """TCG unless TRUNKLINE_QEMU_ACCEL says otherwise: /dev/kvm may be PVM, which hangs
-    or aborts stock kernels."""
-    return os.environ.get("TRUNKLINE_QEMU_ACCEL") or "tcg"
+    """``$TRUNKLINE_QEMU_ACCEL``, else ``kvm`` when /dev/kvm is a usable Intel/AMD KVM, else
+    ``tcg``.  A PVM host's /dev/kvm (``kvm_pvm``) only runs PVM guests: stock kernels abort
+    (``-cpu host``) or hang there, so it counts as no KVM."""
+    forced = os.environ.get("TRUNKLINE_QEMU_ACCEL")
+    if forced:
+        return forced
+    if (os.access("/dev/kvm", os.R_OK | os.W_OK) and not os.path.exists("/sys/module/kvm_pvm")
+            and any(os.path.exists("/sys/module/" + m) for m in ("kvm_intel", "kvm_amd"))):
+        return "kvm"
+    return "tcg"
+
+
+def accel_forced():
+    return bool(os.environ.get("TRUNKLINE_QEMU_ACCEL"))
 
 
 def tap_mac(mac):
@@ -270,9 +283,11 @@ def tap_mac(mac):
     return "fe" + mac[2:]
 
 
-def boot(vm, run_dir, netns=None, memory=256):
+def boot(vm, run_dir, netns=None, memory=256, accelerator=None):
     """Start QEMU for VM (its ``tap``, ``mac``, ``mtu``, ``datapath_type``) with its files in
-    RUN_DIR, inside NETNS (where the tap is).  Returns QEMU's PID once it has daemonized."""
+    RUN_DIR, inside NETNS (where the tap is), with ACCELERATOR (default :func:`accel`).
+    Returns QEMU's PID once it has daemonized."""
+    accelerator = accelerator or accel()
     vmlinuz, initrd = prepare()
     os.makedirs(run_dir, exist_ok=True)
     fifo, pidfile = os.path.join(run_dir, "serial"), os.path.join(run_dir, "qemu.pid")
@@ -285,7 +300,7 @@ def boot(vm, run_dir, netns=None, memory=256):
         nic += ",csum=off,guest_csum=off"
     argv = ["qemu-system-x86_64", "-name", "trunkline-" + vm["name"],
             "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-            "-accel", accel(), "-m", str(memory), "-smp", "1",
+            "-accel", accelerator, "-m", str(memory), "-smp", "1",
             "-kernel", vmlinuz, "-initrd", initrd,
             "-append", "console=ttyS0 rdinit=/init panic=-1 quiet loglevel=3",
             "-serial", "file:" + os.path.join(run_dir, "console.log"),
@@ -296,6 +311,8 @@ def boot(vm, run_dir, netns=None, memory=256):
             % (names.TUNTAP_MODE, vm["tap"]),
             "-device", nic,
             "-uuid", vm["vm_uuid"], "-daemonize", "-pidfile", pidfile]
+    if accelerator == "kvm":
+        argv[argv.index("-m"):argv.index("-m")] = ["-cpu", "host"]
     if netns:
         argv = ["ip", "netns", "exec", netns] + argv
     _run(argv, timeout=60)

@@ -269,12 +269,26 @@ def create_vm(endpoint, name, port, host=None, state_dir=None, ns_prefix=NS_PREF
 
 
 def _boot_qemu(vm, state):
-    """Plug VM's tap, start its QEMU (recorded at once, for `lab down`) and wait for its shell."""
+    """Plug VM's tap, start its QEMU (recorded at once, for `lab down`) and wait for its shell.
+    A guest that stays silent under an auto-detected KVM is booted again under TCG."""
     plug_tap(vm)
-    vm["qemu_pid"] = qemu.boot(vm, vm["run_dir"], netns=vm["host_netns"])
-    with state.edit() as data:
-        data["vms"][vm["name"]]["qemu_pid"] = vm["qemu_pid"]
-    qemu.wait_ready(vm)
+    accelerators = [qemu.accel()]
+    if accelerators[0] == "kvm" and not qemu.accel_forced():
+        accelerators.append("tcg")
+    for i, accelerator in enumerate(accelerators):
+        last = i == len(accelerators) - 1
+        try:
+            vm["accel"] = accelerator
+            vm["qemu_pid"] = qemu.boot(vm, vm["run_dir"], netns=vm["host_netns"],
+                                       accelerator=accelerator)
+            with state.edit() as data:
+                data["vms"][vm["name"]].update(qemu_pid=vm["qemu_pid"], accel=accelerator)
+            qemu.wait_ready(vm, qemu.BOOT_TIMEOUT if last else qemu.KVM_BOOT_TIMEOUT)
+            return
+        except qemu.QemuError:
+            if last:
+                raise
+            qemu.stop(vm)
 
 
 def l2_agent(api, host=None):
