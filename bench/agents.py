@@ -43,7 +43,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 from sqlalchemy import create_engine, func, select   # noqa: E402
 
 from api import Http, cpu_s, log, pct, rss_mb, tree   # noqa: E402  (bench/api.py)
-from helpers.server import Postgres, Server                 # noqa: E402  (tests/helpers/server.py)
+from helpers.server import NO_QUOTAS, Postgres, Server       # noqa: E402  (tests/helpers/server.py)
 from trunkline.agent.main import Agent                # noqa: E402
 from trunkline.agent.noop import NoopDriver           # noqa: E402
 from trunkline.db import schema                       # noqa: E402
@@ -254,7 +254,7 @@ def main(argv=None):
     rows = []
     try:
         url = pg.new_database()
-        server = Server(url, workers=args.workers)
+        server = Server(url, workers=args.workers, extra=NO_QUOTAS)
         engine = create_engine(normalise_url(url))
         with open(os.path.join(pg.data, "postmaster.pid")) as f:
             pg_pid = int(f.readline())

@@ -127,7 +127,8 @@ class Bench:
         log_f = open(os.path.join(self.root, "server.log"), "ab")
         self.server = subprocess.Popen(
             [os.path.join(VENV_BIN, "trunkline"), "server", "--bind", "127.0.0.1:%d" % port,
-             "--db", "sqlite:///" + os.path.join(self.root, "trunkline.db")],
+             "--db", "sqlite:///" + os.path.join(self.root, "trunkline.db"),
+             "--quota-network", "-1", "--quota-subnet", "-1", "--quota-port", "-1"],
             stdout=log_f, stderr=subprocess.STDOUT, start_new_session=True)
         log_f.close()
         self.http = Http(self.url, "l2bench")

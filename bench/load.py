@@ -41,7 +41,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 from api import Http, cpu_s, log, pct, tree     # noqa: E402  (bench/api.py)
-from helpers.server import Postgres, Server           # noqa: E402  (tests/helpers/server.py)
+from helpers.server import NO_QUOTAS, Postgres, Server # noqa: E402  (tests/helpers/server.py)
 
 LEVELS = (16, 64, 256)
 MIX = [("port_create", 20), ("port_show", 20), ("port_update", 12), ("port_delete", 10),
@@ -220,7 +220,7 @@ def load_part(pg, args):
         url = pg.new_database()
         servers, agents = [], []
         try:
-            servers = [Server(url) for _ in range(nservers)]
+            servers = [Server(url, extra=NO_QUOTAS) for _ in range(nservers)]
             urls = [s.url for s in servers]
             hosts = ["load-h%02d" % i for i in range(args.agents)]
             for i, host in enumerate(hosts):
@@ -251,7 +251,7 @@ def load_part(pg, args):
 
 def scale_part(pg, args):
     url = pg.new_database()
-    server = Server(url)
+    server = Server(url, extra=NO_QUOTAS)
     try:
         api = Http(server.url, "scale")
         host = "scale-h1"

@@ -194,7 +194,8 @@ class Bench:
         self.lab = os.path.join(self.tmp, "lab")
         # one add_subports call with 4094 subports is ~390 kB: above Neutron's default body limit
         self.stack = Stack(os.path.join(self.tmp, "stack"), isolated=True,
-                           log=lambda line: log("stack: " + line), server_args=["--max-request-body-size", str(4 * 1024 * 1024)])
+                           log=lambda line: log("stack: " + line), server_args=["--max-request-body-size", str(4 * 1024 * 1024),
+                                        "--quota-port", "-1"])
         self.api = None
         self.probes = []
         self.res = {}

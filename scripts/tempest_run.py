@@ -33,7 +33,7 @@ SELECTION = (
     r"|test_extensions|test_revisions|test_timestamp|test_extension_driver_port_security"
     r"|admin\.(test_agent_management|test_tag|test_networks|test_ports"
     r"|test_external_network_extension|test_shared_network_extension"
-    r"|test_extension_driver_port_security_admin))"
+    r"|test_extension_driver_port_security_admin|test_quotas|test_quotas_negative))"
     r"|tempest\.api\.network\.(test_networks|test_ports|test_extensions|test_tags"
     r"|test_allowed_address_pair|test_versions|test_agent_management_negative"
     r"|admin\.(test_ports|test_external_network_extension"

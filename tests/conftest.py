@@ -61,6 +61,9 @@ NEEDS = {
     "agent/test_vlan_devices.py": ("root",),
     "agent/dhcp/test_dhcp_agent.py": ("root", "ovs"),
     "agent/ovs/test_wiring_ovs.py": ("root", "ovs"),
+    "agent/ovs/test_vif_ready_ovs.py": ("root", "ovs"),
+    "agent/ovs/test_ovsdb_manager_ovs.py": ("root", "ovs"),
+    "agent/ovs/test_osvif_ovs.py": ("root", "ovs"),
     "agent/linuxbridge/test_wiring_linuxbridge.py": ("root",),
     "lab/test_lab_vm.py": ("root", "ovs"),
     "lab/test_qemu_vm.py": ("root", "ovs", "qemu"),     # one QEMU/TCG boot, ~1-4 minutes
@@ -71,6 +74,8 @@ NEEDS = {
     "channel/test_scaleout.py": ("postgres", "slow"),
     "api/test_faults_api.py": ("slow",),
     "api/test_auth.py": ("slow",),          # a real Keystone per module
+    "api/test_quotas_keystone.py": ("slow",),
+    "api/test_auth_tokens.py": ("slow",),   # a real Keystone, restarted once
 }
 
 

@@ -1,6 +1,11 @@
 """The vocabulary the server, the agent and the lab share: statuses, agent types, VIF types and
 device owners, each with what it means. A leaf module (standard library only): the agent and
 the lab import it without pulling in any server code."""
+import os
+
+# -- where every command keeps its state unless told otherwise (--state-dir)
+ENV_STATE_DIR = "TRUNKLINE_STATE_DIR"
+STATE_DIR = os.environ.get(ENV_STATE_DIR) or "/var/lib/trunkline"
 
 # -- resource statuses (Neutron's words)
 ACTIVE = "ACTIVE"       # wired and working (a port: its host's agent put it on the switch)
@@ -8,6 +13,7 @@ DOWN = "DOWN"           # not wired (yet), admin down, or its host's agent is de
 BUILD = "BUILD"         # an agent is wiring it
 ERROR = "ERROR"         # an agent could not wire it
 DEGRADED = "DEGRADED"   # a trunk whose parent is wired but not every subport
+INACTIVE = "INACTIVE"   # a port binding on a host other than the port's own (binding-extended)
 
 PORT_STATUSES = (ACTIVE, DOWN, BUILD)                     # what an agent may report for a port
 TRUNK_STATUSES = (BUILD, ACTIVE, DEGRADED, ERROR)         # ... for a trunk (DOWN is the server's)

@@ -214,6 +214,24 @@ class PortBound(InUse):
                "port type: %(vif_type)s, old_mac %(old_mac)s, new_mac %(new_mac)s.")
 
 
+# -- port bindings (binding-extended)
+
+class PortBindingNotFound(NotFound):
+    message = "Binding for port %(port_id)s for host %(host)s could not be found."
+
+
+class PortBindingAlreadyActive(Conflict):
+    message = "Binding for port %(port_id)s on host %(host)s is already active."
+
+
+class PortBindingAlreadyExists(Conflict):
+    message = "Binding for port %(port_id)s on host %(host)s already exists."
+
+
+class PortBindingError(NeutronError):
+    message = "Binding for port %(port_id)s on host %(host)s could not be created or updated."
+
+
 # -- trunks (these live in neutron.services.trunk.exceptions upstream)
 
 class TrunkPortInUse(InUse):
@@ -383,3 +401,24 @@ class ChangesPruned(NeutronError):
     code = 410
     message = ("The change log no longer goes back to revision %(since)s (kept after "
                "%(horizon)s); read the host state again.")
+
+
+# -- quotas
+
+class OverQuota(Conflict):
+    message = "Quota exceeded for resources: %(overs)s."
+
+
+class TenantQuotaNotFound(NotFound):
+    message = "Quota for project %(tenant_id)s could not be found."
+
+
+class AdminRequired(NotAuthorized):
+    message = "User does not have admin privileges: %(reason)s."
+
+
+class HTTPNotImplemented(NeutronError):
+    code = 501
+
+    def __init__(self, message):
+        super().__init__(message)

@@ -1,30 +1,39 @@
 """Assembling and running the API server: database (migrated to head), the plugin of every
 resource the definitions declare, the agent channel, the ASGI app with its authentication and
 policy, and uvicorn with the fastest loop and HTTP parser available."""
+import atexit
+import http.client
 import importlib
 import ipaddress
 import json
 import logging
 import os
+import shutil
+import tempfile
+import threading
+import time
 from typing import Optional
 
 import uvicorn
 
-from trunkline import definitions
+from trunkline import constants, definitions, sdnotify
 from trunkline.api import auth as auth_mod
+from trunkline.api import metrics as metrics_mod
 from trunkline.api.app import MAX_BODY, Api
+from trunkline.api.health import Healthcheck
 from trunkline.api.policy import Policy
 from trunkline.channel.routes import Channel
 from trunkline.db import migrate
 from trunkline.db.engine import Database
-from trunkline.plugins import Plugins, agents
+from trunkline.plugins import Plugins, agents, quotas
 from trunkline.plugins.config import PluginConfig
 
 LOG = logging.getLogger(__name__)
-DEFAULT_STATE_DIR = "/var/lib/trunkline"
+DEFAULT_STATE_DIR = constants.STATE_DIR
 ENV_DB = "TRUNKLINE_DB"
 ENV_SETTINGS = "TRUNKLINE_SERVER_SETTINGS"   # the settings (JSON) for worker processes
 ENV_KEYSTONE_PASSWORD = "TRUNKLINE_KEYSTONE_PASSWORD"
+ENV_KEYSTONE_APP_CRED_SECRET = "TRUNKLINE_KEYSTONE_APPLICATION_CREDENTIAL_SECRET"
 # idle keep-alive connections live as long as Neutron's client_socket_timeout: a short limit
 # (uvicorn's own is 5 s) lets a client reuse a connection the server is just closing
 KEEP_ALIVE = 900.0
@@ -64,11 +73,28 @@ def build_auth(opts: dict):
     if opts.get("auth", "noauth") == "noauth":
         return auth_mod.NoAuth(policy, agent_secret=secret)
     return auth_mod.KeystoneAuth(
-        policy, opts["keystone_url"], opts["keystone_user"],
-        opts.get("keystone_password") or os.environ.get(ENV_KEYSTONE_PASSWORD, ""),
-        opts["keystone_project"], user_domain=opts.get("keystone_user_domain") or "Default",
-        project_domain=opts.get("keystone_project_domain") or "Default",
+        policy, opts["keystone_url"], auth_type=opts.get("keystone_auth_type") or "password",
+        auth_options=_keystone_plugin_options(opts),
+        tls={k: opts.get("keystone_" + k) for k in ("cafile", "certfile", "keyfile", "insecure")},
+        service_type=opts.get("keystone_service_type") or "network",
+        service_token_roles=opts.get("keystone_service_token_roles") or ("service",),
+        service_token_roles_required=opts.get("keystone_service_token_roles_required", True),
         cache_ttl=float(opts.get("token_cache_ttl", 300)), agent_secret=secret)
+
+
+def _keystone_plugin_options(opts):
+    """keystoneauth1's options for the service user's plugin (secrets from the environment
+    when not given as options)."""
+    if (opts.get("keystone_auth_type") or "password") == "v3applicationcredential":
+        return {"application_credential_id": opts.get("keystone_application_credential_id"),
+                "application_credential_secret":
+                    opts.get("keystone_application_credential_secret")
+                    or os.environ.get(ENV_KEYSTONE_APP_CRED_SECRET, "")}
+    return {"username": opts.get("keystone_user"),
+            "password": opts.get("keystone_password") or os.environ.get(ENV_KEYSTONE_PASSWORD, ""),
+            "project_name": opts.get("keystone_project"),
+            "user_domain_name": opts.get("keystone_user_domain") or "Default",
+            "project_domain_name": opts.get("keystone_project_domain") or "Default"}
 
 
 def check_auth(host: str, opts: dict) -> None:
@@ -81,16 +107,35 @@ def check_auth(host: str, opts: dict) -> None:
             "(with the service user's --keystone-user/--keystone-password/"
             "--keystone-project)." % host)
     if mode == "keystone":
-        missing = [o for o in ("keystone_url", "keystone_user", "keystone_project")
-                   if not opts.get(o)]
-        if not (opts.get("keystone_password") or os.environ.get(ENV_KEYSTONE_PASSWORD)):
-            missing.append("keystone_password")
+        plugin = _keystone_plugin_options(opts)
+        if (opts.get("keystone_auth_type") or "password") == "v3applicationcredential":
+            missing = [o for o in ("keystone_url", "keystone_application_credential_id")
+                       if not opts.get(o)]
+            if not plugin["application_credential_secret"]:
+                missing.append("keystone_application_credential_secret")
+            env = ENV_KEYSTONE_APP_CRED_SECRET
+        else:
+            missing = [o for o in ("keystone_url", "keystone_user", "keystone_project")
+                       if not opts.get(o)]
+            if not plugin["password"]:
+                missing.append("keystone_password")
+            env = ENV_KEYSTONE_PASSWORD
         if missing:
-            raise ConfigError("--auth keystone needs %s (the password may come from $%s)" % (
-                ", ".join("--" + m.replace("_", "-") for m in missing), ENV_KEYSTONE_PASSWORD))
+            raise ConfigError("--auth keystone needs %s (the secret may come from $%s)" % (
+                ", ".join("--" + m.replace("_", "-") for m in missing), env))
+        for name in ("cafile", "certfile", "keyfile"):
+            path = opts.get("keystone_" + name)
+            if path and not os.path.isfile(path):
+                raise ConfigError("--keystone-%s %s: no such file" % (name, path))
+        if opts.get("keystone_keyfile") and not opts.get("keystone_certfile"):
+            raise ConfigError("--keystone-keyfile needs --keystone-certfile")
+        from keystoneauth1 import exceptions as ks_exc
+        errors = (OSError, ValueError, ks_exc.ClientException)
+    else:
+        errors = (OSError, ValueError)
     try:
         build_auth(opts)
-    except (OSError, ValueError) as e:
+    except errors as e:
         raise ConfigError("cannot use the auth options: %s" % e)
 
 
@@ -110,6 +155,7 @@ def build_plugins(cfg: Optional[PluginConfig] = None) -> Plugins:
     for res in definitions.RESOURCES.values():
         module, _, cls = res.plugin.partition(":")
         plugins.add(res.collection, getattr(importlib.import_module(module), cls)(plugins))
+    quotas.configure(plugins, plugins.cfg.quotas)
     return plugins
 
 
@@ -122,9 +168,17 @@ def build_app(url: str, settings: Optional[dict] = None) -> Api:
     if settings.get("network_vlan_ranges") is not None:
         cfg.network_vlan_ranges = {name: tuple(tuple(r) for r in ranges)
                                    for name, ranges in settings["network_vlan_ranges"].items()}
+    if settings.get("quotas"):
+        cfg.quotas = dict(settings["quotas"])
     plugins = build_plugins(cfg)
-    return Api(db, plugins, Channel(db, plugins), auth=build_auth(settings["auth"]),
-               max_body=settings["max_body"], max_limit=settings["max_limit"])
+    auth = build_auth(settings["auth"])
+    health = Healthcheck(db, keystone_url=getattr(auth, "url", None),
+                         disable_file=settings.get("healthcheck_disable_file"))
+    api = Api(db, plugins, Channel(db, plugins), auth=auth, max_body=settings["max_body"],
+              max_limit=settings["max_limit"], health=health)
+    api.metrics = metrics_mod.Metrics(db, api.routes, settings.get("metrics_allow"),
+                                      controllers=api.controllers)
+    return api
 
 
 def factory() -> Api:
@@ -141,9 +195,53 @@ def run(bind: str, url: str, workers: int = 1, log_level: str = "warning",
     prepare_database(url)
     os.environ[ENV_DB] = url
     os.environ[ENV_SETTINGS] = json.dumps(settings)
-    uvicorn.run("trunkline.server:factory", factory=True, host=host or "127.0.0.1",
-                port=int(port), workers=workers if workers > 1 else None, loop="uvloop",
-                http="trunkline.api.http:Protocol", log_level=log_level, access_log=False,
-                server_header=False, date_header=False, timeout_keep_alive=keep_alive,
-                # open long polls (agents' watches) must not hold a shutdown for their timeout
-                timeout_graceful_shutdown=3)
+    if workers > 1:
+        # the workers share their request metrics through files in a directory of their own
+        shared = tempfile.mkdtemp(prefix="trunkline-metrics-")
+        atexit.register(shutil.rmtree, shared, True)
+        os.environ[metrics_mod.ENV_MULTIPROC] = shared
+    config = uvicorn.Config(
+        "trunkline.server:factory", factory=True, host=host or "127.0.0.1", port=int(port),
+        workers=workers, loop="uvloop", http="trunkline.api.http:Protocol",
+        log_level=log_level, access_log=False, server_header=False, date_header=False,
+        timeout_keep_alive=keep_alive,
+        # open long polls (agents' watches) must not hold a shutdown for their timeout
+        timeout_graceful_shutdown=3)
+    if workers > 1:
+        from uvicorn.supervisors import Multiprocess
+        sock = config.bind_socket()
+        threading.Thread(target=_notify_when_serving, args=(host or "127.0.0.1", int(port)),
+                         daemon=True).start()
+        Multiprocess(config, sockets=[sock]).run()
+        return
+    config.load_app()
+    server = _Server(config)
+    server.run()
+    if not server.started:
+        raise SystemExit(3)
+
+
+def _notify_when_serving(host, port, patience=120.0):
+    """Several workers: tell systemd once one of them answers (the supervisor has no hook)."""
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection(host, port, timeout=2)
+            conn.request("GET", "/")
+            if conn.getresponse().status == 200:
+                sdnotify.notify("READY=1")
+                return
+        except OSError:
+            pass
+        finally:
+            conn.close()
+        time.sleep(0.1)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server that tells systemd once it listens."""
+
+    async def startup(self, sockets=None):
+        await super().startup(sockets=sockets)
+        if self.started:
+            sdnotify.notify("READY=1")

@@ -338,6 +338,23 @@ def test_agents_are_admin_only(users):
     assert users["admin-a"].call("GET", "/agents")[0] == 200
 
 
+def test_port_bindings_are_admin_or_service_only(users):
+    """binding-extended: a member's own compute port's bindings are refused (403), another
+    project's port does not exist (404); an admin and the service user (Nova) may."""
+    net = users["member-a"].create("network", name="pb-auth")
+    port = users["member-a"].create("port", network_id=net["id"], device_owner="compute:nova")
+    url = "/ports/%s/bindings" % port["id"]
+    status, body = users["member-a"].call("GET", url)
+    assert status == 403 and _err(body)[0] == "PolicyNotAuthorized"
+    status, body = users["member-a"].call("PUT", url + "/h1/activate")
+    assert status == 403 and _err(body)[0] == "PolicyNotAuthorized"
+    status, body = users["member-b"].call("GET", url)
+    assert status == 404 and _err(body)[0] == "PortNotFound"
+    for who in ("admin-a", "trunkline"):
+        status, body = users[who].call("GET", url)
+        assert status == 200 and [b["status"] for b in body["bindings"]] == ["ACTIVE"]
+
+
 # -- policy file
 
 def _group(api, name):

@@ -26,7 +26,7 @@ import requests
 from sqlalchemy import create_engine, func, select
 
 from helpers.api import Client
-from helpers.server import TRUNKLINE, Postgres, Server
+from helpers.server import NO_QUOTAS, TRUNKLINE, Postgres, Server
 from helpers.channel import Channel
 from trunkline.db import engine as db_engine
 from trunkline.db import schema
@@ -120,7 +120,7 @@ def _db(url):
 
 def test_kill9_server_during_concurrent_writes(backend, db_url_factory):
     url = db_url_factory(backend)
-    server = Server(url, workers=2)
+    server = Server(url, workers=2, extra=NO_QUOTAS)
     try:
         client = Client(server.url)
         net, sub, bases, ops = _plan(client)
@@ -139,7 +139,7 @@ def test_kill9_server_during_concurrent_writes(backend, db_url_factory):
         [(op[1], r) for op, r in zip(ops, results) if r[0] is not None and r[0] >= 300][:5]
     assert ok >= KILL_AFTER and lost > 0 and in_flight > 0
 
-    server = Server(url)
+    server = Server(url, extra=NO_QUOTAS)
     try:
         applied = _check_after_restart(Client(server.url), url, net, sub, bases, ops, results)
     finally:
@@ -246,7 +246,7 @@ def private_pg():
 def test_postgresql_restart_under_load_answers_503_and_recovers(private_pg, mode):
     """``mode``: pg_ctl's shutdown mode (immediate = a crash, recovered at start)."""
     url = private_pg.new_database()
-    servers = [Server(url, workers=1), Server(url, workers=1)]
+    servers = [Server(url, workers=1, extra=NO_QUOTAS), Server(url, workers=1, extra=NO_QUOTAS)]
     try:
         _load_through_restart(private_pg, servers, mode)
     finally:

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from helpers.api import Client, error_type
+from helpers.api import Client, error_type, unlimited
 
 MISSING = "9b3ad9a4-5b1e-4c7a-8d55-0a6c2f1e9d01"
 RULE_KEYS = {"id", "project_id", "tenant_id", "security_group_id", "direction", "ethertype",
@@ -17,6 +17,12 @@ RULE_KEYS = {"id", "project_id", "tenant_id", "security_group_id", "direction", 
              "revision_number", "created_at", "updated_at"}
 SG_KEYS = {"id", "project_id", "tenant_id", "name", "description", "stateful", "shared",
            "security_group_rules", "tags", "revision_number", "created_at", "updated_at"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_group_quotas(client):
+    """The module makes more groups and rules than Neutron's default quotas allow a project."""
+    unlimited(client, "security_group", "security_group_rule")
 
 
 def project():

@@ -863,10 +863,73 @@ def _port_security_groups():
     ]
 
 
+def _quotas():
+    """Limits of a project of the run's own (``q{run}``): bad PUT bodies, the usage check, a
+    create over each kind of quota. No entry depends on how many template rules a new group
+    gets (the recorded peer has none)."""
+    path = "/quotas/q{run}"
+    owned = {"project_id": "q{run}"}
+    net = [("network", "net1", dict(owned, name="cat-{run}"))]
+    sub = net + [("subnet", "sub1", dict(owned, network_id="{net1}", cidr="10.30.0.0/24",
+                                         ip_version=4))]
+    port = sub + [("port", "port1", dict(owned, network_id="{net1}"))]
+
+    def limit(**limits):
+        return [("put", path, {"quota": limits})]
+
+    def put(id_, quota, setup=(), deviation=None):
+        return entry(id_, "PUT", path, {"quota": quota}, setup=setup, deviation=deviation)
+
+    return [
+        put("quota-put-negative", {"port": -2}),
+        put("quota-put-too-large", {"port": 2147483648}),
+        put("quota-put-not-integer", {"port": "abc"}),
+        put("quota-put-float-text", {"port": "1.5"}),
+        put("quota-put-null", {"port": None}),
+        put("quota-put-list", {"port": [1]}),
+        put("quota-put-first-bad-in-resource-order", {"port": -5, "network": "x"}),
+        put("quota-put-unknown", {"port": 1, "foo": 2, "bar": 1}),
+        put("quota-put-project-id", {"project_id": "x"}),
+        entry("quota-put-no-quota", "PUT", path, {"port": 3}, deviation=_bug(
+            400, "HTTPBadRequest", "Unable to find 'quota' in request body")),
+        entry("quota-put-quota-not-object", "PUT", path, {"quota": "abc"}, deviation=_bug(
+            400, "HTTPBadRequest", "Object 'quota' contains invalid data")),
+        entry("quota-put-converted-ok", "PUT", path, {"quota": {"port": "5", "subnet": 1.5}},
+              shape="brief"),
+        put("quota-put-below-usage", {"subnet": 5, "network": 0}, setup=net),
+        put("quota-put-below-usage-check-limit", {"network": 0, "check_limit": True},
+            setup=net),
+        entry("quota-put-below-usage-forced-ok", "PUT", path, {"quota": {
+            "network": 0, "force": True}}, setup=net, shape="brief"),
+        entry("quota-post", "POST", "/quotas", {"quota": {"port": 1}}),
+        entry("quota-delete-none", "DELETE", path),
+        entry("quota-unknown-subresource", "GET", path + "/bogus"),
+        entry("quota-over-network", "POST", "/networks", {"network": owned},
+              setup=limit(network=0)),
+        entry("quota-over-subnet", "POST", "/subnets", {"subnet": dict(
+            owned, network_id="{net1}", cidr="10.30.1.0/24", ip_version=4)},
+            setup=sub + limit(subnet=1)),
+        entry("quota-over-port", "POST", "/ports", {"port": dict(owned, network_id="{net1}")},
+              setup=port + limit(port=1)),
+        entry("quota-over-port-bulk", "POST", "/ports", {"ports": [
+            dict(owned, network_id="{net1}"), dict(owned, network_id="{net1}")]},
+            setup=port + limit(port=2)),
+        entry("quota-over-trunk", "POST", "/trunks", {"trunk": dict(owned, port_id="{port1}")},
+              setup=port + limit(trunk=0)),
+        entry("quota-over-security-group", "POST", "/security-groups", {
+            "security_group": dict(owned, name="sg-{run}")}, setup=limit(security_group=0)),
+        entry("quota-over-security-group-rule", "POST", "/security-group-rules", {
+            "security_group_rule": dict(owned, security_group_id="{sg1}", direction="ingress",
+                                        protocol="tcp")},
+            setup=[("security_group", "sg1", dict(owned, name="sg-{run}")),
+                   ("put", path, {"quota": {"security_group_rule": 0, "force": True}})]),
+    ]
+
+
 CATALOGUE = (_bodies() + _types() + _subnets() + _ports() + _missing() + _in_use() +
              _listing() + _if_match() + _tags() + _urls() + _trunk_create() + _trunk_actions() +
              _dhcp_opts() + _hardening() + _security_groups() + _security_group_rules() +
-             _port_security_groups())
+             _port_security_groups() + _quotas())
 
 
 # -- running

@@ -39,7 +39,7 @@ class Env:
         self.root = root
         self.lab_dir = os.path.join(root, "lab")
         self.stack = Stack(os.path.join(root, "stack"), db_url=db_url, isolated=True, workers=2,
-                           server_args=["--agent-down-time", str(DOWN_TIME)],
+                           server_args=["--agent-down-time", str(DOWN_TIME), "--quota-port", "-1"],
                            agent_args=["--report-interval", "1"], log=lambda *_: None)
         self.http = requests.Session()
 

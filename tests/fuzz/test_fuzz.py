@@ -13,6 +13,7 @@ import requests
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from helpers.api import unlimited
 from trunkline.definitions import (network, port, security_group, security_group_rule, subnet,
                                    trunk)
 
@@ -83,6 +84,11 @@ def request(client, method, path, **kw):
 
 
 # -- the world the fuzzed requests act on
+
+@pytest.fixture(scope="module", autouse=True)
+def no_quotas(client):
+    """What the fuzzed creates make must not run into a quota: they fuzz the bodies."""
+    unlimited(client, "network", "subnet", "port", "security_group", "security_group_rule")
 
 
 @pytest.fixture(scope="module")

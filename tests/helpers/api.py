@@ -47,3 +47,12 @@ class Client:
 
 def error_type(body):
     return body["NeutronError"]["type"]
+
+
+def unlimited(client, *resources, project_id=None):
+    """Lift the quotas of ``resources`` for a project (the no-auth caller's by default): for
+    tests that make more of something than Neutron's default quotas allow one project."""
+    from trunkline.plugins.common import DEFAULT_PROJECT
+    status, body = client.put("/quotas/%s" % (project_id or DEFAULT_PROJECT),
+                              {"quota": dict.fromkeys(resources, -1)})
+    assert status == 200, body

@@ -2,12 +2,18 @@
 scripts/install.sh) under uwsgi, SQLite in a private directory, on a free 127.0.0.1 port.
 Bootstrapped like a small cloud: projects A and B, users with member, reader and admin roles in
 them, a ``service`` user in the ``service`` project, and a catalog entry for trunkline's
-network endpoint. Everything is removed by ``stop()``; the uwsgi process is ended by its PID."""
+network endpoint. Application credentials (with access rules), a restart with another token
+lifetime, and a TLS proxy in front of Keystone with a self-signed certificate made here.
+Everything is removed by ``stop()``; the uwsgi process is ended by its PID."""
 import datetime
 import os
+import select
 import shutil
+import socket
+import ssl
 import subprocess
 import tempfile
+import threading
 import time
 
 import requests
@@ -208,7 +214,109 @@ class Keystone:
                     "    region_name: RegionOne\n    identity_api_version: 3\n"
                     % (self.url, user, PASSWORD, project))
 
+    def app_credential(self, user, project, access_rules=None):
+        """A new application credential of ``user`` (its token scoped to ``project``), limited
+        to ``access_rules`` ([{"service", "method", "path"}]) when given: (id, secret)."""
+        body = {"name": "tl-ac-%d" % time.monotonic_ns()}
+        if access_rules is not None:
+            body["access_rules"] = access_rules
+        cred = self._api("POST", "/users/%s/application_credentials" % self.ids["users"][user],
+                         self.token(user, project), {"application_credential": body})
+        cred = cred["application_credential"]
+        return cred["id"], cred["secret"]
+
+    def app_credential_token(self, cred_id, secret):
+        body = {"auth": {"identity": {"methods": ["application_credential"],
+                                      "application_credential": {"id": cred_id,
+                                                                 "secret": secret}}}}
+        r = requests.post(self.url + "/auth/tokens", json=body, timeout=30)
+        assert r.status_code == 201, r.text
+        return r.headers["X-Subject-Token"]
+
+    def restart(self, token_expiration):
+        """Keystone again on the same port, data and keys, issuing tokens that live
+        ``token_expiration`` seconds (tokens issued before keep their own lifetime)."""
+        stop_group(self.proc, 15)
+        self.proc = None
+        with open(self.conf, "w") as f:
+            f.write(CONF.format(dir=self.dir, expiration=token_expiration))
+        self._start()
+
     def stop(self):
         if self.proc is not None:
             stop_group(self.proc, 15)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def make_cert(directory, name):
+    """A self-signed certificate for 127.0.0.1 and its key (PEM files), made with openssl:
+    (cert path, key path). It is its own CA, so the cert file is also the CA bundle."""
+    cert, key = os.path.join(directory, name + ".pem"), os.path.join(directory, name + ".key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", key, "-out", cert], check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    return cert, key
+
+
+class TlsProxy:
+    """HTTPS on a free 127.0.0.1 port, forwarding each connection's bytes to Keystone's plain
+    HTTP port (threads in the test process). ``client_ca``: a client certificate signed by it
+    is required."""
+
+    def __init__(self, target_port, cert, key, client_ca=None):
+        self.target = target_port
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(cert, key)
+        if client_ca:
+            self.ctx.verify_mode = ssl.CERT_REQUIRED
+            self.ctx.load_verify_locations(client_ca)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.url = "https://127.0.0.1:%d/v3" % self.port
+        self.handshake_errors = []
+        self.stopping = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.stopping:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        try:
+            conn.settimeout(10)
+            tls = self.ctx.wrap_socket(conn, server_side=True)
+        except (ssl.SSLError, OSError) as e:
+            self.handshake_errors.append(str(e))
+            conn.close()
+            return
+        upstream = socket.create_connection(("127.0.0.1", self.target), timeout=30)
+        try:
+            tls.settimeout(None)
+            while True:
+                ready, _, _ = select.select([tls, upstream], [], [], 30)
+                if not ready:
+                    return
+                for src in ready:
+                    dst = upstream if src is tls else tls
+                    data = src.recv(65536)
+                    if not data:
+                        return
+                    dst.sendall(data)
+                    while src is tls and tls.pending():  # decrypted bytes select cannot see
+                        dst.sendall(tls.recv(tls.pending()))
+        except OSError:
+            return
+        finally:
+            upstream.close()
+            tls.close()
+
+    def stop(self):
+        self.stopping = True
+        self.sock.close()

@@ -58,12 +58,13 @@ class MultiHost:
 
     # -- hosts ---------------------------------------------------------------------------------
     def add_host(self, name, driver="ovs", dhcp=False, physnet=None, tunnel_types=None,
-                 arp_responder=False):
+                 arp_responder=False, vxlan_group=None):
         """A lab host whose agent is alive; returns its record (``tunnel_ip``, ``netns``,
         ``rundir``, ``ul_dev``, ...)."""
         return labhost.add_host(name, driver=driver, endpoint=self.url, dhcp=dhcp,
                                 physnet=physnet, tunnel_types=tunnel_types,
-                                arp_responder=arp_responder, state_dir=self.lab_dir)
+                                arp_responder=arp_responder, vxlan_group=vxlan_group,
+                                state_dir=self.lab_dir)
 
     def host(self, name):
         return LabState(self.lab_dir).host(name)

@@ -17,6 +17,10 @@ from trunkline.stack import free_port, stop_group
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VENV_BIN = os.path.dirname(sys.executable)
 TRUNKLINE = os.path.join(VENV_BIN, "trunkline")
+# server options lifting every quota, for benchmarks and tests that make more of something in
+# one project than Neutron's default quotas allow
+NO_QUOTAS = ("--quota-network", "-1", "--quota-subnet", "-1", "--quota-port", "-1",
+             "--quota-security-group", "-1", "--quota-security-group-rule", "-1")
 
 
 def wait_for(fn, timeout=15.0, what="a condition", interval=0.1):

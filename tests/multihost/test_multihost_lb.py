@@ -1,6 +1,7 @@
 """Lab hosts running the Linux bridge agent (tests/helpers/multihost.py): two Linux bridge hosts over
 VXLAN (DHCP served across hosts, VM↔VM ping, an agent restart without a write or a lost ping,
 L2 population FDB entries that follow the ports, a trunk's VLANs served from the other host),
+two Linux bridge hosts over multicast VXLAN without L2 population,
 an Open vSwitch host and a Linux bridge host on one VXLAN network (DHCP from either kind, ping
 both ways, ARP responders on both), and flat/VLAN provider networks."""
 import re
@@ -19,14 +20,15 @@ from trunkline.lab import vm as labvm
 FLOOD = "00:00:00:00:00:00"
 
 
-def fdb(mh, host, vni):
-    """{(mac, dst)} of the vxlan-<VNI> device's forwarding entries on HOST."""
+def fdb(mh, host, vni, permanent=False):
+    """{(mac, dst)} of the vxlan-<VNI> device's forwarding entries on HOST (``permanent``:
+    only those written, not learnt)."""
     out = nsutil.run(["bridge", "fdb", "show", "dev", "vxlan-%d" % vni],
                      netns=mh.host(host)["netns"], check=False)
     entries = set()
     for line in out.splitlines():
         words = line.split()
-        if "dst" in words:
+        if "dst" in words and (not permanent or "permanent" in words):
             entries.add((words[0], words[words.index("dst") + 1]))
     return entries
 
@@ -92,6 +94,42 @@ def test_two_linuxbridge_hosts_over_vxlan(multihost):
     wait_for(lambda: (p2["mac_address"], h2["tunnel_ip"]) not in fdb(mh, "h1", vni), 10,
              "h1's entry for p2 to go")
     assert (FLOOD, h2["tunnel_ip"]) in fdb(mh, "h1", vni)
+
+
+@needs_multihost
+def test_two_linuxbridge_hosts_over_vxlan_multicast(multihost):
+    """Without L2 population (the seed's VXLAN): broadcast goes to the multicast group over the
+    underlay, the devices learn each other's MACs, and no L2 population entry is written."""
+    mh = multihost
+    group = "239.1.0.0/16"
+    h1 = mh.add_host("m1", driver="linuxbridge", vxlan_group=group)
+    h2 = mh.add_host("m2", driver="linuxbridge", dhcp=True, vxlan_group=group)
+    net = vxlan_net(mh, "mnet", "10.77.0.0/24")
+    vni = net["provider:segmentation_id"]
+    mcast = "239.1.%d.%d" % ((vni >> 8) & 0xFF, vni & 0xFF)     # the range's base + VNI
+    agents = mh.api("GET", "/agents?agent_type=Linux+bridge+agent")[1]["agents"]
+    assert {a["host"]: a["configurations"]["l2_population"] for a in agents
+            if a["host"] in ("m1", "m2")} == {"m1": False, "m2": False}
+    p1 = mh.create("port", network_id=net["id"], name="p1")
+    p2 = mh.create("port", network_id=net["id"], name="p2")
+    vm1, vm2 = mh.vm("mvm1", p1["id"], "m1"), mh.vm("mvm2", p2["id"], "m2")
+    mh.wait_port(p1["id"])
+    mh.wait_port(p2["id"])
+    dev = nsutil.run(["ip", "-d", "link", "show", "vxlan-%d" % vni], netns=h1["netns"])
+    assert "group %s" % mcast in dev and "nolearning" not in dev, dev
+    assert fdb(mh, "m1", vni, permanent=True) == {(FLOOD, mcast)}   # nothing populated
+
+    leased = []
+    lines = mh.sniff("m1", "udp port 4789", seconds=0.5,
+                     during=lambda: leased.append(mh.lease(vm1)))
+    assert leased == [ip_of(p1)]
+    assert any("> %s.4789" % mcast in l for l in lines), lines[:10]
+    assert mh.lease(vm2) == ip_of(p2)
+    assert mh.ping(vm1, ip_of(p2), count=3)
+    assert mh.ping(vm2, ip_of(p1), count=1)
+    # learnt, not populated: m1 knows p2's MAC behind m2 now
+    assert (p2["mac_address"], h2["tunnel_ip"]) in fdb(mh, "m1", vni)
+    assert (p1["mac_address"], h1["tunnel_ip"]) in fdb(mh, "m2", vni)
 
 
 @needs_multihost

@@ -6,7 +6,9 @@ Woken by the server's watch and by the driver's watchers (agent/driver.py; for O
 OVSDB Interface monitor and a restarted ovs-vswitchd).
 Heartbeat (re-registration) every `report_interval` s. Given several servers, the client moves
 to the next when one fails (agent/client.py); when all fail the pass is retried with exponential
-backoff (0.5 s .. 30 s); 410 from watch means refetch.
+backoff (0.5 s .. 30 s); 410 from watch means refetch. Whether the passes succeed is reported in
+the heartbeat (``configurations.last_pass``, agent/health.py), at once when that changes, and a
+failing pass logs what to do.
 """
 import logging
 import resource
@@ -18,6 +20,7 @@ from trunkline import constants as c
 from trunkline.agent import drivers
 from trunkline.agent.client import ChannelClient, Gone, read_secret
 from trunkline.agent.dhcp import DhcpManager
+from trunkline.agent.health import PassHealth, hint
 
 LOG = logging.getLogger("trunkline.agent")
 
@@ -25,7 +28,7 @@ DHCP_AGENT = (c.AGENT_DHCP, c.BINARY_DHCP)
 
 
 class Agent:
-    def __init__(self, host, server, driver, state_dir="/var/lib/trunkline", dhcp=False,
+    def __init__(self, host, server, driver, state_dir=c.STATE_DIR, dhcp=False,
                  report_interval=10.0, resync_interval=30.0, secret=None,
                  dhcp_namespace_suffix=""):
         """``server``: one URL, "URL1,URL2,..." or a list: the client fails over among them."""
@@ -44,9 +47,12 @@ class Agent:
         self.stopping = threading.Event()
         self.wake = threading.Event()
         self.registered = False
+        self.health = PassHealth()
+        self.stage = None       # what the pass is talking to: "server", "dhcp", "switch"
 
     def configurations(self):
-        return dict(self.driver.configurations(), dhcp=self.dhcp_enabled)
+        return dict(self.driver.configurations(), dhcp=self.dhcp_enabled,
+                    last_pass=self.health.last)
 
     # -- pieces ------------------------------------------------------------------
     def heartbeat(self):
@@ -77,13 +83,17 @@ class Agent:
     def sync(self):
         """One full pass; returns the revision it made true."""
         t_pass, cpu0 = time.monotonic(), _cpu()
+        self.stage = "server"
         state = self.client.state(dhcp=self.dhcp_enabled)
         plugs = []
         if self.dhcp is not None:
-            plugs = self.dhcp.reconcile(state.get("dhcp") or {},
-                                        self._dhcp_ports(state.get("dhcp")))
+            ports = self._dhcp_ports(state.get("dhcp"))
+            self.stage = "dhcp"
+            plugs = self.dhcp.reconcile(state.get("dhcp") or {}, ports)
         t = time.monotonic()
+        self.stage = "switch"
         statuses = self.driver.reconcile(state, plugs)
+        self.stage = "server"
         cpu = [b - a for a, b in zip(cpu0, _cpu())]
         LOG.info("revision %s reconciled in %.3f s (%s; state+DHCP %.3f; CPU %.1f ms, "
                  "subprocesses %.1f ms)", state.get("revision"), time.monotonic() - t,
@@ -99,6 +109,10 @@ class Agent:
         with self.synced:
             self.revision = state.get("revision")
             self.synced.notify_all()
+        if self.dhcp is not None and self.dhcp.errors:
+            self.stage = "dhcp"
+            raise DhcpFailed("; ".join("network %s: %s" % kv
+                                       for kv in sorted(self.dhcp.errors.items())))
         return self.revision
 
     # -- the loop ----------------------------------------------------------------
@@ -115,18 +129,30 @@ class Agent:
         while not self.stopping.is_set():
             try:
                 if time.monotonic() >= next_beat:
+                    self.stage = "server"
                     self.heartbeat()
                     next_beat = time.monotonic() + self.report_interval
                 if self.wake.is_set() or time.monotonic() - last_sync >= self.resync_interval:
                     self.wake.clear()
                     self.sync()
                     last_sync = time.monotonic()
+                    was_failing = self.health.failing
+                    if self.health.passed():
+                        if was_failing:
+                            LOG.warning("agent pass succeeded again")
+                        next_beat = 0.0         # tell the server now
                 self.wake.wait(max(0.0, min(next_beat, last_sync + self.resync_interval)
                                    - time.monotonic()))
                 backoff = 0.5
             except Exception as e:      # server down, OVSDB gone, ...: log, back off, retry
-                LOG.warning("agent pass failed (%s: %s); retrying in %.1f s",
-                            type(e).__name__, e, backoff)
+                stage = self.stage
+                if self.health.failed(e):
+                    next_beat = 0.0                 # tell the server now
+                LOG.warning("agent pass failed (%s: %s); retrying in %.1f s. The ports of host "
+                            "%s are not wired while this lasts: %s", type(e).__name__, e,
+                            backoff, self.host,
+                            hint(e, stage, self.client.base,
+                                 getattr(self.driver, "ovsdb_target", None)))
                 self.driver.reset()
                 self.wake.set()
                 self.stopping.wait(backoff)
@@ -163,6 +189,10 @@ class Agent:
         self.wake.set()
 
 
+class DhcpFailed(RuntimeError):
+    """The pass wired the switch, but DHCP for some networks failed (the message says which)."""
+
+
 def _cpu():
     """(this process's CPU seconds — every thread —, its finished subprocesses')."""
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -178,7 +208,9 @@ def run(args):
                           datapath_type=args.datapath_type, netns=args.netns,
                           tunnel_ip=args.tunnel_ip, tunnel_types=args.tunnel_types,
                           physnet_mappings=args.physnet_mappings,
-                          arp_responder=args.arp_responder)
+                          arp_responder=args.arp_responder,
+                          l2_population=args.l2_population, vxlan_group=args.vxlan_group,
+                          vxlan_port=args.vxlan_port, ovsdb_manager=args.ovsdb_manager)
     agent = Agent(host=args.host, server=args.server, driver=driver, state_dir=args.state_dir,
                   dhcp=args.dhcp, report_interval=args.report_interval,
                   secret=read_secret(args.agent_secret_file) if args.agent_secret_file

@@ -13,8 +13,10 @@ read are left out of every answer.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import re
+import time
 import uuid
 from typing import TYPE_CHECKING, Any, Optional
 from urllib.parse import parse_qsl
@@ -28,7 +30,8 @@ from trunkline.api import auth as auth_mod
 from trunkline.api import listing, openapi
 from trunkline.api.policy import Policy
 from trunkline.definitions import MAX_TAG_LENGTH, MAX_TAGS, Action, Resource, validators
-from trunkline.plugins import scope, tags as tags_mod
+from trunkline.definitions import binding_extended
+from trunkline.plugins import port_bindings, quotas, scope, tags as tags_mod
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -122,7 +125,7 @@ class Api:
     """Routes Neutron's URLs to the plugin of each resource the definitions declare."""
 
     def __init__(self, db, plugins, channel=None, auth=None, max_body=MAX_BODY,
-                 max_limit=-1):
+                 max_limit=-1, health=None, metrics=None):
         self.auth = auth if auth is not None else auth_mod.NoAuth(Policy())
         self.db = db
         self.max_body = max_body      # bytes; larger bodies answer 413
@@ -131,6 +134,11 @@ class Api:
         self.channel = channel
         # the plugin serving each URL segment (a resource's ``url``: security-groups)
         self.routes = {p.resource.url: p for _, p in plugins.items()}
+        self.health = health      # api/health.py's Healthcheck: /healthcheck
+        self.metrics = metrics    # api/metrics.py's Metrics: /metrics, and every request timed
+        # collections that are not resources of rows (an extension's ``controllers``)
+        self.controllers = {url: _load(path)(db, plugins) for ext in definitions.EXTENSIONS
+                            for url, path in ext.controllers}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "lifespan":
@@ -138,6 +146,9 @@ class Api:
                                    [self.channel.periodic] if self.channel is not None else [])
         if scope["type"] != "http":
             return
+        started = time.perf_counter()
+        if scope["path"] in ("/healthcheck", "/metrics"):
+            return await self._operations(scope, receive, send)
         limit = CHANNEL_MAX_BODY if scope["path"].startswith("/agent/v1/") else self.max_body
         chunks, size = [], 0
         while True:
@@ -177,14 +188,41 @@ class Api:
                 "detail": ""}})
         headers = [(b"x-openstack-request-id", req.request_id.encode())] + resp.headers
         if resp.payload is None:
-            await send({"type": "http.response.start", "status": resp.status,
-                        "headers": headers + [(b"content-length", b"0")]})
-            await send({"type": "http.response.body", "body": b""})
-            return
-        data = orjson.dumps(resp.payload)
+            data = b""
+        else:
+            data = orjson.dumps(resp.payload)
+            headers += JSON
         await send({"type": "http.response.start", "status": resp.status,
-                    "headers": headers + JSON + [(b"content-length", str(len(data)).encode())]})
+                    "headers": headers + [(b"content-length", str(len(data)).encode())]})
         await send({"type": "http.response.body", "body": data})
+        if self.metrics is not None:
+            self.metrics.observe(req.method, req.path, resp.status,
+                                 time.perf_counter() - started)
+
+    async def _operations(self, scope, receive, send):
+        """``/healthcheck`` and ``/metrics``: public, outside the API (no token, no policy)."""
+        while (await receive()).get("more_body"):
+            pass
+        method = scope["method"]
+        headers = {k.lower(): v for k, v in scope.get("headers", [])}
+        if scope["path"] == "/healthcheck" and self.health is not None:
+            status, hdrs, data = await self.health.answer(
+                method, headers.get(b"accept", b"").decode("latin-1"))
+        elif scope["path"] == "/metrics" and self.metrics is not None:
+            if method not in ("GET", "HEAD"):
+                status, hdrs, data = 405, [(b"allow", b"GET, HEAD")], b""
+            elif not self.metrics.may_scrape(scope.get("client")):
+                status, hdrs, data = 403, [(b"content-type", b"text/plain; charset=UTF-8")], \
+                    b"Forbidden: this address may not read the metrics (--metrics-allow)"
+            else:
+                kind, data = self.metrics.render()
+                status, hdrs = 200, [(b"content-type", kind.encode())]
+        else:
+            body = exc.HTTPNotFound().body()
+            status, hdrs, data = 404, JSON, orjson.dumps(body)
+        await send({"type": "http.response.start", "status": status,
+                    "headers": hdrs + [(b"content-length", str(len(data)).encode())]})
+        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else data})
 
     # -- routing
 
@@ -209,7 +247,10 @@ class Api:
                                   e.wire() for e in definitions.EXTENSIONS]}))
         plugin = self.routes.get(collection)
         if plugin is None:
-            raise exc.HTTPNotFound()
+            controller = self.controllers.get(collection)
+            if controller is None:
+                raise exc.HTTPNotFound()
+            return Response(*controller.handle(req, item, sub, rest))
         if item is None:
             if req.method == "GET":
                 return self.list(req, plugin)
@@ -228,6 +269,8 @@ class Api:
             raise exc.HTTPMethodNotAllowed()
         if sub == "tags" and plugin.resource.tags:
             return self.tags(req, plugin, item, rest)
+        if sub == "bindings" and collection == "ports":
+            return self.bindings(req, plugin, item, rest)
         action = plugin.resource.action(sub)
         if action is not None and rest is None:
             return self.action(req, plugin, item, action)
@@ -448,6 +491,9 @@ class Api:
                 self.authorize_create(req, conn, resource, res)
 
         def create_all(txn):
+            # in the transaction that inserts: writers are serialised, so the usage read
+            # stays true until commit
+            quotas.check_create(txn.conn, resource, items, req.context)
             ids = plugin.create_many(txn, req.context, items)
             # Read back in the same transaction: the answer is exactly what was committed.
             rows = plugin.dicts(txn.conn, [plugin.get_row(txn.conn, i) for i in ids])
@@ -512,6 +558,49 @@ class Api:
             return Response(200, self.readable(req, conn, resource, [item],
                                                visible_only=False)[0])
 
+    # -- a port's bindings (binding-extended): .../bindings[/{host}[/activate]]
+
+    def bindings(self, req: Request, plugin: Any, port_id: str,
+                 rest: Optional[str]) -> Response:
+        host, activate = rest, False
+        if rest is not None and rest.endswith("/activate"):
+            host, activate = rest[:-len("/activate")], True
+        if host is not None and (not host or "/" in host):
+            raise exc.HTTPNotFound()
+        allowed = ("PUT",) if activate else ("GET", "POST") if host is None else (
+            "GET", "PUT", "DELETE")
+        if req.method not in allowed:
+            raise exc.HTTPMethodNotAllowed()
+        if not req.context.is_admin:
+            with self.db.read() as conn:
+                _, target = self.visible(req, conn, plugin, port_id)
+            req.policy.enforce(binding_extended.RULES["activate" if activate else req.method],
+                               target)
+        resource = binding_extended.BINDING
+        if activate:
+            return Response(200, {"binding": self.db.write(
+                port_bindings.activate, plugin, req.context, port_id, host)})
+        if req.method == "GET":
+            fields = listing.parse_fields(req.params)
+            with self.db.read() as conn:
+                if host is not None:
+                    found = port_bindings.show(conn, plugin, port_id, host)
+                    return Response(200, {"binding": _fields([found], fields)[0]})
+                found = port_bindings.list_bindings(conn, plugin, port_id)
+            return Response(200, {"bindings": _fields(
+                port_bindings.filtered(found, req.params), fields)})
+        if req.method == "POST":
+            res = body_mod.parse_body(resource, req.json(), is_create=True, allow_bulk=False)[0]
+            return Response(201, {"binding": self.db.write(port_bindings.create, plugin,
+                                                           port_id, res)})
+        if req.method == "PUT":
+            res = body_mod.parse_body(resource, req.json(), is_create=False,
+                                      allow_bulk=False)[0]
+            return Response(200, {"binding": self.db.write(
+                port_bindings.update_binding, plugin, req.context, port_id, host, res)})
+        self.db.write(port_bindings.delete_binding, plugin, req.context, port_id, host)
+        return Response(204)
+
     # -- tags
 
     def tags(self, req: Request, plugin: Any, item_id: str, tag: Optional[str]) -> Response:
@@ -545,6 +634,11 @@ class Api:
             return Response(201)
         self.db.write(tags_mod.remove, plugin, item_id, tag)
         return Response(204)
+
+
+def _load(path: str):
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def _network_target(net: tuple) -> dict:

@@ -4,7 +4,10 @@ import argparse
 import ipaddress
 import socket
 
+from trunkline import constants
 from trunkline.agent.drivers import DRIVERS
+from trunkline.agent.linuxbridge.uplinks import DEFAULT_VXLAN_GROUP, VXLAN_PORT
+from trunkline.agent.ovs import manager as ovs_manager
 from trunkline.cli.options import add_log_level
 
 TUNNEL_TYPES = ("vxlan", "gre")
@@ -25,6 +28,35 @@ def tunnel_types_arg(value):
         raise argparse.ArgumentTypeError("tunnel types are a comma-separated list of %s, not %r"
                                          % (" and ".join(TUNNEL_TYPES), value))
     return sorted(set(types), key=TUNNEL_TYPES.index)
+
+
+def vxlan_group_arg(value):
+    """argparse type of --vxlan-group: an IPv4 multicast address or range."""
+    try:
+        net = ipaddress.IPv4Network(value, strict=False)
+    except ValueError:
+        net = None
+    if net is None or not net.is_multicast:
+        raise argparse.ArgumentTypeError("%r is not an IPv4 multicast address or range "
+                                         "(224.0.0.0/4)" % value)
+    return value
+
+
+def _udp_port(value):
+    try:
+        port = int(value)
+    except ValueError:
+        port = 0
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError("%r is not a UDP port" % value)
+    return port
+
+
+def _ovsdb_manager(value):
+    try:
+        return ovs_manager.parse(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e))
 
 
 def _physnet(value):
@@ -82,10 +114,16 @@ def register(subparsers):
                         "network (lab hosts use -<their namespace>)")
     p.add_argument("--ovsdb", metavar="unix:PATH|tcp:HOST:PORT",
                    help="OVSDB connection (default: unix:<ovs-rundir>/db.sock)")
+    p.add_argument("--ovsdb-manager", type=_ovsdb_manager, default=ovs_manager.DEFAULT,
+                   metavar="ptcp:PORT[:IP]|punix:PATH|none",
+                   help="OVSDB manager the agent keeps in the switch's manager_options, so "
+                        "ovsdb-server also listens there: os-vif's default ovsdb_connection "
+                        "tcp:127.0.0.1:6640 needs the default, as with Neutron's agent; none: "
+                        "add nothing (default: %(default)s)")
     p.add_argument("--ovs-rundir", metavar="DIR",
                    help="OVS run directory holding the bridges' .mgmt sockets "
                         "(default: $OVS_RUNDIR or /var/run/openvswitch)")
-    p.add_argument("--state-dir", default="/var/lib/trunkline", metavar="DIR",
+    p.add_argument("--state-dir", default=constants.STATE_DIR, metavar="DIR",
                    help="agent state (dnsmasq files under DIR/dhcp/<net id>; default: "
                         "%(default)s; must be readable by dnsmasq's user)")
     p.add_argument("--integration-bridge", default="br-int", metavar="BRIDGE",
@@ -113,6 +151,20 @@ def register(subparsers):
                         "permanent neighbour entries, and the kernel then sends no ARP over "
                         "VXLAN at all, replies included: turn it on on every host of a network "
                         "or on none)")
+    p.add_argument("--no-l2-population", dest="l2_population", action="store_false",
+                   help="linuxbridge: no L2 population; VXLAN devices flood broadcast, unknown "
+                        "unicast and multicast to --vxlan-group and learn remote MACs, as "
+                        "Neutron's Linux bridge agent with l2_population = False (Open vSwitch "
+                        "hosts in the same networks need L2 population: see docs/hosts.md)")
+    p.add_argument("--vxlan-group", type=vxlan_group_arg, default=DEFAULT_VXLAN_GROUP,
+                   metavar="ADDR[/LEN]",
+                   help="linuxbridge without L2 population: the multicast group of the VXLAN "
+                        "devices; a range (239.1.0.0/16) gives VNI v the address base + "
+                        "(v & hostmask), as Neutron's [vxlan] vxlan_group "
+                        "(default: %(default)s)")
+    p.add_argument("--vxlan-port", type=_udp_port, default=VXLAN_PORT, metavar="PORT",
+                   help="linuxbridge: UDP destination port of VXLAN (Neutron's [vxlan] "
+                        "udp_dstport; the kernel's 8472 when asked; default: %(default)s, IANA's)")
     p.add_argument("--report-interval", type=float, default=10.0, metavar="S",
                    help="heartbeat interval in seconds (default: %(default)s)")
     p.add_argument("--agent-secret-file", metavar="PATH",

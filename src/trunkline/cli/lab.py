@@ -14,7 +14,7 @@ import argparse
 import json
 import sys
 
-from trunkline.cli.agent import tunnel_types_arg
+from trunkline.cli.agent import tunnel_types_arg, vxlan_group_arg
 
 LAB_HELP = """Simulated guests on this machine.  A lab VM is a network namespace whose eth0 is a
 veth plugged into the bridge Neutron's binding names (binding:vif_details.bridge_name), exactly
@@ -34,7 +34,8 @@ example (the seed's trunk VM):
 def _common(p):
     from trunkline.lab import neutron, state
     p.add_argument("--endpoint", default=None, metavar="URL",
-                   help="the Neutron API (default: $OS_ENDPOINT, else %s)"
+                   help="the Neutron API (default: $OS_ENDPOINT, else the network endpoint in "
+                        "Keystone's catalog with OS_CLOUD or OS_AUTH_URL set, else %s)"
                         % neutron.DEFAULT_ENDPOINT)
     p.add_argument("--state-dir", default=state.DEFAULT_STATE_DIR, metavar="DIR",
                    help="where the lab records what it made (default: %(default)s)")
@@ -146,7 +147,8 @@ def cmd_host_add(args):
     from trunkline.lab import host
     rec = host.add_host(args.name, driver=args.driver, endpoint=args.endpoint, dhcp=args.dhcp,
                         physnet=args.physnet, tunnel_types=args.tunnel_types,
-                        arp_responder=args.arp_responder, state_dir=args.state_dir)
+                        arp_responder=args.arp_responder, vxlan_group=args.vxlan_group,
+                        state_dir=args.state_dir)
     print("host %s: %s agent (pid %d) in namespace %s, VTEP %s on eth1%s%s"
           % (rec["name"], rec["driver"], rec["agent_pid"], rec["netns"], rec["tunnel_ip"],
              ", %s on eth2" % rec["physnet"] if rec["physnet"] else "",
@@ -206,6 +208,9 @@ def _register_host(lsub):
                    help="tunnel types of an ovs host (default: vxlan)")
     s.add_argument("--arp-responder", action="store_true",
                    help="the agent answers ARP for remote ports locally from L2 population")
+    s.add_argument("--vxlan-group", type=vxlan_group_arg, metavar="ADDR[/LEN]",
+                   help="a linuxbridge host without L2 population: its VXLAN devices flood "
+                        "to this multicast group over the lab underlay (e.g. 224.0.0.1)")
     _common(s)
     s.set_defaults(func=cmd_host_add)
 

@@ -4,11 +4,13 @@
 command line and never import the server's modules (most of an agent's start-up otherwise)."""
 import argparse
 import logging
+import os
+import signal
 import sys
 
 from trunkline.cli.options import add_log_level
 
-LIGHT_COMMANDS = ("agent", "lab")
+LIGHT_COMMANDS = ("agent", "lab", "down", "doctor")
 
 DESCRIPTION = """trunkline: a small, fast, Neutron-compatible network service built around
 VLAN-aware VMs (trunk ports). The real `openstack` CLI works against it:
@@ -73,6 +75,34 @@ def _add_server_options(p):
                    help="the service user's domain name (default: %(default)s)")
     a.add_argument("--keystone-project-domain", default="Default", metavar="NAME",
                    help="the service project's domain name (default: %(default)s)")
+    a.add_argument("--keystone-auth-type", choices=["password", "v3applicationcredential"],
+                   default="password",
+                   help="how the service user authenticates (keystoneauth1's plugin, "
+                        "keystonemiddleware's auth_type; default: %(default)s)")
+    a.add_argument("--keystone-application-credential-id", metavar="ID",
+                   help="the service user's application credential (with "
+                        "--keystone-auth-type v3applicationcredential)")
+    a.add_argument("--keystone-application-credential-secret", metavar="SECRET",
+                   help="its secret (better: $%s)" % server.ENV_KEYSTONE_APP_CRED_SECRET)
+    a.add_argument("--keystone-cafile", metavar="PATH",
+                   help="CA bundle to verify Keystone's HTTPS certificate (keystonemiddleware's "
+                        "cafile; default: the system's)")
+    a.add_argument("--keystone-certfile", metavar="PATH",
+                   help="client certificate for Keystone (PEM; keystonemiddleware's certfile)")
+    a.add_argument("--keystone-keyfile", metavar="PATH",
+                   help="its private key, when not in --keystone-certfile (keyfile)")
+    a.add_argument("--keystone-insecure", action="store_true",
+                   help="do not verify Keystone's certificate (insecure; tests only)")
+    a.add_argument("--keystone-service-type", default="network", metavar="TYPE",
+                   help="trunkline's type in Keystone's catalog, which application credential "
+                        "access rules name (service_type; default: %(default)s)")
+    a.add_argument("--keystone-service-token-roles", default="service", metavar="ROLE,...",
+                   help="an X-Service-Token must hold one of these roles (service_token_roles; "
+                        "default: %(default)s)")
+    a.add_argument("--keystone-service-token-roles-required",
+                   action=argparse.BooleanOptionalAction, default=True,
+                   help="refuse a service token without those roles; with --no-..., it is only "
+                        "denied allow_expired (service_token_roles_required; default: on)")
     a.add_argument("--token-cache-ttl", type=float, default=300.0, metavar="S",
                    help="keep a validated token at most S seconds (and never past its "
                         "expiry; default: %(default)s)")
@@ -82,7 +112,40 @@ def _add_server_options(p):
                    help="file whose first line is the secret agents must send on /agent/v1 "
                         "(required from agents when set; with keystone, a token with the "
                         "service or admin role also works)")
+    o = p.add_argument_group("health and metrics (public paths, no token)")
+    o.add_argument("--metrics-allow", type=_networks, default=None, metavar="CIDR,...",
+                   help="client networks that may read /metrics (Prometheus' text format; "
+                        "agents' host names are in it); others get 403 "
+                        "(default: 127.0.0.0/8,::1/128)")
+    o.add_argument("--healthcheck-disable-file", metavar="PATH",
+                   help="while this file exists /healthcheck answers 503 \"DISABLED BY FILE\" "
+                        "(oslo.middleware's disable_by_file: drain a server from its load "
+                        "balancer)")
+    q = p.add_argument_group("quotas (defaults per project; -1 is unlimited; "
+                             "PUT /v2.0/quotas/PROJECT sets a project's own)")
+    for name, default in _quota_defaults().items():
+        q.add_argument("--quota-" + name.replace("_", "-"), type=_quota, default=default,
+                       metavar="N", dest="quota_" + name,
+                       help="%ss a project may have, Neutron's [quotas] quota_%s "
+                            "(default: %%(default)s)" % (name.replace("_", " "), name))
     add_log_level(p)
+
+
+
+def _quota_defaults():
+    from trunkline.plugins.quotas import DEFAULTS
+    return DEFAULTS
+
+
+def _quota(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -2
+    if not -1 <= value <= 2 ** 31 - 1:
+        raise argparse.ArgumentTypeError("%r is not a limit (-1: unlimited, or 0 to 2147483647)"
+                                         % text)
+    return value
 
 
 def _seconds(text):
@@ -103,6 +166,16 @@ def _positive(text):
     if value <= 0:
         raise argparse.ArgumentTypeError("must be a positive number of bytes, not %r" % text)
     return value
+
+
+def _networks(text):
+    from trunkline.api.metrics import allowed_networks
+    cidrs = [c for c in text.split(",") if c.strip()]
+    try:
+        allowed_networks(cidrs)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e))
+    return cidrs
 
 
 def _vlan_ranges(text):
@@ -133,6 +206,11 @@ def _settings(args):
                 "max_limit": args.pagination_max_limit, "auth": _auth_options(args)}
     if args.network_vlan_ranges is not None:
         settings["network_vlan_ranges"] = args.network_vlan_ranges
+    if args.metrics_allow is not None:
+        settings["metrics_allow"] = args.metrics_allow
+    if args.healthcheck_disable_file:
+        settings["healthcheck_disable_file"] = os.path.abspath(args.healthcheck_disable_file)
+    settings["quotas"] = {name: getattr(args, "quota_" + name) for name in _quota_defaults()}
     return settings
 
 
@@ -145,7 +223,12 @@ def _server_argv(args):
         ["--network-vlan-ranges", ",".join(
             ",".join(["%s:%d:%d" % (name, low, high) for low, high in ranges] or [name])
             for name, ranges in args.network_vlan_ranges.items())]
-        if args.network_vlan_ranges else [])
+        if args.network_vlan_ranges else []) + (
+        ["--metrics-allow", ",".join(args.metrics_allow)] if args.metrics_allow else []) + (
+        ["--healthcheck-disable-file", os.path.abspath(args.healthcheck_disable_file)]
+        if args.healthcheck_disable_file else []) + [
+        arg for name in _quota_defaults()
+        for arg in ("--quota-" + name.replace("_", "-"), str(getattr(args, "quota_" + name)))]
 
 
 def _db_url(args):
@@ -160,7 +243,18 @@ def _auth_options(args):
             "keystone_user_domain": args.keystone_user_domain,
             "keystone_project_domain": args.keystone_project_domain,
             "token_cache_ttl": args.token_cache_ttl, "policy_file": args.policy_file,
-            "agent_secret_file": args.agent_secret_file}
+            "agent_secret_file": args.agent_secret_file,
+            "keystone_auth_type": args.keystone_auth_type,
+            "keystone_application_credential_id": args.keystone_application_credential_id,
+            "keystone_application_credential_secret":
+                args.keystone_application_credential_secret,
+            "keystone_cafile": args.keystone_cafile, "keystone_certfile": args.keystone_certfile,
+            "keystone_keyfile": args.keystone_keyfile,
+            "keystone_insecure": args.keystone_insecure,
+            "keystone_service_type": args.keystone_service_type,
+            "keystone_service_token_roles": [
+                r.strip() for r in args.keystone_service_token_roles.split(",") if r.strip()],
+            "keystone_service_token_roles_required": args.keystone_service_token_roles_required}
 
 
 def cmd_server(args):
@@ -173,19 +267,28 @@ def cmd_server(args):
         return 2
 
 
+def _interrupt(*_):
+    raise KeyboardInterrupt
+
+
 def cmd_up(args):
-    from trunkline.stack import Stack
+    from trunkline.stack import Stack, StackError
     print("trunkline up: Ctrl-C or SIGTERM stops everything", flush=True)
     if args.auth != "noauth":
         print("trunkline up: the all-in-one stack runs in no-auth mode on 127.0.0.1; with "
               "Keystone, run `trunkline server --auth keystone ...` and `trunkline agent "
               "--agent-secret-file ...` separately", file=sys.stderr)
         return 2
+    signal.signal(signal.SIGTERM, _interrupt)      # stopped while starting: clean up too
     stack = Stack(args.state_dir, bind=args.bind, db_url=_db_url(args), workers=args.workers,
                   server_args=_server_argv(args),
                   log=lambda line: print(line, flush=True),
                   agent_secret_file=args.agent_secret_file, policy_file=args.policy_file)
-    stack.start()
+    try:
+        stack.start()
+    except StackError as e:
+        print("trunkline up: %s" % e, file=sys.stderr)
+        return 1
     print("export OS_AUTH_TYPE=none OS_ENDPOINT=%s" % stack.url, flush=True)
     try:
         return stack.wait()
@@ -235,7 +338,10 @@ def parser(only=None):
                                    "--state-dir), Open vSwitch (the machine's own when it runs, "
                                    "else a private ovsdb-server + ovs-vswitchd under "
                                    "--state-dir/ovs) and one agent with DHCP for this host. "
-                                   "Ctrl-C or SIGTERM stops everything it started.")
+                                   "Ctrl-C or SIGTERM stops everything it started (dnsmasq and "
+                                   "its qdhcp- namespaces too). One per network namespace and "
+                                   "state directory; what a killed run left is reclaimed at "
+                                   "start. Ready once the agent's first pass succeeded.")
     _add_server_options(s)
     s.set_defaults(func=cmd_up)
 
@@ -263,6 +369,8 @@ def parser(only=None):
     s.set_defaults(func=cmd_db)
     __import__("trunkline.cli.lab", fromlist=["register"]).register(sub)  # trunkline lab ...
     __import__("trunkline.cli.agent", fromlist=["register"]).register(sub)  # trunkline agent
+    for light in ("down", "doctor"):
+        __import__("trunkline.cli." + light, fromlist=["register"]).register(sub)
     return p
 
 

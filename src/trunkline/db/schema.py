@@ -125,6 +125,19 @@ subports = Table(
     UniqueConstraint("trunk_id", "segmentation_type", "segmentation_id"),
 )
 
+# A port's inactive bindings (binding-extended: Nova's live migration binds the destination
+# before it activates it); the active binding is the port's own host/vif columns. Rows go with
+# their port.
+portbindings = Table(
+    "portbindings", metadata,
+    Column("port_id", String(36), ForeignKey("ports.id", ondelete="CASCADE"), primary_key=True),
+    Column("host", String(255), primary_key=True),
+    Column("vif_type", String(64), nullable=False),
+    Column("vif_details", JSON, nullable=False),
+    Column("vnic_type", String(64), nullable=False),
+    Column("profile", JSON, nullable=False),
+)
+
 # A port's extra DHCP options (extra_dhcp_opt extension): one value per (option, IP version);
 # an option's rows go with its port.
 extradhcpopts = Table(

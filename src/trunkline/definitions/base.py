@@ -113,7 +113,8 @@ class Resource:
     policy alone decides). ``plugin`` is ``module:Class`` of what implements it; ``policies``
     its default rules (name, check). ``path`` is the URL segment when it differs from the
     collection (``/v2.0/security-groups`` serves ``security_groups``); ``parent`` the resource it
-    belongs to (``Parent``)."""
+    belongs to (``Parent``). ``quota`` names the quota (``/v2.0/quotas``) an API create of the
+    resource counts against, per project (None: not limited)."""
     member: str
     collection: str
     attrs: dict
@@ -126,6 +127,7 @@ class Resource:
     actions: tuple = ()
     path: Optional[str] = None
     parent: Optional[Parent] = None
+    quota: Optional[str] = None
 
     @property
     def url(self) -> str:
@@ -147,7 +149,9 @@ class Resource:
 class Extension:
     """An API extension as ``GET /v2.0/extensions`` lists it, with what it adds: new resources,
     attributes of existing ones (``{member: {name: Attr}}``) and the default policy rules of
-    those attributes."""
+    those attributes. ``controllers``: (URL segment, ``module:Class``) of collections that are
+    not resources of rows (``/v2.0/quotas``): the class, built with the database and the
+    plugins, answers ``handle(req, item, sub, rest)`` itself with (status, payload)."""
     alias: str
     name: str
     description: str
@@ -156,6 +160,7 @@ class Extension:
     attributes: dict = field(default_factory=dict)
     policies: tuple = ()
     requires: tuple = ()
+    controllers: tuple = ()
 
     def wire(self) -> dict:
         return {"alias": self.alias, "name": self.name, "description": self.description,

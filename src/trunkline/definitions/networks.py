@@ -21,6 +21,7 @@ RESOURCE = Resource(
     not_found=lambda i: NetworkNotFound(net_id=i),
     plugin="trunkline.plugins.networks:NetworkPlugin",
     network="id",
+    quota="network",
     scope=(base.OWN_PROJECT, base.SHARED),
     policies=(
         ("create_network", c.ADMIN_OR_PROJECT_MEMBER),

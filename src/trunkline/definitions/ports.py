@@ -26,6 +26,7 @@ RESOURCE = Resource(
     }),
     not_found=lambda i: PortNotFound(port_id=i),
     plugin="trunkline.plugins.ports:PortPlugin",
+    quota="port",
     network="network_id",
     scope=(base.OWN_PROJECT, base.ON_OWN_NETWORK),
     policies=(

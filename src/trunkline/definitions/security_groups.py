@@ -168,6 +168,7 @@ SECURITY_GROUP = Resource(
     not_found=lambda i: SecurityGroupNotFound(id=i),
     plugin="trunkline.services.security_group.plugin:SecurityGroupPlugin",
     path="security-groups",
+    quota="security_group",
     policies=(
         ("create_security_group", c.ADMIN_OR_PROJECT_MEMBER),
         ("get_security_group", c.ADMIN_OR_PROJECT_READER),
@@ -187,7 +188,7 @@ SECURITY_GROUP_RULE = Resource(
     "security_group_rule", "security_group_rules", _rule_resource_attrs,
     not_found=lambda i: SecurityGroupRuleNotFound(id=i),
     plugin="trunkline.services.security_group.plugin:SecurityGroupRulePlugin",
-    path="security-group-rules", tags=False,
+    path="security-group-rules", tags=False, quota="security_group_rule",
     parent=Parent("security_group_id", "security_groups", "security_group"),
     scope=(base.ON_OWN_PARENT,),
     policies=(

@@ -47,6 +47,7 @@ RESOURCE = Resource(
     }),
     not_found=lambda i: SubnetNotFound(subnet_id=i),
     plugin="trunkline.plugins.subnets:SubnetPlugin",
+    quota="subnet",
     network="network_id",
     scope=(base.OWN_PROJECT, base.ON_SHARED_NETWORK, base.ON_OWN_NETWORK),
     policies=(

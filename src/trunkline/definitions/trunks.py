@@ -22,6 +22,7 @@ TRUNK = Resource(
     }),
     not_found=lambda i: TrunkNotFound(trunk_id=i),
     plugin="trunkline.services.trunk.plugin:TrunkPlugin",
+    quota="trunk",
     actions=(
         Action("add_subports", "PUT", "Add subports to a trunk", body="sub_ports"),
         Action("remove_subports", "PUT", "Remove subports from a trunk", body="sub_ports"),

@@ -18,7 +18,6 @@ is stopped by its PID. Everything is recorded in the lab state (lab/state.py) be
 so ``del_host``/``down`` remove it even after a failure half-way.
 """
 import ipaddress
-import json
 import os
 import re
 import shutil
@@ -26,7 +25,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 
 from trunkline import constants as c
@@ -73,12 +71,16 @@ def _ensure_underlay(ns):
 
 
 def add_host(name, driver="ovs", endpoint=None, dhcp=False, physnet=None, tunnel_types=None,
-             arp_responder=False, state_dir=None, timeout=30.0):
-    """Create lab host NAME and start its agent; returns its record once the agent is alive."""
+             arp_responder=False, vxlan_group=None, state_dir=None, timeout=30.0):
+    """Create lab host NAME and start its agent; returns its record once the agent is alive.
+    ``vxlan_group``: a linuxbridge host without L2 population, flooding to that group."""
     if not _NAME_RE.match(name or ""):
         raise HostError("bad host name %r: letters, digits, '.', '_', '-' (max 32)" % name)
     if driver not in DRIVERS:
         raise HostError("unknown driver %r (choose from %s)" % (driver, ", ".join(DRIVERS)))
+    if vxlan_group and driver != "linuxbridge":
+        raise HostError("a VXLAN multicast group needs --driver linuxbridge (Open vSwitch "
+                        "floods to each VTEP from L2 population)")
     state = LabState(state_dir)
     lid = lab_id(state)
     endpoint = (endpoint or neutron_api.default_endpoint()).rstrip("/")
@@ -95,7 +97,7 @@ def add_host(name, driver="ovs", endpoint=None, dhcp=False, physnet=None, tunnel
         rec = {
             "name": name, "driver": driver, "index": index, "dhcp": bool(dhcp),
             "physnet": physnet, "tunnel_ip": str(UNDERLAY[index]),
-            "arp_responder": bool(arp_responder),
+            "arp_responder": bool(arp_responder), "vxlan_group": vxlan_group,
             "tunnel_types": list(tunnel_types or ["vxlan"]),
             "netns": "tlh-%s-%s" % (lid, name), "underlay_ns": underlay_ns(lid),
             "ul_dev": "ul%d" % index, "ph_dev": "ph%d" % index if physnet else None,
@@ -193,6 +195,8 @@ def _agent_argv(rec):
         argv += ["--dhcp", "--dhcp-namespace-suffix=" + dhcp_suffix(rec)]
     if rec.get("arp_responder"):
         argv.append("--arp-responder")
+    if rec.get("vxlan_group"):
+        argv += ["--no-l2-population", "--vxlan-group", rec["vxlan_group"]]
     if rec["physnet"]:
         argv += ["--physnet-mapping", "%s:eth2" % rec["physnet"]]
     return argv
@@ -217,12 +221,10 @@ def _wait(probe, timeout, what):
 
 
 def _agent_alive(rec):
-    url = "%s/v2.0/agents?host=%s&agent_type=%s" % (
-        rec["endpoint"], rec["name"], urllib.request.quote(L2_AGENTS[rec["driver"]]))
     try:
-        with urllib.request.urlopen(url, timeout=5) as r:
-            agents = json.loads(r.read())["agents"]
-    except OSError:
+        agents = neutron_api.Neutron(rec["endpoint"], timeout=5).agents(
+            host=rec["name"], agent_type=L2_AGENTS[rec["driver"]])
+    except neutron_api.NeutronError:
         return False
     return any(a["alive"] for a in agents)
 

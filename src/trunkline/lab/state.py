@@ -1,6 +1,6 @@
 """The lab's own bookkeeping: which VMs exist (their port, namespaces, bridge and OVSDB) and
 which lab hosts (lab/host.py: namespace, switch, agent PID, underlay NICs), kept in
-``<state dir>/state.json`` (default ``/var/lib/trunkline/lab``) so ``trunkline lab down`` can
+``<state dir>/state.json`` (default ``lab`` in trunkline's state directory) so ``trunkline lab down`` can
 remove every lab resource even after the server is gone.  Updates are read-modify-write under
 an flock and written atomically (temp file + rename)."""
 import contextlib
@@ -8,7 +8,9 @@ import fcntl
 import json
 import os
 
-DEFAULT_STATE_DIR = "/var/lib/trunkline/lab"
+from trunkline import constants
+
+DEFAULT_STATE_DIR = os.path.join(constants.STATE_DIR, "lab")
 
 
 class LabState:

@@ -319,15 +319,20 @@ def _clear_port(api, port_id):
 
 def delete_vm(name, endpoint=None, state_dir=None):
     """Unplug VM NAME, clear its port's binding and device, forget it.  Returns a list of
-    warnings (API not reachable, …); local resources are removed regardless."""
+    warnings (API or OVSDB not reachable, …); local resources (namespace, veth, the lab's
+    record) are removed regardless."""
     state = LabState(state_dir)
     vm = state.vm(name)
     if vm is None:
         raise LabError("no lab VM named %s" % name)
     if vm.get("kind") == "qemu":
         qemu.stop(vm)
-    unplug(vm)
     warnings = []
+    try:
+        unplug(vm)      # the namespace and veth go even when the switch does not answer
+    except LabError as e:
+        warnings.append("VM %s: its switch could not be reached, its port %s stays in that "
+                        "switch's database (%s)" % (name, vm["tap"], e))
     api = neutron_api.Neutron(endpoint or vm.get("endpoint"))
     try:
         current = api.get_port(vm["port_id"])

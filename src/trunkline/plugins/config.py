@@ -15,3 +15,5 @@ class PluginConfig:
     max_subnet_host_routes: int = 20
     max_fixed_ips_per_port: int = 5
     base_mac: str = "fa:16:3e:00:00:00"
+    # quota resource -> default limit, where it differs from Neutron's (plugins/quotas.py)
+    quotas: dict = field(default_factory=dict)

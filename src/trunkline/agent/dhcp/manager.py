@@ -12,7 +12,9 @@
   2.86-2.90 crashes re-reading those);
 - everything removed when the network is no longer in the desired DHCP section.
 
-`reconcile()` returns the taps to plug on br-int ({"name", "iface_id", "mac", "network_id"}); the
+`reconcile()` returns the taps to plug on br-int ({"name", "iface_id", "mac", "network_id"}; a
+network whose DHCP failed keeps its tap and is named in ``errors``, which the agent reports as a
+failed pass); the
 OVS wiring puts them into its single transaction.
 """
 import ipaddress
@@ -62,6 +64,7 @@ class DhcpManager:
         # Neutron's name is qdhcp-<net id>, one DHCP agent per machine; several agents on one
         # kernel (lab hosts) serving the same network need their own namespaces
         self.namespace_suffix = namespace_suffix
+        self.errors = {}                     # net id -> why the last pass failed for it
         os.makedirs(self.root, exist_ok=True)
 
     # -- paths / process -------------------------------------------------------
@@ -97,6 +100,7 @@ class DhcpManager:
         (from POST /agent/v1/dhcp-port). Returns the plugs for the OVS wiring."""
         plugs = []
         wanted = set()
+        self.errors = {}
         for net_id, entry in sorted((dhcp or {}).items()):
             subnets = files.dhcp_subnets(entry.get("subnets") or [])
             port = (dhcp_ports or {}).get(net_id)
@@ -107,8 +111,9 @@ class DhcpManager:
                     "mac": port["mac_address"], "network_id": net_id}
             try:
                 self._network(net_id, entry, subnets, port)
-            except Exception:       # keep the OVS port; the next pass retries
+            except Exception as e:      # keep the OVS port; the next pass retries
                 LOG.exception("DHCP for network %s failed", net_id)
+                self.errors[net_id] = "%s: %s" % (type(e).__name__, e)
             plugs.append(plug)
         for net_id in self.managed_networks():
             if net_id not in wanted:

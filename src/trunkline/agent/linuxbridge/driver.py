@@ -9,6 +9,7 @@ from trunkline import names
 from trunkline.agent.driver import Driver
 from trunkline.agent.linuxbridge import rtnl
 from trunkline.agent.linuxbridge.netlink import Netlink
+from trunkline.agent.linuxbridge.uplinks import DEFAULT_VXLAN_GROUP, VXLAN_PORT
 from trunkline.agent.linuxbridge.wiring import Wiring
 
 LOG = logging.getLogger(__name__)
@@ -18,18 +19,25 @@ class LinuxBridgeDriver(Driver):
     agent_type = c.AGENT_LINUXBRIDGE
     binary = c.BINARY_LINUXBRIDGE
 
-    def __init__(self, netns=None, tunnel_ip=None, physnet_mappings=None, arp_responder=False):
+    def __init__(self, netns=None, tunnel_ip=None, physnet_mappings=None, arp_responder=False,
+                 l2_population=True, vxlan_group=DEFAULT_VXLAN_GROUP, vxlan_port=VXLAN_PORT):
         self.netns = netns
         self.tunnel_ip = tunnel_ip
         self.interface_mappings = dict(physnet_mappings or {})
         self.netlink = Netlink(netns)
-        self.arp_responder = arp_responder
-        self.wiring = Wiring(self.netlink, tunnel_ip, self.interface_mappings, arp_responder)
+        self.arp_responder = arp_responder and l2_population
+        self.l2_population = l2_population
+        self.vxlan_group = None if l2_population else vxlan_group
+        self.wiring = Wiring(self.netlink, tunnel_ip, self.interface_mappings,
+                             self.arp_responder, vxlan_group=self.vxlan_group,
+                             vxlan_port=vxlan_port)
 
     def configurations(self):
         return {"netns": self.netns, "tunnel_ip": self.tunnel_ip,
                 "tunnel_types": ["vxlan"] if self.tunnel_ip else [],
-                "l2_population": True, "arp_responder_enabled": self.arp_responder,
+                "l2_population": self.l2_population,
+                "arp_responder_enabled": self.arp_responder,
+                "vxlan_group": self.vxlan_group,
                 "interface_mappings": self.interface_mappings,
                 "bridge_mappings": {}}
 

@@ -113,10 +113,12 @@ class Netlink:
     def add_bridge(self, name):
         self._w("add", ifname=name, kind="bridge", br_stp_state=0, br_forward_delay=0)
 
-    def add_vxlan(self, name, vni, local, link_index, mtu, port, proxy):
+    def add_vxlan(self, name, vni, local, link_index, mtu, port, proxy, group=None):
+        """``group``: flood to this multicast group and learn (no L2 population)."""
+        extra = {"vxlan_group": group} if group else {}
         self._w("add", ifname=name, kind="vxlan", vxlan_id=vni, vxlan_local=local,
-                vxlan_link=link_index, vxlan_learning=0, vxlan_proxy=int(proxy),
-                vxlan_port=port, vxlan_udp_csum=0, mtu=mtu)
+                vxlan_link=link_index, vxlan_learning=int(bool(group)),
+                vxlan_proxy=int(proxy), vxlan_port=port, vxlan_udp_csum=0, mtu=mtu, **extra)
 
     def delete(self, index):
         self._w("del", index=index)

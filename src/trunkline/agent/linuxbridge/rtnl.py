@@ -20,7 +20,7 @@ IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_MASTER, IFLA_LINKINFO, IFLA_IFALIAS = 3, 
 IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS = 29, 1 << 3
 IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
 IFLA_VLAN_ID = 1
-VXLAN_ATTRS = {1: ("id", "I"), 3: ("link", "I"), 4: ("local", "ip"), 7: ("learning", "B"),
+VXLAN_ATTRS = {1: ("id", "I"), 2: ("group", "ip"), 3: ("link", "I"), 4: ("local", "ip"), 7: ("learning", "B"),
                11: ("proxy", "B"), 15: ("port", ">H"), 18: ("udp_csum", "B")}
 CLONE_NEWNET = 0x40000000
 
@@ -87,7 +87,7 @@ def _info_data(out, value):
                 out["vlan_id"] = struct.unpack("H", v[:2])[0]
     elif out["kind"] == "vxlan":
         vx = {"id": None, "link": None, "local": None, "learning": False, "proxy": False,
-              "port": None, "udp_csum": False}
+              "port": None, "udp_csum": False, "group": None}
         for k, v in _attrs(value, 0, len(value)):
             if k in VXLAN_ATTRS:
                 name, fmt = VXLAN_ATTRS[k]

@@ -3,7 +3,7 @@ wires them: ``brq<net id[:11]>`` per network with a device on the host (STP off,
 0) holding the network's uplink (linuxbridge/uplinks.py), the VM taps ``tap<port id[:11]>``
 (made by Nova/the lab) and the DHCP veths, enslaved and up (down when the port is admin down);
 trunk subports as VLAN devices on the parent's tap (linuxbridge/trunks.py); L2 population on
-the VXLAN devices (linuxbridge/l2pop.py).
+the VXLAN devices (linuxbridge/l2pop.py), or, without it, a multicast group they flood to.
 
 One pass = one snapshot (a few netlink dumps), then only the writes that differ: a pass that
 changes nothing writes nothing. Whatever this driver made and is no longer wanted goes (stale
@@ -17,7 +17,7 @@ from typing import Dict, Iterable, Mapping, Optional
 from trunkline import constants as c
 from trunkline import names
 from trunkline.agent.linuxbridge import l2pop, trunks
-from trunkline.agent.linuxbridge.uplinks import Uplinks
+from trunkline.agent.linuxbridge.uplinks import VXLAN_PORT, Uplinks
 
 LOG = logging.getLogger(__name__)
 
@@ -25,12 +25,16 @@ LOG = logging.getLogger(__name__)
 class Wiring:
     def __init__(self, netlink, tunnel_ip: Optional[str] = None,
                  interface_mappings: Optional[Mapping[str, str]] = None,
-                 arp_responder: bool = False):
+                 arp_responder: bool = False, vxlan_group: Optional[str] = None,
+                 vxlan_port: int = VXLAN_PORT):
         self.nl = netlink
         self.arp_responder = arp_responder
         self.tunnel_ip = tunnel_ip
         self.mappings = dict(interface_mappings or {})
-        self.uplinks = Uplinks(netlink, tunnel_ip, self.mappings, arp_responder)
+        # a multicast group: no L2 population, the VXLAN devices flood to it and learn
+        self.multicast = vxlan_group is not None
+        self.uplinks = Uplinks(netlink, tunnel_ip, self.mappings, arp_responder,
+                               vxlan_group, vxlan_port)
         self.last_timing = {}
 
     def reconcile(self, state: dict, plugs: Iterable[dict] = ()) -> dict:
@@ -105,9 +109,10 @@ class Wiring:
                     and names.network_bridge(want.get(l.name, (None, ""))[1] or "") != m.name):
                 self.nl.set(l.index, master=0)
 
-        # 5. L2 population
-        l2pop.sync(self.nl, state.get("tunnels") or {}, uplinks, links, snap, self.tunnel_ip,
-                   self.arp_responder)
+        # 5. L2 population (a multicast host's devices learn instead)
+        if not self.multicast:
+            l2pop.sync(self.nl, state.get("tunnels") or {}, uplinks, links, snap,
+                       self.tunnel_ip, self.arp_responder)
 
         trunk_status = trunks.statuses(state.get("trunks") or [], links, statuses,
                                        failed_trunks)

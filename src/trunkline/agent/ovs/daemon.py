@@ -6,6 +6,7 @@ makes the taps of internal ports belong to that namespace, so they go when it go
 Every command gets OVS_RUNDIR/OVS_DBDIR/OVS_LOGDIR = the private run directory, so nothing of the
 system's OVS (/var/run/openvswitch) is touched.
 """
+import json
 import os
 import signal
 import subprocess
@@ -14,6 +15,8 @@ import time
 from trunkline.agent import netns as nsutil
 
 SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
+# the userspace datapath's own tap device, one per network namespace; it outlives ovs-vswitchd
+NETDEV_DEVICE = "ovs-netdev"
 
 
 def datapath_type():
@@ -43,6 +46,34 @@ def _alive(pid):
             return f.read().split(")")[-1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def netns_inode(netns=None):
+    """The inode that identifies network namespace NETNS (None: this process's)."""
+    return os.stat(os.path.join(nsutil.NETNS_DIR, netns) if netns
+                   else "/proc/self/ns/net").st_ino
+
+
+def vswitchd_in(netns=None):
+    """PIDs of the ovs-vswitchd processes running in network namespace NETNS (None: ours),
+    whoever started them: the userspace datapath's device is theirs while one runs."""
+    try:
+        want = netns_inode(netns)
+    except OSError:
+        return []
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/comm" % entry) as f:
+                if f.read().strip() != "ovs-vswitchd":
+                    continue
+            if os.stat("/proc/%s/ns/net" % entry).st_ino == want and _alive(int(entry)):
+                pids.append(int(entry))
+        except OSError:
+            continue
+    return pids
 
 
 class OvsInstance:
@@ -84,7 +115,37 @@ class OvsInstance:
         return os.path.join(self.rundir, daemon + ".pid")
 
     def pid(self, daemon):
-        return _read_pid(self.pidfile(daemon))
+        """The PID of this instance's DAEMON while it runs: its pid file's PID, and only when
+        that process's command line names this pid file (a PID reused by another process is
+        not ours)."""
+        pid = _read_pid(self.pidfile(daemon))
+        if not pid:
+            return None
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                cmd = f.read().split(b"\0")
+        except OSError:
+            return None
+        return pid if ("--pidfile=" + self.pidfile(daemon)).encode() in cmd else None
+
+    def internal_interfaces(self):
+        """Names of the internal ports in this instance's database: from the running
+        ovsdb-server, else read from the database file itself."""
+        if _alive(self.pid("ovsdb-server")):
+            out = self.vsctl("--bare", "--columns=name", "find", "Interface", "type=internal",
+                             check=False)
+            return out.split()
+        conf = os.path.join(self.rundir, "conf.db")
+        if not os.path.exists(conf):
+            return []
+        query = json.dumps(["Open_vSwitch", {"op": "select", "table": "Interface",
+                                             "where": [["type", "==", "internal"]],
+                                             "columns": ["name"]}])
+        try:
+            rows = json.loads(self._run(["ovsdb-tool", "query", conf, query]))[0]["rows"]
+        except (nsutil.CommandError, ValueError, KeyError, IndexError):
+            return []
+        return [r["name"] for r in rows]
 
     # -- lifecycle -------------------------------------------------------------
     def start(self, vswitchd=True):
@@ -93,7 +154,9 @@ class OvsInstance:
         if not os.path.exists(conf):
             self._run(["ovsdb-tool", "create", conf, SCHEMA])
         if not _alive(self.pid("ovsdb-server")):
+            # the managers in the database (the agent's --ovsdb-manager) are served too
             self._run(["ovsdb-server", conf, "--remote=punix:" + self.db_sock,
+                       "--remote=db:Open_vSwitch,Open_vSwitch,manager_options",
                        "--pidfile=" + self.pidfile("ovsdb-server"),
                        "--unixctl=" + os.path.join(self.rundir, "ovsdb-server.ctl"),
                        "--log-file=" + os.path.join(self.rundir, "ovsdb-server.log"),
@@ -123,20 +186,27 @@ class OvsInstance:
             time.sleep(0.02)
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
+            while _alive(pid) and time.monotonic() < deadline + timeout:
+                time.sleep(0.02)
 
-    def stop(self):
-        """Stop both daemons (vswitchd first). Bridges stay in the database file; their
-        internal-port devices are removed, since on the userspace datapath those taps would
+    def stop(self, devices=True):
+        """Stop both daemons (vswitchd first); returns the names of those that ran. Bridges
+        stay in the database file; their internal-port devices and the datapath's
+        ``ovs-netdev`` are removed (unless ``devices=False``: they are in a namespace that is
+        not this instance's any more), since on the userspace datapath those taps would
         outlive ovs-vswitchd; a restart recreates them."""
-        internal = []
-        if _alive(self.pid("ovsdb-server")):
-            out = self.vsctl("--bare", "--columns=name", "find", "Interface", "type=internal",
-                             check=False)
-            internal = out.split()
+        internal = self.internal_interfaces() if devices else []
+        ran = [d for d in ("ovs-vswitchd", "ovsdb-server") if _alive(self.pid(d))]
         self.stop_daemon("ovs-vswitchd")
         self.stop_daemon("ovsdb-server")
-        for dev in internal:
-            nsutil.ip(["link", "del", dev], netns=self.netns, check=False)
+        # while another ovs-vswitchd runs in the namespace (the machine's), the devices are its
+        if not devices or vswitchd_in(self.netns):
+            return ran
+        have = nsutil.links(self.netns)
+        for dev in internal + [NETDEV_DEVICE]:
+            if dev in have:
+                nsutil.ip(["link", "del", dev], netns=self.netns, check=False)
+        return ran
 
     def restart_vswitchd(self):
         self.stop_daemon("ovs-vswitchd")

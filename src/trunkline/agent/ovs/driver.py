@@ -1,6 +1,7 @@
 """The Open vSwitch driver of the agent: br-int, local VLANs and trunk patch ports through
 ``Wiring``, with ``--tunnel-ip`` also br-tun and its L2 population flows (ovs/tunnels.py), with
-``--physnet-mapping`` provider bridges (ovs/provider.py), in one OVSDB transaction per pass;
+``--physnet-mapping`` provider bridges (ovs/provider.py), with ``--ovsdb-manager`` the OVSDB
+manager os-vif connects through (ovs/manager.py), in one OVSDB transaction per pass;
 woken by an OVSDB monitor on ``Interface`` and by a restarted ovs-vswitchd, which also make the
 next pass read OVSDB again (a pass woken only by the server may be flows-only,
 ovs/wiring.py)."""
@@ -12,6 +13,7 @@ from trunkline.agent import ovsdb
 from trunkline.agent.driver import Driver
 from trunkline.agent.ovs.daemon import datapath_type as detect_datapath
 from trunkline.agent.ovs.flows import file_id
+from trunkline.agent.ovs.manager import OvsdbManager
 from trunkline.agent.ovs.provider import ProviderBridges
 from trunkline.agent.ovs.tunnels import TunnelBridge
 from trunkline.agent.ovs.wiring import Wiring
@@ -28,7 +30,7 @@ class OvsDriver(Driver):
     def __init__(self, ovsdb_target=None, ovs_rundir=None,
                  integration_bridge=c.INTEGRATION_BRIDGE,
                  datapath_type=None, netns=None, tunnel_ip=None, tunnel_types=("vxlan",),
-                 physnet_mappings=None, arp_responder=False):
+                 physnet_mappings=None, arp_responder=False, ovsdb_manager=None):
         self.ovs_rundir = ovs_rundir or os.environ.get("OVS_RUNDIR", "/var/run/openvswitch")
         self.ovsdb_target = ovsdb_target or "unix:%s/db.sock" % self.ovs_rundir
         self.datapath_type = datapath_type or detect_datapath()
@@ -44,8 +46,10 @@ class OvsDriver(Driver):
                                self.arp_responder) if tunnel_ip else None
         providers = ProviderBridges(physnet_mappings, self.datapath_type,
                                     integration_bridge) if physnet_mappings else None
+        self.ovsdb_manager = ovsdb_manager
         self.wiring = Wiring(self.db, integration_bridge, self.datapath_type, self.ovs_rundir,
-                             tunnels=tunnels, providers=providers)
+                             tunnels=tunnels, providers=providers,
+                             planners=[OvsdbManager(ovsdb_manager)] if ovsdb_manager else [])
 
     def configurations(self):
         return {"ovsdb_connection": self.ovsdb_target, "netns": self.netns,
@@ -53,7 +57,7 @@ class OvsDriver(Driver):
                 "datapath_type": self.datapath_type, "bridge_mappings": self.bridge_mappings,
                 "tunnel_ip": self.tunnel_ip, "tunnel_types": self.tunnel_types,
                 "l2_population": True, "arp_responder_enabled": self.arp_responder,
-                "ovs_rundir": self.ovs_rundir}
+                "ovs_rundir": self.ovs_rundir, "ovsdb_manager": self.ovsdb_manager}
 
     def reconcile(self, state, plugs):
         return self.wiring.reconcile(state, plugs)

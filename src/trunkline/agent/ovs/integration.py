@@ -4,18 +4,22 @@ br-int is in fail mode secure with two flows: ``priority=0 NORMAL`` and a drop f
 VLAN. Every br-int port whose interface names a port (external_ids ``iface-id``) gets its
 network's local VLAN as access tag and the network in its other_config (the dead VLAN when the
 port is unknown here or admin down); the agent's own taps (DHCP) are added when missing and
-removed when no longer wanted. A port is wired when it has a network and an OpenFlow port.
+removed when no longer wanted. A VM's port is wired when it has a network and its interface
+is there (an OpenFlow port, no error: ``vif_up``); a trunk member's patch end (tpi-/spi-) is the
+trunk planner's to judge, by the VM interface on the trunk bridge.
 
 It runs after the planners that remove br-int ports of their own (trunk patches), so it tags
 only what stays; a br-int it creates is there for their ports in the same transaction."""
 from typing import Dict, List
 
 from trunkline import constants as c
-from trunkline.agent.ovs.planner import Pass
+from trunkline import names
+from trunkline.agent.ovs.planner import Pass, vif_up
 
 COOKIE = "0x7c1a0001"
 OWNER_KEY = "trunkline-owner"       # external_ids key marking a tap the agent added itself
 OWNER_DHCP = "dhcp"
+_TRUNK_INT_ENDS = (names.TRUNK_INT_PATCH, names.SUBPORT_INT_PATCH)
 
 
 def external_ids(port_id: str, mac: str, **extra: str) -> Dict[str, str]:
@@ -48,7 +52,7 @@ class IntegrationBridge:
             net_id = p.network_of(iid)
             sw.set_port(self.name, name, tag=p.tag(net_id),
                         other_config=p.other_config(port["other_config"], net_id))
-            if net_id and (iface["ofport"] or 0) > 0:
+            if net_id and vif_up(iface) and not name.startswith(_TRUNK_INT_ENDS):
                 p.wired.add(iid)
         for name, plug in sorted(p.plugs.items()):
             net_id = p.network_of(plug["iface_id"])

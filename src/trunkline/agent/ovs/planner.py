@@ -15,6 +15,13 @@ from trunkline.agent.ovs.switch import Switch
 LVLAN_KEYS = ("net_uuid", "network_type", "physical_network", "segmentation_id", "tag")
 
 
+def vif_up(iface: Optional[Mapping]) -> bool:
+    """A VM's interface is there when ovs-vswitchd gave it an OpenFlow port and no error: an
+    Interface row whose device does not exist (yet) has ofport -1 and the error "No such
+    device". Neutron's agent reports a port up only from then on, and so does this one."""
+    return iface is not None and (iface.get("ofport") or 0) > 0 and not iface.get("error")
+
+
 class LocalVlans:
     """The host's local VLAN per network: what br-int's ports remember, then the lowest free
     numbers."""

@@ -1,7 +1,8 @@
 """One pass's view of an Open vSwitch: what OVSDB held when the pass began (``Snapshot``, one
 read) and the changes the pass makes (``Switch``), spelled as ovsdbapp's verbs — ``add_bridge``,
-``add_port(may_exist=True)``, ``del_port(if_exists=True)``, ``set_port`` — but collected into
-the pass's ONE raw OVSDB transaction instead of one IDL transaction per command.
+``add_port(may_exist=True)``, ``del_port(if_exists=True)``, ``set_port``, ``add_manager`` —
+but collected into the pass's ONE raw OVSDB transaction instead of one IDL transaction per
+command.
 
 Rows are named as an operator names them (a bridge, a port on a bridge); the verbs compare with
 the snapshot and queue only what differs, so a pass over a switch that is already right queues
@@ -39,12 +40,16 @@ class Snapshot:
         def sel(table, columns):
             return {"op": "select", "table": table, "where": [], "columns": columns}
         res = db.transact([
-            sel("Open_vSwitch", ["_uuid", "bridges"]),
+            sel("Open_vSwitch", ["_uuid", "bridges", "manager_options"]),
             sel("Bridge", ["_uuid", "name", "ports", "datapath_type", "fail_mode", "protocols"]),
             sel("Port", ["_uuid", "name", "tag", "vlan_mode", "other_config", "interfaces"]),
-            sel("Interface", ["_uuid", "name", "type", "options", "external_ids", "ofport"]),
+            sel("Interface", ["_uuid", "name", "type", "options", "external_ids", "ofport",
+                              "error"]),
+            sel("Manager", ["_uuid", "target"]),
         ])
         self.root = res[0]["rows"][0]["_uuid"][1]
+        self.manager_options = set(_uuids(res[0]["rows"][0]["manager_options"]))
+        self.managers = {r["target"]: r["_uuid"][1] for r in res[4]["rows"]}   # target -> uuid
         self.bridges = {}
         for r in res[1]["rows"]:
             self.bridges[r["name"]] = {"uuid": r["_uuid"][1], "ports": _uuids(r["ports"]),
@@ -56,7 +61,8 @@ class Snapshot:
             self.ifaces[r["_uuid"][1]] = {"uuid": r["_uuid"][1], "name": r["name"],
                                           "type": r["type"], "options": py(r["options"]),
                                           "external_ids": py(r["external_ids"]),
-                                          "ofport": opt(r["ofport"])}
+                                          "ofport": opt(r["ofport"]),
+                                          "error": opt(r["error"])}
         self.ports = {}
         for r in res[2]["rows"]:
             ifs = _uuids(r["interfaces"])
@@ -129,6 +135,23 @@ class Switch:
              "mutations": [["bridges", "insert", ["set", [named(bu)]]]]},
         ]
         self._new[name] = named(bu)
+        return True
+
+    def add_manager(self, target: str) -> bool:
+        """The OVSDB manager ``target`` (``ptcp:6640:127.0.0.1``) in the Open_vSwitch row's
+        manager_options, next to any others there (``ovs-vsctl add Open_vSwitch .
+        manager_options``, as Neutron's agent does it). Returns True when it had to be added."""
+        row = self.snap.managers.get(target)
+        if row is not None and row in self.snap.manager_options:
+            return False
+        if row is None:
+            ref = named(self._name())
+            self._ops.append({"op": "insert", "table": "Manager", "uuid-name": ref[1],
+                              "row": {"target": target}})
+        else:
+            ref = uuid(row)
+        self._ops.append({"op": "mutate", "table": "Open_vSwitch", "where": [],
+                          "mutations": [["manager_options", "insert", ["set", [ref]]]]})
         return True
 
     def del_bridge(self, name: str, if_exists: bool = True) -> None:

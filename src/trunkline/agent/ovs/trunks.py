@@ -10,15 +10,20 @@ The br-int ends carry the member's ``iface-id`` and get their network's local VL
 so a subport's VLAN on the VM's link becomes its network's local VLAN on br-int. Patch ports of
 members that left go; a trunk bridge whose VM left (only patch ports remain) is deleted with
 them. As Neutron does, the parent's VM interface remembers its trunk in its external_ids
-(``bridge_name``, ``trunk_id``, ``subport_ids``). A trunk is ACTIVE when its bridge is joined,
-DEGRADED when a subport is not wired."""
+(``bridge_name``, ``trunk_id``, ``subport_ids``).
+
+Statuses wait for the VM: os-vif adds the VM's Interface row before the hypervisor creates its
+tap, and until ovs-vswitchd has opened it (an OpenFlow port, no error) the patches are laid but
+the parent and its subports stay DOWN and no trunk status is reported (a new trunk stays DOWN;
+one that was up keeps its status, as Neutron's trunk driver reports nothing on the way down).
+Once the tap is there, the trunk is ACTIVE, or DEGRADED when a subport is not wired."""
 import json
 from typing import Dict, Tuple
 
 from trunkline import constants as c
 from trunkline import names
 from trunkline.agent.ovs.integration import external_ids
-from trunkline.agent.ovs.planner import Pass
+from trunkline.agent.ovs.planner import Pass, vif_up
 
 _INT_ENDS = (names.TRUNK_INT_PATCH, names.SUBPORT_INT_PATCH)
 _TBR_ENDS = (names.TRUNK_TBR_PATCH, names.SUBPORT_TBR_PATCH)
@@ -32,6 +37,7 @@ class TrunkPlanner:
         sw = p.switch
         want_int: Dict[str, Tuple[str, str, str]] = {}      # name -> (port id, mac, peer)
         want_tbr: Dict[str, Dict[str, tuple]] = {}          # tbr -> {name: (id, mac, peer, tag)}
+        vm_up = set()                                       # members whose VM's tap is there
         for t in p.trunks:
             tbr = t.get("bridge_name") or names.trunk_bridge(t["id"])
             vm = _vm_ports(tbr, sw.ports_of(tbr))
@@ -44,18 +50,20 @@ class TrunkPlanner:
                          sp.get("mac_address") or "", int(sp["segmentation_id"]))
                         for sp in t.get("sub_ports") or []]
             ends = want_tbr.setdefault(tbr, {})
+            vif = sw.ports_of(tbr)[vm[0]]["iface"]
             for int_prefix, tbr_prefix, pid, mac, tag in members:
                 a, b = names.trunk_patch(int_prefix, pid), names.trunk_patch(tbr_prefix, pid)
                 want_int[a] = (pid, mac, b)
                 ends[b] = (pid, mac, a, tag)
-            p.trunk_status[t["id"]] = c.ACTIVE
-            vif = sw.ports_of(tbr)[vm[0]]["iface"]
+            if vif_up(vif):
+                vm_up.update(m[2] for m in members)
+                p.trunk_status[t["id"]] = c.ACTIVE
             if vif is not None:
                 subports = sorted(sp["port_id"] for sp in t.get("sub_ports") or [])
                 sw.set_interface(tbr, vm[0], external_ids=dict(
                     vif["external_ids"], bridge_name=tbr, trunk_id=t["id"],
                     subport_ids=json.dumps(subports)))
-        self._plan_int(p, want_int)
+        self._plan_int(p, want_int, vm_up)
         self._plan_trunk_bridges(p, want_tbr)
         for t in p.trunks:
             if t["id"] in p.trunk_status and not all(
@@ -63,8 +71,9 @@ class TrunkPlanner:
                 p.trunk_status[t["id"]] = c.DEGRADED
 
     @staticmethod
-    def _plan_int(p: Pass, want: Dict[str, Tuple[str, str, str]]) -> None:
-        """br-int's ends: stale ones go, wrong peers are fixed, missing ones are added."""
+    def _plan_int(p: Pass, want: Dict[str, Tuple[str, str, str]], vm_up: set) -> None:
+        """br-int's ends: stale ones go, wrong peers are fixed, missing ones are added; a
+        member with a network is wired once its VM's tap is there."""
         sw, br = p.switch, p.br_int
         have = sw.ports_of(br)
         for name, port in have.items():
@@ -77,7 +86,7 @@ class TrunkPlanner:
             sw.add_port(br, name, {"type": "patch", "options": {"peer": peer},
                                    "external_ids": external_ids(pid, mac)},
                         {"tag": p.tag(net_id), "other_config": p.other_config({}, net_id)})
-            if net_id:
+            if net_id and pid in vm_up:
                 p.wired.add(pid)
 
     @staticmethod

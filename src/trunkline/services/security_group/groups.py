@@ -11,7 +11,7 @@ from sqlalchemy import delete, insert, select
 from trunkline import exceptions as exc
 from trunkline.db import schema
 from trunkline.definitions import security_groups as d
-from trunkline.plugins import common, events
+from trunkline.plugins import common, events, quotas
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -70,13 +70,17 @@ def create_group(txn: Txn, ctx: Optional[Context], res: dict, stateful: bool,
     group_id = common.new_id()
     values = common.standard_values(txn, ctx or common.Context(project_id=res["project_id"]),
                                     res, group_id, revision_number=0)
+    flag = TPL.c.used_in_default_sg if default else TPL.c.used_in_non_default_sg
+    templates = txn.execute(select(TPL).where(flag.is_(True)).order_by(TPL.c.id)).all()
+    # Neutron checks the rules a new group gets against the rule quota, a project's default
+    # group too (a network or port create that makes it can fail so); the group itself
+    # counts only when the API creates it
+    quotas.check(txn.conn, values["project_id"], {d.SECURITY_GROUP_RULE.quota: len(templates)})
     values["stateful"] = stateful
     txn.execute(insert(SG).values(**values))
     if default:
         txn.execute(insert(D).values(project_id=values["project_id"], security_group_id=group_id))
     events.publish(txn, "security_group", events.CREATE, [group_id], new={group_id: values})
-    flag = TPL.c.used_in_default_sg if default else TPL.c.used_in_non_default_sg
-    templates = txn.execute(select(TPL).where(flag.is_(True)).order_by(TPL.c.id)).all()
     rules = []
     for tpl in templates:
         rule = {name: getattr(tpl, name) for name in RULE_COLUMNS}

@@ -1,0 +1,1 @@
+"""The quota API (``/v2.0/quotas``): limits per project, their defaults and usage."""
