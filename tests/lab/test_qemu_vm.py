@@ -10,7 +10,6 @@ import re
 import shutil
 import subprocess
 import threading
-import time
 
 import pytest
 
@@ -53,10 +52,8 @@ def env():
         with pytest.MonkeyPatch.context() as mp:
             mp.delenv("TRUNKLINE_QEMU_ACCEL", raising=False)
             mp.setattr(qemu, "accel", lambda: "kvm")
-            e.started = time.monotonic()
             e.rec = labvm.create_vm(e.stack.url, e.vm, e.ports["parent"]["id"],
                                     host=e.stack.host, state_dir=e.lab_dir, use_qemu=True)
-            e.boot_seconds = time.monotonic() - e.started
         e.wait_trunk("ACTIVE", timeout=60)
         for net in SEED_NETS:
             e.record_dhcp_port(net)
