@@ -40,9 +40,11 @@ def test_demo_qemu_runs_the_seed_on_a_real_guest():
     assert r.returncode == 0, out[-3000:] + r.stderr[-2000:]
     assert "--port trunkparent --qemu" in out and "QEMU pid" in out
     assert "-- ip link add link eth0 name eth0.1 type vlan id 1" in out
-    assert re.search(r"^eth0\s+UP\s+10\.0\.4\.\d+/24", out, re.M)
-    assert re.search(r"^eth0\.1@eth0\s+UP\s+10\.0\.5\.\d+/24", out, re.M)
-    assert re.search(r"^eth0\.2@eth0\s+UP\s+10\.0\.6\.\d+/24", out, re.M)
+    # the addresses, not the operstate column: the guest kernel's linkwatch updates that a
+    # second or more later, and under TCG on a loaded machine it was seen still DOWN/UNKNOWN
+    assert re.search(r"^eth0\s+[A-Z]+\s+10\.0\.4\.\d+/24", out, re.M)
+    assert re.search(r"^eth0\.1@eth0\s+[A-Z]+\s+10\.0\.5\.\d+/24", out, re.M)
+    assert re.search(r"^eth0\.2@eth0\s+[A-Z]+\s+10\.0\.6\.\d+/24", out, re.M)
     assert "3 packets transmitted, 3 received, 0% packet loss" in out
     tagged = [line for line in out.splitlines()
               if "ethertype 802.1Q (0x8100), length 102: vlan 1, p 0, ethertype IPv4" in line]
