@@ -176,7 +176,7 @@ def test_delete_ends_qemu_and_leaves_nothing(env):
                            text=True, check=True).stdout
     assert tap not in links
     assert tap not in env.vsctl("show")
-    assert LabState(env.lab_dir).vms() == {}
+    assert LabState(env.lab_dir).vms() == {} and not os.path.exists(rec["run_dir"])
     port = wait_for(lambda: (lambda p: p if p["binding:host_id"] == "" else None)(
         env.port(env.ports["parent"]["id"])), 10, what="parent unbound")
     assert port["device_id"] == ""

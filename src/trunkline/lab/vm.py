@@ -18,6 +18,7 @@ the lab state file (:mod:`trunkline.lab.state`) so ``down`` removes it all.
 """
 import os
 import re
+import shutil
 import subprocess
 import sys
 import uuid
@@ -343,6 +344,8 @@ def delete_vm(name, endpoint=None, state_dir=None):
     except neutron_api.NeutronError as e:
         if e.status != 404:
             warnings.append("port %s not cleared: %s" % (vm["port_id"], e))
+    if vm.get("kind") == "qemu":         # its FIFOs, console log and pid file
+        shutil.rmtree(vm["run_dir"], ignore_errors=True)
     with state.edit() as data:
         data["vms"].pop(name, None)
     return warnings
