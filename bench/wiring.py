@@ -16,7 +16,9 @@ trunk parent, like Nova + os-vif would.  Phases (bench/README.md):
   is ACTIVE in the API (polled) and until the guest's VLAN N device gets an ARP reply from its
   network's DHCP port (a raw-socket probe in the VM, one request every 10 ms; the guest VLAN
   device is created before the call, as a guest configured in advance would have it);
-* ``trunkline demo``: its wall time (a separate run, after this stack is stopped).
+* ``trunkline demo``: its wall time (a separate run, after this stack is stopped);
+* with ``--qemu``: a QEMU guest (``lab vm create --qemu``) on a new port of the parent's
+  network: create call -> the guest's shell answers, then ``dhclient eth0`` -> the lease.
 
 Prints a table with PASS/FAIL per target; the LAST line of stdout is one JSON object.  Progress
 goes to stderr.  A benchmark, not a test: it never asserts; a phase that fails is reported with
@@ -240,6 +242,8 @@ class Bench:
         self.phase("dhcp", self.dhcp)
         for n in self.args.sizes:
             self.phase("subports_%d" % n, lambda n=n: self.subports(n))
+        if self.args.qemu:
+            self.phase("qemu", self.qemu)
 
     def phase(self, key, fn):
         t = time.monotonic()
@@ -405,6 +409,24 @@ class Bench:
             self.settle(quiet=0.5)
             log("subports %d removed in %.1f s" % (n, time.monotonic() - t))
 
+    def qemu(self):
+        port = self.call("POST", "/ports", {"port": {"network_id": self.pnet["id"],
+                                                     "name": "wb-qemu"}})["port"]
+        t = time.monotonic()
+        rec = vm_mod.create_vm(self.stack.url, VM + "-q", port["id"], state_dir=self.lab,
+                               use_qemu=True)
+        booted = time.monotonic()
+        for argv in (["ip", "link", "set", "eth0", "up"], ["dhclient", "eth0"]):
+            r = vm_mod.exec_vm(VM + "-q", argv, state_dir=self.lab, capture_output=True,
+                               text=True, timeout=60)
+            if r.returncode:
+                raise RuntimeError("%s: %s" % (" ".join(argv), r.stdout[-300:]))
+        leased = time.monotonic()
+        self.res["qemu"] = {"accel": rec["accel"], "boot_s": round(booted - t, 2),
+                            "lease_s": round(leased - booted, 2),
+                            "boot_to_lease_s": round(leased - t, 2)}
+        vm_mod.delete_vm(VM + "-q", self.stack.url, state_dir=self.lab)
+
     def cleanup(self):
         for p in self.probes:
             p.stop()
@@ -468,6 +490,12 @@ def report(res):
             status["subports_4094"] = "FAIL"
         if key == "dhcp":
             status["dhcp_lease"] = "FAIL"
+    q = res.get("qemu")
+    if q:
+        rows.append(("QEMU guest (%s): create -> shell answers" % q["accel"],
+                     fmt(float(q["boot_s"])), "", ""))
+        rows.append(("QEMU guest: create -> first lease (eth0)", fmt(float(q["boot_to_lease_s"])),
+                     "", ""))
     if "demo_s" in res or "demo" in (res.get("errors") or {}):
         status["demo"] = _status(res.get("demo_s"), TARGETS["demo_s"])
         rows.append(("trunkline demo wall time", fmt(res.get("demo_s")),
@@ -494,6 +522,8 @@ def parse_args(argv=None):
     p.add_argument("--dhcp-samples", type=int, default=None,
                    help="ports created for the DHCP phase (default 10, quick 5)")
     p.add_argument("--no-demo", action="store_true", help="skip the trunkline demo timing")
+    p.add_argument("--qemu", action="store_true",
+                   help="also time a QEMU guest: boot -> shell, boot -> first lease")
     args = p.parse_args(argv)
     sizes = args.sizes or ("1,50,500" if args.quick else "1,50,500,4094")
     args.sizes = [int(x) for x in sizes.split(",") if x.strip()]
@@ -546,6 +576,7 @@ def main(argv=None):
            "stack_ready_s": res.get("stack_ready_s"), "dhcp": res.get("dhcp"),
            "subports": {k.split("_")[1]: v for k, v in res.items() if k.startswith("subports_")},
            "demo_s": res.get("demo_s"), "bulk_ports_s": res.get("bulk_ports_s"),
+           "qemu": res.get("qemu"),
            "targets": status, "pass": len(passes), "fail": len(fails),
            "errors": res.get("errors") or {}, "loadavg_start": load_start,
            "cpus": os.cpu_count(), "wall_s": round(time.monotonic() - t_start, 1)}

@@ -11,6 +11,8 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(python3-venv postgresql iproute2 curl build-essential python3-dev
               openvswitch-switch dnsmasq-base isc-dhcp-client iputils-ping ethtool tcpdump
               iperf3)
+# the lab's QEMU guests (`lab vm create --qemu`): ~85 MB installed (docs/commands.md)
+APT_PACKAGES+=(qemu-system-x86 busybox-static)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -64,5 +66,11 @@ with zipfile.ZipFile(sys.argv[2]) as whl:
         whl.extract(name, sys.argv[1])
 PY
   rm -f .venv/nova-wheel/*.whl
+fi
+# the QEMU guests' kernel: Debian's linux-image-amd64 unpacked into trunkline's cache (not
+# installed; ~12 MB kept) and the initramfs built from busybox-static
+if [ "$(id -u)" = 0 ] && [ ! -f /var/cache/trunkline/qemu/kernel/initramfs.gz ]; then
+  echo "[install] QEMU guest kernel into /var/cache/trunkline/qemu"
+  .venv/bin/python -c 'from trunkline.lab import qemu; print("  ", *qemu.prepare())'
 fi
 echo "[install] ready: .venv/bin/trunkline"

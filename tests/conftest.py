@@ -54,7 +54,8 @@ def os_env(server):
 
 
 # what each module needs beyond a server on SQLite (``make test-fast`` deselects all of these;
-# ``root``: namespaces, veths, iptables; ``ovs``: Open vSwitch daemons; ``slow``: minutes)
+# ``root``: namespaces, veths, iptables; ``ovs``: Open vSwitch daemons; ``slow``: minutes;
+# ``qemu``: boots a real guest kernel under QEMU)
 NEEDS = {
     "agent/test_loop.py": ("root", "ovs"),
     "agent/test_vlan_devices.py": ("root",),
@@ -65,6 +66,8 @@ NEEDS = {
     "agent/ovs/test_osvif_ovs.py": ("root", "ovs"),
     "agent/linuxbridge/test_wiring_linuxbridge.py": ("root",),
     "lab/test_lab_vm.py": ("root", "ovs"),
+    "lab/test_qemu_vm.py": ("root", "ovs", "qemu"),     # one QEMU/TCG boot, ~1-4 minutes
+    "lab/test_qemu_demo.py": ("root", "ovs", "qemu"),
     "e2e/": ("root", "ovs", "slow"),
     "multihost/": ("root", "ovs", "slow"),
     "fuzz/": ("slow",),

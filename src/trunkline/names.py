@@ -12,6 +12,7 @@ DHCP_NS_DEVICE_PREFIX = "ns-"
 TRUNK_BRIDGE_PREFIX = "tbr-"
 BRIDGE_PREFIX = "brq"
 TAP_PREFIX = "tap"
+TUNTAP_MODE = "tap"     # not a name: the tun/tap kind of a guest NIC (`ip tuntap … mode tap`)
 VXLAN_PREFIX = "vxlan-"
 # patch ports the OVS agent makes for trunks: on br-int (tpi-/spi-) and on the trunk bridge
 # (tpt-/spt-), for the parent (t) and for each subport (s)

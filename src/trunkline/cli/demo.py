@@ -5,6 +5,8 @@ SQLite database, a private Open vSwitch in a namespace of its own, an agent with
 seed's ``openstack`` commands verbatim, plugs trunk-vm1 the way Nova would, gives the guest
 ``eth0.1``/``eth0.2``, leases addresses with ``dhclient`` and pings the DHCP port over VLAN 1
 while tcpdump watches the VM's tap. Everything is removed at the end, also on failure.
+With ``--qemu`` trunk-vm1 is a real guest kernel under QEMU (``lab vm create --qemu``) and its
+VLAN devices are made with the seed's ``ip link`` commands inside the guest.
 """
 import contextlib
 import io
@@ -58,8 +60,9 @@ def _preload_openstackclient():
 
 
 class Demo:
-    def __init__(self, state_dir):
+    def __init__(self, state_dir, use_qemu=False):
         self.state = state_dir
+        self.use_qemu = use_qemu
         self.stack = Stack(os.path.join(state_dir, "stack"), isolated=True,
                            log=lambda line: print("  " + line, flush=True))
         self.env = None
@@ -82,9 +85,8 @@ class Demo:
                 # what `trunkline lab vm exec NAME -- CMD` runs, without the CLI start
                 from trunkline.lab import vm
                 rest = argv[argv.index("--") + 1:]
-                r = subprocess.run(vm.exec_argv(argv[at + 4], rest, state_dir=self.lab_dir),
-                                   env=self.env, text=True, capture_output=True,
-                                   timeout=timeout)
+                r = vm.exec_vm(argv[at + 4], rest, state_dir=self.lab_dir, env=self.env,
+                               text=True, capture_output=True, timeout=timeout)
                 rc, out, err = r.returncode, r.stdout, r.stderr
             else:
                 from trunkline.cli.lab import run as lab_main
@@ -178,16 +180,26 @@ class Demo:
         parent = self.port("trunkparent")
         subs = {n: self.port(n) for n in ("subport1", "subport2")}
         print("\n=== 5. boot trunk-vm1 on trunkparent (Nova + os-vif's part: bind, tbr-, tap)")
-        self.sh("trunkline lab vm create trunk-vm1 --port trunkparent")
+        self.sh("trunkline lab vm create trunk-vm1 --port trunkparent"
+                + (" --qemu" if self.use_qemu else ""), timeout=400)
         trunk = self.wait_for("mytrunk ACTIVE", lambda: self.active_trunk())
         self.sh("openstack network trunk show mytrunk -c id -c status -c sub_ports")
         print("  trunk bridge tbr-%s, parent patch tpi-/tpt-%s, trunk status %s"
               % (trunk["id"][:10], parent["id"][:11], trunk["status"]))
 
         print("\n=== 6. inside the VM: eth0.1 and eth0.2 with the subports' MACs")
+        if self.use_qemu:       # a real guest kernel: the seed's commands verbatim
+            self.sh("trunkline lab vm exec trunk-vm1 -- ip link set eth0 up")
         for vid, name in ((1, "subport1"), (2, "subport2")):
-            self.sh("trunkline lab vm vlan trunk-vm1 --vid %d --mac %s"
-                    % (vid, subs[name]["mac_address"]))
+            mac = subs[name]["mac_address"]
+            if self.use_qemu:
+                self.sh("trunkline lab vm exec trunk-vm1 -- ip link add link eth0 name eth0.%d "
+                        "type vlan id %d" % (vid, vid))
+                self.sh("trunkline lab vm exec trunk-vm1 -- ip link set eth0.%d address %s"
+                        % (vid, mac))
+                self.sh("trunkline lab vm exec trunk-vm1 -- ip link set eth0.%d up" % vid)
+            else:
+                self.sh("trunkline lab vm vlan trunk-vm1 --vid %d --mac %s" % (vid, mac))
 
         print("\n=== 7. DHCP on eth0, eth0.1 and eth0.2 (dnsmasq in qdhcp-<network id>)")
         for dev in ("eth0", "eth0.1", "eth0.2"):
@@ -251,10 +263,10 @@ class Demo:
         return stop
 
 
-def run(keep=False):
+def run(keep=False, use_qemu=False):
     state = tempfile.mkdtemp(prefix="trunkline-demo-")
     os.chmod(state, 0o755)   # dnsmasq (user nobody) reads the agent's files below it
-    demo = Demo(state)
+    demo = Demo(state, use_qemu=use_qemu)
     started = time.monotonic()
     ok = False
     try:

@@ -1,6 +1,6 @@
 """``trunkline lab …``: guests (network namespaces) plugged like Nova + os-vif plug VMs.
 
-  trunkline lab vm create NAME --port PORT [--host HOST]
+  trunkline lab vm create NAME --port PORT [--host HOST] [--qemu]
   trunkline lab vm vlan NAME --vid N [--link eth0] [--name eth0.N] [--mac MAC]
   trunkline lab vm exec NAME -- CMD...
   trunkline lab vm list [-f json]
@@ -19,7 +19,9 @@ from trunkline.cli.agent import tunnel_types_arg, vxlan_group_arg
 LAB_HELP = """Simulated guests on this machine.  A lab VM is a network namespace whose eth0 is a
 veth plugged into the bridge Neutron's binding names (binding:vif_details.bridge_name), exactly
 as Nova + os-vif would plug it; guest VLANs (eth0.N) are real 8021q devices or, on kernels
-without 8021q, an equivalent tc/BPF device.  Needs root and a running `trunkline up`.
+without 8021q, an equivalent tc/BPF device (namespace VMs only).  With --qemu the VM is a real
+guest kernel under QEMU (Debian's kernel, a busybox initramfs) on a tap, and `vm exec` talks to
+its shell over a virtio-serial channel.  Needs root and a running `trunkline up`.
 
 example (the seed's trunk VM):
   trunkline lab vm create vm1 --port trunkparent
@@ -63,7 +65,13 @@ def _guard(fn):
 def cmd_create(args):
     from trunkline.lab import vm
     rec = vm.create_vm(args.endpoint, args.name, args.port, host=args.host,
-                       state_dir=args.state_dir)
+                       state_dir=args.state_dir, use_qemu=args.qemu)
+    if rec.get("kind") == "qemu":
+        print("VM %s: QEMU pid %d (%s), eth0 %s mtu %d, port %s (%s) bound to %s, %s on %s"
+              % (rec["name"], rec["qemu_pid"], rec["accel"], rec["mac"], rec["mtu"],
+                 rec["port_id"], ", ".join(rec["fixed_ips"]) or "no IP", rec["host"],
+                 rec["tap"], rec["bridge"]))
+        return 0
     print("VM %s: namespace %s, eth0 %s mtu %d, port %s (%s) bound to %s, %s on %s"
           % (rec["name"], rec["vm_netns"], rec["mac"], rec["mtu"], rec["port_id"],
              ", ".join(rec["fixed_ips"]) or "no IP", rec["host"], rec["tap"], rec["bridge"]))
@@ -241,6 +249,9 @@ def register(subparsers):
     s.add_argument("--port", required=True, metavar="PORT", help="port name or id")
     s.add_argument("--host", metavar="HOST",
                    help="binding host (default: the host of the only live Open vSwitch agent)")
+    s.add_argument("--qemu", action="store_true",
+                   help="boot a real guest kernel under QEMU on a tap (Debian's kernel, a "
+                        "busybox initramfs) instead of a namespace")
     _common(s)
     s.set_defaults(func=cmd_create)
 

@@ -461,7 +461,7 @@ def cmd_demo(args):
               "pip install 'trunkline[demo]' (make demo does)", file=sys.stderr)
         return 2
     from trunkline.cli import demo
-    return demo.run(keep=args.keep)
+    return demo.run(keep=args.keep, use_qemu=args.qemu)
 
 
 def cmd_db(args):
@@ -525,6 +525,9 @@ def parser(only=None):
                                    "watches the VM's tap. Removes everything at the end.")
     s.add_argument("--keep", action="store_true",
                    help="leave the temporary state directory in place for inspection")
+    s.add_argument("--qemu", action="store_true",
+                   help="boot trunk-vm1 as a real guest kernel under QEMU (lab vm create --qemu); "
+                        "its VLAN devices are made with the seed's own ip commands")
     s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("db", help="database schema: upgrade or show the current revision",

@@ -18,12 +18,15 @@ the lab state file (:mod:`trunkline.lab.state`) so ``down`` removes it all.
 """
 import os
 import re
+import shutil
 import subprocess
+import sys
 import uuid
 
 from trunkline import constants as c
 from trunkline import names
 from trunkline.lab import neutron as neutron_api
+from trunkline.lab import qemu
 from trunkline.agent import vlan as vlan_mod
 from trunkline.lab.state import LabState
 
@@ -111,23 +114,47 @@ def plug(vif):
             # OVS userspace forwards CHECKSUM_PARTIAL frames unfinished
             _run(_in_netns(vm_ns, ["ethtool", "-K", "eth0", "tx", "off"]), check=False)
         _ip(host_ns, "link", "set", tap, "up")
-        if vif.get("vif_type") == c.VIF_TYPE_BRIDGE:     # Linux bridge: the agent enslaves the tap
-            return
-        bridge = vif["bridge"]
-        args = []
-        if bridge.startswith(names.TRUNK_BRIDGE_PREFIX):
-            args += ["--", "--may-exist", "add-br", bridge,
-                     "--", "set", "Bridge", bridge, "datapath_type=" + _trunk_datapath(vif)]
-        args += ["--", "--may-exist", "add-port", bridge, tap,
-                 "--", "set", "Interface", tap,
-                 "external_ids:iface-id=" + vif["port_id"],
-                 "external_ids:iface-status=active",
-                 "external_ids:attached-mac=" + vif["mac"],
-                 "external_ids:vm-uuid=" + vif["vm_uuid"]]
-        vsctl(vif["ovsdb"], *args)
+        _attach(vif)
     except Exception:
         unplug(vif)
         raise
+
+
+def plug_tap(vif):
+    """Wire a QEMU guest as Nova's libvirt driver + os-vif do: a tap ``tap<port id[:11]>`` in
+    the agent's namespace (MTU from the network, libvirt's ``fe:`` MAC), added to the bridge like
+    :func:`plug`'s veth.  QEMU attaches to it by name.  On failure everything is removed."""
+    host_ns, tap = vif.get("host_netns"), vif["tap"]
+    if host_ns and not netns_exists(host_ns):
+        raise LabError("the agent's namespace %s does not exist" % host_ns)
+    _ip(host_ns, "tuntap", "add", "dev", tap, "mode", names.TUNTAP_MODE)
+    try:
+        _ip(host_ns, "link", "set", tap, "mtu", str(vif["mtu"]),
+            "address", qemu.tap_mac(vif["mac"]))
+        _ip(host_ns, "link", "set", tap, "up")
+        _attach(vif)
+    except Exception:
+        unplug(vif)
+        raise
+
+
+def _attach(vif):
+    """Add the host end TAP to the binding's bridge (a trunk bridge is created first) with
+    Nova's Interface external_ids; on a Linux bridge host the agent enslaves it."""
+    if vif.get("vif_type") == c.VIF_TYPE_BRIDGE:     # Linux bridge: the agent enslaves the tap
+        return
+    bridge, tap = vif["bridge"], vif["tap"]
+    args = []
+    if bridge.startswith(names.TRUNK_BRIDGE_PREFIX):
+        args += ["--", "--may-exist", "add-br", bridge,
+                 "--", "set", "Bridge", bridge, "datapath_type=" + _trunk_datapath(vif)]
+    args += ["--", "--may-exist", "add-port", bridge, tap,
+             "--", "set", "Interface", tap,
+             "external_ids:iface-id=" + vif["port_id"],
+             "external_ids:iface-status=active",
+             "external_ids:attached-mac=" + vif["mac"],
+             "external_ids:vm-uuid=" + vif["vm_uuid"]]
+    vsctl(vif["ovsdb"], *args)
 
 
 def _trunk_datapath(vif):
@@ -154,7 +181,7 @@ def unplug(vif):
                 vsctl(vif["ovsdb"], "--if-exists", "del-br", bridge, check=False)
     if not vif.get("host_netns") or netns_exists(vif["host_netns"]):
         _ip(vif.get("host_netns"), "link", "del", tap, check=False)
-    if netns_exists(vif["vm_netns"]):
+    if vif.get("vm_netns") and netns_exists(vif["vm_netns"]):
         _stop_guest_processes(vif["vm_netns"])
         _run(["ip", "netns", "del", vif["vm_netns"]], check=False)
     if errors:
@@ -173,13 +200,20 @@ def _stop_guest_processes(vm_ns):
 
 # --- the Nova side --------------------------------------------------------------------------------
 
-def create_vm(endpoint, name, port, host=None, state_dir=None, ns_prefix=NS_PREFIX):
-    """Bind PORT (name or id) to HOST and plug a guest NAME for it.  Returns the VM record."""
+def create_vm(endpoint, name, port, host=None, state_dir=None, ns_prefix=NS_PREFIX,
+              use_qemu=False):
+    """Bind PORT (name or id) to HOST and plug a guest NAME for it: a namespace, or with
+    USE_QEMU a QEMU guest (lab/qemu.py) on a tap.  Returns the VM record."""
     if not _NAME_RE.match(name):
         raise LabError("bad VM name %r: letters, digits, '.', '_', '-' (max 40)" % name)
     state = LabState(state_dir)
     if state.vm(name):
         raise LabError("VM %s already exists (trunkline lab vm del %s)" % (name, name))
+    if use_qemu:
+        try:
+            qemu.prepare()              # kernel and initramfs before the port is touched
+        except qemu.QemuError as e:
+            raise LabError(str(e))
     api = neutron_api.Neutron(endpoint)
     p = api.find_port(port)
     if p.get("device_id") and p.get("device_owner") and not p["device_owner"].startswith("compute:"):
@@ -210,18 +244,52 @@ def create_vm(endpoint, name, port, host=None, state_dir=None, ns_prefix=NS_PREF
         "endpoint": api.endpoint,
         "fixed_ips": [ip["ip_address"] for ip in p.get("fixed_ips", [])],
     }
+    if use_qemu:
+        vm.update(kind="qemu", vm_netns=None,
+                  run_dir=os.path.join(state.dir, "vms", name))
     with state.edit() as data:                 # record first: `lab down` must find it
         if name in data["vms"]:
             raise LabError("VM %s already exists" % name)
         data["vms"][name] = vm
     try:
-        plug(vm)
-    except Exception:
+        if use_qemu:
+            _boot_qemu(vm, state)
+        else:
+            plug(vm)
+    except Exception as e:
+        if use_qemu:
+            qemu.stop(vm)
+            unplug(vm)
         with state.edit() as data:
             data["vms"].pop(name, None)
         _clear_port(api, p["id"])
+        if isinstance(e, qemu.QemuError):
+            raise LabError(str(e)) from None
         raise
     return vm
+
+
+def _boot_qemu(vm, state):
+    """Plug VM's tap, start its QEMU (recorded at once, for `lab down`) and wait for its shell.
+    A guest that stays silent under an auto-detected KVM is booted again under TCG."""
+    plug_tap(vm)
+    accelerators = [qemu.accel()]
+    if accelerators[0] == "kvm" and not qemu.accel_forced():
+        accelerators.append("tcg")
+    for i, accelerator in enumerate(accelerators):
+        last = i == len(accelerators) - 1
+        try:
+            vm["accel"] = accelerator
+            vm["qemu_pid"] = qemu.boot(vm, vm["run_dir"], netns=vm["host_netns"],
+                                       accelerator=accelerator)
+            with state.edit() as data:
+                data["vms"][vm["name"]].update(qemu_pid=vm["qemu_pid"], accel=accelerator)
+            qemu.wait_ready(vm, qemu.BOOT_TIMEOUT if last else qemu.KVM_BOOT_TIMEOUT)
+            return
+        except qemu.QemuError:
+            if last:
+                raise
+            qemu.stop(vm)
 
 
 def l2_agent(api, host=None):
@@ -258,6 +326,8 @@ def delete_vm(name, endpoint=None, state_dir=None):
     vm = state.vm(name)
     if vm is None:
         raise LabError("no lab VM named %s" % name)
+    if vm.get("kind") == "qemu":
+        qemu.stop(vm)
     warnings = []
     try:
         unplug(vm)      # the namespace and veth go even when the switch does not answer
@@ -274,6 +344,8 @@ def delete_vm(name, endpoint=None, state_dir=None):
     except neutron_api.NeutronError as e:
         if e.status != 404:
             warnings.append("port %s not cleared: %s" % (vm["port_id"], e))
+    if vm.get("kind") == "qemu":         # its FIFOs, console log and pid file
+        shutil.rmtree(vm["run_dir"], ignore_errors=True)
     with state.edit() as data:
         data["vms"].pop(name, None)
     return warnings
@@ -321,6 +393,8 @@ def exec_argv(name, argv, state_dir=None):
     """The command line that runs ARGV inside VM NAME (dhclient gets the lab's lease script and
     lease/pid files under the lab state directory)."""
     vm = _vm_or_fail(name, state_dir)
+    if vm.get("kind") == "qemu":
+        raise LabError("VM %s is a QEMU guest: use exec_vm" % name)
     argv = list(argv)
     if argv and os.path.basename(argv[0]) == "dhclient":
         argv = [argv[0]] + _dhclient_options(vm, argv[1:], state_dir) + argv[1:]
@@ -340,14 +414,39 @@ def _dhclient_options(vm, args, state_dir):
 
 
 def exec_vm(name, argv, state_dir=None, **kwargs):
-    """Run ARGV inside VM NAME (``subprocess.run`` keyword arguments pass through)."""
-    return subprocess.run(exec_argv(name, argv, state_dir), **kwargs)
+    """Run ARGV inside VM NAME (``subprocess.run`` keyword arguments pass through; for a QEMU
+    guest only ``timeout``, ``capture_output`` and ``text`` apply, stderr is merged)."""
+    vm = _vm_or_fail(name, state_dir)
+    if vm.get("kind") != "qemu":
+        return subprocess.run(exec_argv(name, argv, state_dir), **kwargs)
+    try:
+        rc, out = qemu.exec_guest(vm, list(argv), timeout=kwargs.get("timeout") or 60)
+    except qemu.QemuError as e:
+        raise LabError(str(e))
+    if not kwargs.get("capture_output"):
+        sys.stdout.write(out)
+        sys.stdout.flush()
+        return subprocess.CompletedProcess(argv, rc)
+    return subprocess.CompletedProcess(argv, rc, out if kwargs.get("text") else out.encode(),
+                                       "" if kwargs.get("text") else b"")
 
 
 def add_vm_vlan(name, vid, link="eth0", vlan_name=None, mac=None, state_dir=None):
     """Create guest VLAN device ``<link>.<vid>`` (or VLAN_NAME) in VM NAME."""
     vm = _vm_or_fail(name, state_dir)
     vlan_name = vlan_name or "%s.%d" % (link, int(vid))
+    if vm.get("kind") == "qemu":        # a real kernel: the seed's own commands
+        cmds = [["ip", "link", "set", link, "up"],
+                ["ip", "link", "add", "link", link, "name", vlan_name, "type", "vlan",
+                 "id", str(int(vid))]]
+        if mac:
+            cmds.append(["ip", "link", "set", vlan_name, "address", mac])
+        cmds.append(["ip", "link", "set", vlan_name, "up"])
+        for argv in cmds:
+            r = exec_vm(name, argv, state_dir, capture_output=True, text=True, timeout=30)
+            if r.returncode:
+                raise LabError("%s: %s" % (" ".join(argv), r.stdout.strip()))
+        return {"name": vlan_name, "link": link, "vid": int(vid), "mode": "8021q"}
     mode = vlan_mod.add_vlan(vm["vm_netns"], link, vlan_name, vid, mac=mac)
     return {"name": vlan_name, "link": link, "vid": int(vid), "mode": mode}
 
@@ -357,6 +456,10 @@ def list_vms(state_dir=None):
     out = []
     for name, vm in sorted(LabState(state_dir).vms().items()):
         vm = dict(vm)
+        if vm.get("kind") == "qemu":
+            vm["present"], vm["vlans"] = qemu.alive(vm), []
+            out.append(vm)
+            continue
         vm["present"] = netns_exists(vm["vm_netns"])
         vm["vlans"] = vlan_mod.list_vlans(vm["vm_netns"]) if vm["present"] else []
         out.append(vm)
