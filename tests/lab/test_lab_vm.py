@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+import yaml
 
 from helpers.dataplane import lab, needs_root_ovs, ping  # noqa: F401  (lab is a fixture)
 from trunkline import names
@@ -193,6 +194,10 @@ def test_create_list_exec_delete_and_down(lab, fake, tmp_path):  # noqa: F811
     assert listed[0]["vlans"][0]["vid"] == 1
     rc, out, err = run_cli("lab", "vm", "list", *common)
     assert "trunkparent" in out and "eth0.1:1" in out
+    rc, out, err = run_cli("lab", "vm", "list", "-f", "yaml", *common)
+    assert yaml.safe_load(out) == listed
+    rc, out, err = run_cli("lab", "vm", "list", "-f", "value", *common)
+    assert out.split()[0] == "vm1" and "eth0.1:1" in out.split() and "Name" not in out
     r = labvm.exec_vm("vm1", ["ip", "-br", "link", "show", "eth0.1"], state_dir=state,
                       capture_output=True, text=True)
     assert r.returncode == 0 and "fa:16:3e:cc:b9:27" in r.stdout

@@ -1,15 +1,17 @@
-"""``trunkline doctor``: check this host (ops/doctor.py) and print a table, or JSON, with a fix
-for each failure; exit 1 on any FAIL. `register(subparsers)` adds the subcommand."""
-import json
+"""``trunkline doctor``: check this host (ops/doctor.py) and print a table (or JSON, YAML,
+values) with a fix for each failure; exit 1 on any FAIL. `register(subparsers)` adds the
+subcommand."""
+from trunkline.cli.options import add_format, print_records
 
 
 def cmd_doctor(args):
     from trunkline.ops import doctor
     rep = doctor.run(args.state_dir, endpoint=args.endpoint, host=args.host)
-    if args.format == "json":
-        print(json.dumps(rep.rows, indent=2))
-    else:
+    if args.format == "table":
         print(doctor.table(rep))
+    else:
+        print_records(args.format, rep.rows, ("CHECK", "STATUS", "DETAIL", "FIX"),
+                      [(r["check"], r["status"], r["detail"], r["fix"]) for r in rep.rows])
     return 1 if rep.failed else 0
 
 
@@ -30,6 +32,6 @@ def register(subparsers):
                         "http://127.0.0.1:9696)")
     p.add_argument("--host", metavar="H",
                    help="the agent's host name (default: the up's, else this machine's)")
-    p.add_argument("-f", "--format", choices=["table", "json"], default="table")
+    add_format(p)
     p.set_defaults(func=cmd_doctor)
     return p

@@ -11,10 +11,10 @@
   trunkline lab down
 """
 import argparse
-import json
 import sys
 
 from trunkline.cli.agent import tunnel_types_arg, vxlan_group_arg
+from trunkline.cli.options import add_format, print_records
 
 LAB_HELP = """Simulated guests on this machine.  A lab VM is a network namespace whose eth0 is a
 veth plugged into the bridge Neutron's binding names (binding:vif_details.bridge_name), exactly
@@ -106,18 +106,12 @@ def cmd_exec(args):
 def cmd_list(args):
     from trunkline.lab import vm
     vms = vm.list_vms(state_dir=args.state_dir)
-    if args.format == "json":
-        print(json.dumps(vms, indent=2, sort_keys=True))
-        return 0
-    rows = [("Name", "Port", "MAC", "IPs", "Host", "Bridge", "VLANs", "State")]
-    for v in vms:
-        rows.append((v["name"], v["port_name"] or v["port_id"], v["mac"],
-                     ",".join(v["fixed_ips"]), v["host"], v["bridge"],
-                     ",".join("%s:%d" % (x["name"], x["vid"]) for x in v["vlans"]) or "-",
-                     "up" if v["present"] else "missing"))
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
+    rows = [(v["name"], v["port_name"] or v["port_id"], v["mac"], ",".join(v["fixed_ips"]),
+             v["host"], v["bridge"],
+             ",".join("%s:%d" % (x["name"], x["vid"]) for x in v["vlans"]) or "-",
+             "up" if v["present"] else "missing") for v in vms]
+    print_records(args.format, vms,
+                  ("Name", "Port", "MAC", "IPs", "Host", "Bridge", "VLANs", "State"), rows)
     return 0
 
 
@@ -160,17 +154,11 @@ def cmd_host_add(args):
 def cmd_host_list(args):
     from trunkline.lab import host
     hosts = host.list_hosts(state_dir=args.state_dir)
-    if args.format == "json":
-        print(json.dumps(hosts, indent=2, sort_keys=True))
-        return 0
-    rows = [("Name", "Driver", "VTEP", "Physnet", "DHCP", "Namespace", "Agent")]
-    for h in hosts:
-        rows.append((h["name"], h["driver"], h["tunnel_ip"], h["physnet"] or "-",
-                     "yes" if h["dhcp"] else "no", h["netns"],
-                     "pid %d" % h["agent_pid"] if h["agent_running"] else "stopped"))
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
+    rows = [(h["name"], h["driver"], h["tunnel_ip"], h["physnet"] or "-",
+             "yes" if h["dhcp"] else "no", h["netns"],
+             "pid %d" % h["agent_pid"] if h["agent_running"] else "stopped") for h in hosts]
+    print_records(args.format, hosts,
+                  ("Name", "Driver", "VTEP", "Physnet", "DHCP", "Namespace", "Agent"), rows)
     return 0
 
 
@@ -215,7 +203,7 @@ def _register_host(lsub):
     s.set_defaults(func=cmd_host_add)
 
     s = hsub.add_parser("list", help="list lab hosts", description="List the lab hosts.")
-    s.add_argument("-f", "--format", choices=["table", "json"], default="table")
+    add_format(s)
     _common(s)
     s.set_defaults(func=cmd_host_list)
 
@@ -278,7 +266,7 @@ def register(subparsers):
     s.set_defaults(func=cmd_exec)
 
     s = vsub.add_parser("list", help="list lab VMs", description="List the lab VMs.")
-    s.add_argument("-f", "--format", choices=["table", "json"], default="table")
+    add_format(s)
     _common(s)
     s.set_defaults(func=cmd_list)
 
