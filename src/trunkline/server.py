@@ -205,7 +205,8 @@ def check_types(settings: dict) -> None:
 def build_app(url: str, settings: Optional[dict] = None) -> Api:
     """The ASGI app on database ``url``; ``settings`` as DEFAULTS (the server's options)."""
     settings = dict(DEFAULTS, **(settings or {}))
-    agents.configure(settings["agent_down_time"], settings.get("mechanism_drivers") or ())
+    agents.configure(settings["agent_down_time"], settings.get("mechanism_drivers") or (),
+                     settings.get("agent_retention", agents.RETENTION))
     db = Database(url)
     cfg = plugin_config(settings)
     plugins = build_plugins(cfg)

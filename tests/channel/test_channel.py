@@ -12,6 +12,7 @@ import requests
 
 from helpers.api import error_type
 from helpers.channel import DHCP, OVS, Channel, get_port, set_heartbeat  # noqa: F401
+from helpers.server import Server, wait_for
 from trunkline.agent.client import ChannelClient
 from trunkline.channel.feed import Feed
 from trunkline.channel.notify import DHCP as DHCP_KEY, Notifier, host_key
@@ -534,3 +535,32 @@ def test_agent_client_keeps_its_connection_alive(server, host):
     revision = client.state()["revision"]
     assert client.watch(revision, timeout=0) == revision
     assert client.state()["revision"] == revision and local_port() == port
+
+
+@pytest.mark.parametrize("retention", [None, "0"])
+def test_agents_dead_longer_than_the_retention_are_deleted(backend, db_url_factory, retention):
+    extra = ["--agent-down-time", "2"] + (["--agent-retention", retention] if retention else [])
+    srv = Server(db_url_factory(backend), extra=extra)
+    try:
+        ch = Channel(srv.url)
+        old = ch.register("gone-%s" % uuid.uuid4().hex[:6])
+        recent = ch.register("away-%s" % uuid.uuid4().hex[:6])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        set_heartbeat(srv, old["id"], (now - datetime.timedelta(days=15)).strftime(
+            "%Y-%m-%d %H:%M:%S"))
+        set_heartbeat(srv, recent["id"], (now - datetime.timedelta(days=13)).strftime(
+            "%Y-%m-%d %H:%M:%S"))
+
+        def ids():
+            return {a["id"] for a in requests.get(srv.url + "/v2.0/agents",
+                                                  timeout=10).json()["agents"]}
+        if retention == "0":        # kept forever, as Neutron
+            time.sleep(4)
+            assert {old["id"], recent["id"]} <= ids()
+        else:                       # the default: 14 days
+            wait_for(lambda: old["id"] not in ids(), 15, what="the 15-day-dead agent deleted")
+            assert recent["id"] in ids()
+            again = ch.register(old["host"])        # a host back registers anew
+            assert again["id"] != old["id"] and again["id"] in ids()
+    finally:
+        srv.stop()

@@ -1,5 +1,6 @@
 """The server's periodic agent check: a host whose L2 agent (Open vSwitch or Linux bridge) stopped heartbeating for
-longer than ``agent_down_time`` has lost its ports. They go DOWN, and the trunks whose parent is
+longer than ``agent_down_time`` has lost its ports; an agent dead for longer than
+``agent_retention`` loses its row. They go DOWN, and the trunks whose parent is
 bound there go DOWN (services/trunk/status.py); every change is bumped and published, so other
 hosts and the returning agent see it. When the agent is back it reports its wiring and the
 statuses return to ACTIVE through the ordinary status reports.
@@ -13,6 +14,7 @@ the same finds nothing left to change.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 from typing import TYPE_CHECKING
 
@@ -63,10 +65,18 @@ def check(db: Database) -> None:
     """One check: write only when a read finds something to change."""
     with db.read() as conn:
         ports, trunk_hosts = _lost(conn)
+        gone = agents.retention > 0 and conn.execute(select(schema.agents.c.id).where(
+            schema.agents.c.heartbeat_at < agents.stamp(
+                agents.utcnow() - datetime.timedelta(seconds=agents.retention)))).first()
     if ports or trunk_hosts:
         changed = db.write(mark_lost)
         for host, count in changed.items():
             LOG.warning("the agent of host %s is dead: %d of its ports set DOWN", host, count)
+    if gone:
+        # no agent sees agent rows: no revision, nobody woken
+        for agent_type, host in db.write_unlogged(agents.forget_gone):
+            LOG.warning("deleted the %s of host %s: dead for more than %g s "
+                        "(--agent-retention)", agent_type, host, agents.retention)
 
 
 async def run(db: Database) -> None:

@@ -26,6 +26,7 @@ VLAN-aware VMs (trunk ports). The real `openstack` CLI works against it:
 
 def _add_server_options(p):
     from trunkline import server
+    from trunkline.plugins import agents as agents_mod
     from trunkline.plugins.agents import DOWN_TIME as AGENT_DOWN_TIME
     p.add_argument("--bind", default="127.0.0.1:9696", metavar="HOST:PORT",
                    help="address to listen on (default: %(default)s; no-auth mode is meant for "
@@ -46,6 +47,11 @@ def _add_server_options(p):
                         "is dead are set DOWN, checked every S/2 seconds. Neutron's "
                         "agent_down_time; keep it at least twice the agents' "
                         "--report-interval (default: %(default)g)")
+    p.add_argument("--agent-retention", type=_seconds_or_zero, default=agents_mod.RETENTION,
+                   metavar="S",
+                   help="delete the row of an agent dead for more than S seconds (a host "
+                        "back later registers anew); 0 keeps them, as Neutron does "
+                        "(default: %(default).0f, 14 days)")
     p.add_argument("--max-request-body-size", type=_positive, default=server.MAX_BODY,
                    metavar="BYTES",
                    help="larger API request bodies answer 413 (default: %(default)s, Neutron's; "
@@ -230,6 +236,12 @@ def _seconds(text):
     return value
 
 
+def _seconds_or_zero(text):
+    if text.strip() in ("0", "0.0"):
+        return 0.0
+    return _seconds(text)
+
+
 def _positive(text):
     try:
         value = int(text)
@@ -305,7 +317,8 @@ def _vlan_ranges(text):
 
 def _settings(args):
     """The server's settings from its options (server.DEFAULTS)."""
-    settings = {"agent_down_time": args.agent_down_time, "max_body": args.max_request_body_size,
+    settings = {"agent_down_time": args.agent_down_time, "agent_retention": args.agent_retention,
+                "max_body": args.max_request_body_size,
                 "max_limit": args.pagination_max_limit, "auth": _auth_options(args)}
     if args.network_vlan_ranges is not None:
         settings["network_vlan_ranges"] = args.network_vlan_ranges
@@ -336,6 +349,7 @@ def _settings(args):
 def _server_argv(args):
     """The same settings as ``trunkline server`` options (for the stack `up` starts)."""
     return ["--agent-down-time", repr(args.agent_down_time),
+            "--agent-retention", repr(args.agent_retention),
             "--max-request-body-size", str(args.max_request_body_size),
             "--pagination-max-limit", str(args.pagination_max_limit),
             "--client-socket-timeout", repr(args.client_socket_timeout)] + (

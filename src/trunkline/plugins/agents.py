@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 G = schema.agents
 DOWN_TIME = 75.0                            # Neutron's agent_down_time default
 down_time = DOWN_TIME
+RETENTION = 14 * 24 * 3600.0                # rows of agents dead this long are deleted
+retention = RETENTION
 # ML2's mechanism drivers and the agent each binds ports to; l2population is always on
 MECHANISM_AGENTS = {"openvswitch": k.AGENT_OVS, "linuxbridge": k.AGENT_LINUXBRIDGE}
 MECHANISM_DRIVERS = tuple(MECHANISM_AGENTS) + ("l2population",)
@@ -39,17 +41,34 @@ def stamp(when: datetime.datetime) -> str:
     return when.strftime("%Y-%m-%d %H:%M:%S")
 
 
+def utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
 def now() -> str:
-    return stamp(datetime.datetime.now(datetime.timezone.utc))
+    return stamp(utcnow())
 
 
-def configure(agent_down_time: float, mechanism_drivers: Iterable[str] = ()) -> None:
-    """Set how long after its last heartbeat an agent counts as dead and, from ML2's
-    ``mechanism_drivers`` (in order; none: both), which L2 agents ports are bound to."""
-    global down_time, bind_types
+def configure(agent_down_time: float, mechanism_drivers: Iterable[str] = (),
+              agent_retention: float = RETENTION) -> None:
+    """Set how long after its last heartbeat an agent counts as dead, how long after it its
+    row is deleted (0: never) and, from ML2's ``mechanism_drivers`` (in order; none: both),
+    which L2 agents ports are bound to."""
+    global down_time, bind_types, retention
     down_time = float(agent_down_time)
+    retention = float(agent_retention)
     types = [MECHANISM_AGENTS[d] for d in mechanism_drivers if d in MECHANISM_AGENTS]
     bind_types = tuple(types) or k.L2_AGENT_TYPES
+
+
+def forget_gone(conn: Connection) -> list:
+    """Delete the agents dead for longer than ``retention`` (none when it is 0); returns their
+    (agent_type, host). A host back later registers anew."""
+    if retention <= 0:
+        return []
+    cutoff = stamp(utcnow() - datetime.timedelta(seconds=retention))
+    return [tuple(r) for r in conn.execute(delete(G).where(G.c.heartbeat_at < cutoff)
+                                           .returning(G.c.agent_type, G.c.host))]
 
 
 def alive_cutoff() -> str:
