@@ -48,6 +48,9 @@ class FakeClient:
     def register(self, agent_type, binary, configurations, start_flag=False):
         self.reports.append((time.monotonic(), configurations["last_pass"]))
 
+    def begin(self, request_id):
+        pass
+
     def state(self, dhcp=False):
         return {"revision": 1, "ports": [], "trunks": []}
 

@@ -76,3 +76,21 @@ def test_log_file_json_and_debug(tmp_path):
                    for x in access)
     finally:
         srv.stop()
+
+
+def test_an_agent_pass_names_itself_in_the_server_log(tmp_path):
+    """The agent sends its pass's request id on the channel; the server's (debug) access lines
+    carry it as the global request id."""
+    from trunkline.agent.client import ChannelClient
+    srv = Server("sqlite:///%s/tl.db" % tmp_path, extra=["--debug"])
+    try:
+        client = ChannelClient(srv.url, "h-log")
+        client.register("Open vSwitch agent", "trunkline-agent", {})
+        rid = "req-" + str(uuid.uuid4())
+        client.begin(rid)
+        client.state()
+        line = wait_for(lambda: [x for x in srv.output().splitlines()
+                                 if "trunkline.api.access [%s " % rid in x], what="the line")[0]
+        assert '"GET /agent/v1/hosts/h-log/state' in line
+    finally:
+        srv.stop()

@@ -56,6 +56,11 @@ class ChannelClient:
         self.secret = secret
         self._local = threading.local()     # each thread's kept connections
 
+    def begin(self, request_id):
+        """Send ``request_id`` as ``X-OpenStack-Request-ID`` on this thread's calls from now
+        on: the server's log names the agent's pass with it."""
+        self._local.request_id = request_id
+
     @property
     def base(self):
         """The server in use."""
@@ -83,6 +88,9 @@ class ChannelClient:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self.secret:
             headers[SECRET_HEADER] = self.secret
+        request_id = getattr(self._local, "request_id", None)
+        if request_id:
+            headers["X-OpenStack-Request-ID"] = request_id
         timeout = timeout or self.timeout
         for attempt in range(2):
             conn, reused = self._connection(target, timeout)

@@ -15,6 +15,7 @@ import resource
 import signal
 import threading
 import time
+import uuid
 
 from trunkline import constants as c
 from trunkline import sdnotify
@@ -84,6 +85,8 @@ class Agent:
     def sync(self):
         """One full pass; returns the revision it made true."""
         t_pass, cpu0 = time.monotonic(), _cpu()
+        request_id = "req-" + str(uuid.uuid4())     # the pass's calls, in the server's log
+        self.client.begin(request_id)
         self.stage = "server"
         state = self.client.state(dhcp=self.dhcp_enabled)
         plugs = []
@@ -97,8 +100,8 @@ class Agent:
         self.stage = "server"
         cpu = [b - a for a, b in zip(cpu0, _cpu())]
         LOG.info("revision %s reconciled in %.3f s (%s; state+DHCP %.3f; CPU %.1f ms, "
-                 "subprocesses %.1f ms)", state.get("revision"), time.monotonic() - t,
-                 self.driver.timing(), t - t_pass, cpu[0] * 1000, cpu[1] * 1000)
+                 "subprocesses %.1f ms) [%s]", state.get("revision"), time.monotonic() - t,
+                 self.driver.timing(), t - t_pass, cpu[0] * 1000, cpu[1] * 1000, request_id)
         # report what differs from the statuses the server has (level-triggered: a status the
         # API reset, e.g. trunk DOWN after add_subports, is corrected on the next pass)
         have_p = {p["id"]: p.get("status") for p in state.get("ports") or []}
