@@ -31,12 +31,15 @@ AGENT_HOSTS = ("tl-tempest-host1", "tl-tempest-host2")
 SELECTION = (
     r"^(neutron_tempest_plugin\.api\.(test_trunk|test_networks|test_ports|test_subnets"
     r"|test_extensions|test_revisions|test_timestamp|test_extension_driver_port_security"
+    r"|test_security_groups|test_security_groups_negative|test_ports_negative"
     r"|admin\.(test_agent_management|test_tag|test_networks|test_ports"
     r"|test_external_network_extension|test_shared_network_extension"
-    r"|test_extension_driver_port_security_admin|test_quotas|test_quotas_negative))"
+    r"|test_extension_driver_port_security_admin|test_quotas|test_quotas_negative"
+    r"|test_security_groups|test_default_security_group_rules))"
     r"|tempest\.api\.network\.(test_networks|test_ports|test_extensions|test_tags"
     r"|test_allowed_address_pair|test_versions|test_agent_management_negative"
-    r"|admin\.(test_ports|test_external_network_extension"
+    r"|test_security_groups|test_security_groups_negative"
+    r"|admin\.(test_ports|test_external_network_extension|test_quotas"
     r"|test_external_networks_negative)))")
 
 # Tests in the selection that use a feature trunkline does not have without asking whether the
@@ -46,21 +49,12 @@ EXCLUDE = {
         "creates a router (no 'router' extension check)",
     r"tempest\.api\.network\.test_tags\.TagsExtTest":
         "its setUpClass creates a router (no 'router' extension check)",
-    r"neutron_tempest_plugin\.api\.test_timestamp\.TestTimeStampWith(L3|SecurityGroup)\.":
-        "routers, floating IPs, security groups (only 'standard-attr-timestamp' is checked)",
+    r"neutron_tempest_plugin\.api\.test_timestamp\.TestTimeStampWithL3\.":
+        "routers, floating IPs (only 'standard-attr-timestamp' is checked)",
     r"neutron_tempest_plugin\.api\.test_timestamp\.TestTimeStamp\.\w*subnetpool":
         "subnet pools (no 'subnet_allocation' extension check)",
     r"neutron_tempest_plugin\.api\.test_revisions\.TestRevisions\.\w*subnetpool":
         "subnet pools (no 'subnet_allocation' extension check)",
-    r"neutron_tempest_plugin\.api\.test_extension_driver_port_security\.PortSecTest\."
-    r"test_(create_port_sec_with_security_group|port_sec_update_pass"
-    r"|port_sec_update_port_failed)":
-        "security groups (only 'port-security' is checked)",
-    r"neutron_tempest_plugin\.api\.test_ports\.PortsTestJSON\.test_create_update_port_security":
-        "sends security_groups (no 'security-group' extension check)",
-    r"neutron_tempest_plugin\.api\.test_ports_negative\.\w+\."
-    r"test_add_port_with_nonexist_security_groups_id":
-        "security groups (no 'security-group' extension check)",
 }
 
 CONF = """[DEFAULT]

@@ -13,7 +13,8 @@ from helpers.api import Client, error_type, unlimited
 MISSING = "9b3ad9a4-5b1e-4c7a-8d55-0a6c2f1e9d01"
 RULE_KEYS = {"id", "project_id", "tenant_id", "security_group_id", "direction", "ethertype",
              "protocol", "port_range_min", "port_range_max", "remote_ip_prefix",
-             "remote_group_id", "normalized_cidr", "belongs_to_default_sg", "description",
+             "remote_group_id", "remote_address_group_id", "normalized_cidr",
+             "belongs_to_default_sg", "description",
              "revision_number", "created_at", "updated_at"}
 SG_KEYS = {"id", "project_id", "tenant_id", "name", "description", "stateful", "shared",
            "security_group_rules", "tags", "revision_number", "created_at", "updated_at"}
@@ -309,6 +310,15 @@ def test_default_rule_templates(client):
                    t["used_in_non_default_sg"]) for t in templates) == [
         ("egress", "IPv4", None, True, True), ("egress", "IPv6", None, True, True),
         ("ingress", "IPv4", "PARENT", True, False), ("ingress", "IPv6", "PARENT", True, False)]
+    # as Neutron's migration seeds them; every template shows remote_address_group_id
+    assert {t["direction"]: t["description"] for t in templates} == {
+        "egress": "Legacy default SG rule for egress traffic",
+        "ingress": "Legacy default SG rule for ingress traffic"}
+    assert all(t["remote_address_group_id"] is None for t in templates)
+    status, body = client.post("/default-security-group-rules", {"default_security_group_rule": {
+        "direction": "ingress", "remote_address_group_id": "1b4c0c3e-8d2a-4b5e-9f10-7a0e6c1d2bff",
+        "used_in_default_sg": False, "used_in_non_default_sg": True}})
+    assert status == 404 and error_type(body) == "AddressGroupNotFound"
     status, body = client.post("/default-security-group-rules", {"default_security_group_rule": {
         "direction": "egress", "used_in_default_sg": True, "used_in_non_default_sg": False}})
     assert status == 409 and error_type(body) == "DefaultSecurityGroupRuleExists"
@@ -331,9 +341,26 @@ def test_extensions_are_advertised(client):
     aliases = {e["alias"] for e in body["extensions"]}
     assert {"security-group", "stateful-security-group", "security-groups-normalized-cidr",
             "security-groups-rules-belongs-to-default-sg", "security-groups-default-rules",
-            "port-security-groups-filtering", "security-groups-shared-filtering"} <= aliases
-    assert not {"security-groups-remote-address-group", "address-group",
-                "rbac-security-groups"} & aliases
+            "port-security-groups-filtering", "security-groups-shared-filtering",
+            "security-groups-remote-address-group"} <= aliases
+    # the rules' field is advertised (as ML2 always does), address groups themselves are not
+    assert not {"address-group", "rbac-security-groups"} & aliases
+
+
+def test_remote_address_group(client):
+    group = new_group(client)
+    assert all(r["remote_address_group_id"] is None for r in group["security_group_rules"])
+    rule = {"security_group_id": group["id"], "direction": "ingress",
+            "remote_address_group_id": "1b4c0c3e-8d2a-4b5e-9f10-7a0e6c1d2bff"}
+    status, body = client.post("/security-group-rules", {"security_group_rule": rule})
+    assert status == 404 and error_type(body) == "AddressGroupNotFound"
+    assert body["NeutronError"]["message"] == (
+        "Address group 1b4c0c3e-8d2a-4b5e-9f10-7a0e6c1d2bff could not be found.")
+    status, body = client.post("/security-group-rules", {"security_group_rule": dict(
+        rule, remote_ip_prefix="10.0.0.0/8")})
+    assert status == 400 and error_type(body) == "SecurityGroupMultipleRemoteEntites"
+    status, body = client.get("/security-group-rules?remote_address_group_id=x")
+    assert status == 200 and body["security_group_rules"] == []
 
 
 def test_admin_adds_rules_to_another_projects_group(client):

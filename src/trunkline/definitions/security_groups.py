@@ -38,6 +38,11 @@ class DefaultSecurityGroupRuleNotFound(exc.NotFound):
     message = "Default Security Group rule %(id)s does not exist"
 
 
+class AddressGroupNotFound(exc.NotFound):
+    # no address groups are served, so a template naming one names one that does not exist
+    message = "Address group %(address_group_id)s could not be found."
+
+
 # -- converters and validators (neutron/extensions/securitygroup.py)
 
 def to_protocol(value):
@@ -207,6 +212,9 @@ DEFAULT_RULE = Resource(
         "remote_group_id": Attr(post=True, default=None, filter=True, sort=True,
                                 validate=v.string_or_none(36),
                                 schema={"type": "string", "nullable": True}),
+        "remote_address_group_id": Attr(post=True, default=None, filter=True, sort=True,
+                                        validate=v.string_or_none(36),
+                                        schema=dict(base.UUID, nullable=True)),
         "used_in_default_sg": Attr(post=True, convert=v.to_boolean, filter=True,
                                    convert_filter=v.to_boolean),
         "used_in_non_default_sg": Attr(post=True, convert=v.to_boolean, filter=True,
@@ -253,6 +261,15 @@ EXTENSIONS = (
               requires=("security-group",),
               attributes={"security_group_rule": {"belongs_to_default_sg": Attr(
                   filter=True, convert_filter=v.to_boolean, schema={"type": "boolean"})}}),
+    # the rules' field, advertised independently of address groups (which are not served: a
+    # rule naming one answers AddressGroupNotFound)
+    Extension("security-groups-remote-address-group",
+              "Remote address group id field for security group rules",
+              "Add new field of remote address group id in SG rules",
+              updated="2020-08-25T10:00:00-00:00", requires=("security-group",),
+              attributes={"security_group_rule": {"remote_address_group_id": Attr(
+                  post=True, default=None, filter=True, sort=True,
+                  validate=v.string_or_none(36), schema=dict(base.UUID, nullable=True))}}),
     Extension("security-groups-default-rules", "Default rules for security groups",
               "Configure set of security group rules used as default rules for every new "
               "security group", updated="2022-12-19T10:00:00-00:00",

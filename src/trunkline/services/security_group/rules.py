@@ -71,8 +71,11 @@ def validate(rule: dict) -> None:
     if rule.get("protocol") in IPV6_ONLY and rule["ethertype"] == d.IPV4:
         raise exc.SecurityGroupEthertypeConflictWithProtocol(ethertype=rule["ethertype"],
                                                              protocol=rule["protocol"])
-    if prefix and rule.get("remote_group_id"):
+    if sum(1 for k in ("remote_ip_prefix", "remote_group_id", "remote_address_group_id")
+           if rule.get(k)) > 1:
         raise exc.SecurityGroupMultipleRemoteEntites()
+    if rule.get("remote_address_group_id"):
+        raise d.AddressGroupNotFound(address_group_id=rule["remote_address_group_id"])
 
 
 def _canonical_ipv6_icmp(rule):

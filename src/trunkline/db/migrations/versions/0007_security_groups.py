@@ -116,6 +116,7 @@ def upgrade():
     )
     op.bulk_insert(templates, [
         {"id": i, "direction": d, "ethertype": e, "remote_group_id": remote,
-         "description": "", "used_in_default_sg": in_default,
+         "description": "Legacy default SG rule for %s traffic" % d,
+         "used_in_default_sg": in_default,
          "used_in_non_default_sg": in_other}
         for i, d, e, remote, in_default, in_other in TEMPLATES])
