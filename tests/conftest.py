@@ -74,6 +74,7 @@ NEEDS = {
     "channel/test_scaleout.py": ("postgres", "slow"),
     "api/test_faults_api.py": ("slow",),
     "api/test_auth.py": ("slow",),          # a real Keystone per module
+    "api/test_policy_neutron29.py": ("slow",),
     "api/test_logging_keystone.py": ("slow",),
     "api/test_quotas_keystone.py": ("slow",),
     "api/test_auth_tokens.py": ("slow",),   # a real Keystone, restarted once

@@ -16,7 +16,9 @@ from trunkline.stack import free_port, stop_group
 
 MEMBER = {"user_id": "u1", "project_id": "p1", "tenant_id": "p1", "roles": ["member", "reader"],
           "system_scope": None, "is_admin": False, "project_name": "a"}
-TARGET = {"project_id": "p1", "tenant_id": "p1"}
+# a resource of p1 on a network of p1 (create_port asks whose network it is)
+TARGET = {"project_id": "p1", "tenant_id": "p1", "network:project_id": "p1",
+          "network:tenant_id": "p1"}
 
 
 def _server(tmp_path, *extra, cwd=None):

@@ -30,7 +30,7 @@ RESOURCE = Resource(
     network="network_id",
     scope=(base.OWN_PROJECT, base.ON_OWN_NETWORK),
     policies=(
-        ("create_port", c.any_of(c.ADMIN_OR_SERVICE, c.PROJECT_MEMBER)),
+        ("create_port", c.any_of(c.ADMIN_OR_SERVICE, c.NET_OWNER_MEMBER, c.SHARED)),
         ("create_port:device_owner", c.any_of("not " + c.NETWORK_DEVICE, c.ADMIN_OR_SERVICE,
                                               c.NET_OWNER_MEMBER)),
         ("create_port:mac_address", c.any_of(c.ADMIN_OR_SERVICE, c.NET_OWNER_MEMBER)),
