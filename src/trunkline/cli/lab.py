@@ -65,7 +65,7 @@ def _guard(fn):
 def cmd_create(args):
     from trunkline.lab import vm
     rec = vm.create_vm(args.endpoint, args.name, args.port, host=args.host,
-                       state_dir=args.state_dir, use_qemu=args.qemu)
+                       state_dir=args.state_dir, use_qemu=args.qemu, plug_with=args.plug)
     if rec.get("kind") == "qemu":
         print("VM %s: QEMU pid %d (%s), eth0 %s mtu %d, port %s (%s) bound to %s, %s on %s"
               % (rec["name"], rec["qemu_pid"], rec["accel"], rec["mac"], rec["mtu"],
@@ -240,6 +240,10 @@ def register(subparsers):
     s.add_argument("--qemu", action="store_true",
                    help="boot a real guest kernel under QEMU on a tap (Debian's kernel, a "
                         "busybox initramfs) instead of a namespace")
+    s.add_argument("--plug", choices=["lab", "os-vif"], default="lab",
+                   help="who plugs the port into the switch: the lab's own copy of os-vif's "
+                        "steps (default), or the real os-vif library as Nova calls it "
+                        "(Open vSwitch hosts; os-vif from the test extra)")
     _common(s)
     s.set_defaults(func=cmd_create)
 

@@ -16,6 +16,7 @@ the agent's OVSDB and namespace are comes from its registered ``configurations``
 Guest VLANs (``eth0.N``) come from :mod:`trunkline.agent.vlan`.  Everything created is recorded in
 the lab state file (:mod:`trunkline.lab.state`) so ``down`` removes it all.
 """
+import json
 import os
 import re
 import shutil
@@ -26,7 +27,7 @@ import uuid
 from trunkline import constants as c
 from trunkline import names
 from trunkline.lab import neutron as neutron_api
-from trunkline.lab import qemu
+from trunkline.lab import osvif, qemu
 from trunkline.agent import vlan as vlan_mod
 from trunkline.lab.state import LabState
 
@@ -105,6 +106,8 @@ def plug(vif):
         raise LabError("the agent's namespace %s does not exist" % host_ns)
     _run(["ip", "netns", "add", vm_ns])
     try:
+        if vif.get("plug") == "os-vif":     # Nova: os-vif first, then the hypervisor's device
+            _os_vif(vif, "plug")
         _ip(vm_ns, "link", "set", "lo", "up")
         _ip(host_ns, "link", "add", tap, "mtu", str(vif["mtu"]), "type", "veth",
             "peer", "name", "eth0", "netns", vm_ns, "mtu", str(vif["mtu"]))
@@ -120,6 +123,18 @@ def plug(vif):
         raise
 
 
+def _os_vif(vif, op):
+    """os-vif's plug or unplug of VIF, run in the switch's namespace (lab/osvif.py)."""
+    argv = [sys.executable, "-m", "trunkline.lab.osvif", op, json.dumps(
+        {k: vif[k] for k in ("port_id", "mac", "tap", "bridge", "network_id", "mtu",
+                             "datapath_type", "vm_uuid", "ovsdb_connection")})]
+    r = _run(_in_netns(vif["host_netns"], argv) if vif.get("host_netns") else argv,
+             check=False)
+    if r.returncode:
+        raise LabError("os-vif %s of port %s failed: %s" % (
+            op, vif["port_id"], (r.stderr.strip().splitlines() or ["?"])[-1]))
+
+
 def plug_tap(vif):
     """Wire a QEMU guest as Nova's libvirt driver + os-vif do: a tap ``tap<port id[:11]>`` in
     the agent's namespace (MTU from the network, libvirt's ``fe:`` MAC), added to the bridge like
@@ -127,6 +142,8 @@ def plug_tap(vif):
     host_ns, tap = vif.get("host_netns"), vif["tap"]
     if host_ns and not netns_exists(host_ns):
         raise LabError("the agent's namespace %s does not exist" % host_ns)
+    if vif.get("plug") == "os-vif":
+        _os_vif(vif, "plug")
     _ip(host_ns, "tuntap", "add", "dev", tap, "mode", names.TUNTAP_MODE)
     try:
         _ip(host_ns, "link", "set", tap, "mtu", str(vif["mtu"]),
@@ -142,6 +159,8 @@ def _attach(vif):
     """Add the host end TAP to the binding's bridge (a trunk bridge is created first) with
     Nova's Interface external_ids; on a Linux bridge host the agent enslaves it."""
     if vif.get("vif_type") == c.VIF_TYPE_BRIDGE:     # Linux bridge: the agent enslaves the tap
+        return
+    if vif.get("plug") == "os-vif":     # os-vif made the port; the device comes after it
         return
     bridge, tap = vif["bridge"], vif["tap"]
     args = []
@@ -170,7 +189,12 @@ def unplug(vif):
     left on it, the veth and the VM namespace."""
     bridge, tap = vif.get("bridge"), vif["tap"]
     errors = []
-    if bridge and vif.get("vif_type", "ovs") == "ovs":
+    if vif.get("plug") == "os-vif":
+        try:
+            _os_vif(vif, "unplug")
+        except LabError as e:
+            errors.append(str(e))
+    elif bridge and vif.get("vif_type", "ovs") == "ovs":
         r = vsctl(vif["ovsdb"], "--if-exists", "del-port", bridge, tap, check=False)
         if r.returncode:
             errors.append(r.stderr.strip())
@@ -201,9 +225,10 @@ def _stop_guest_processes(vm_ns):
 # --- the Nova side --------------------------------------------------------------------------------
 
 def create_vm(endpoint, name, port, host=None, state_dir=None, ns_prefix=NS_PREFIX,
-              use_qemu=False):
+              use_qemu=False, plug_with="lab"):
     """Bind PORT (name or id) to HOST and plug a guest NAME for it: a namespace, or with
-    USE_QEMU a QEMU guest (lab/qemu.py) on a tap.  Returns the VM record."""
+    USE_QEMU a QEMU guest (lab/qemu.py) on a tap; PLUG_WITH ``os-vif`` has the real os-vif
+    library plug it (lab/osvif.py) instead of the lab's own copy.  Returns the VM record."""
     if not _NAME_RE.match(name):
         raise LabError("bad VM name %r: letters, digits, '.', '_', '-' (max 40)" % name)
     state = LabState(state_dir)
@@ -229,6 +254,10 @@ def create_vm(endpoint, name, port, host=None, state_dir=None, ns_prefix=NS_PREF
         _clear_port(api, p["id"])
         raise LabError("port %s did not bind on host %s (binding:vif_type %s)"
                        % (p["id"], host, vif_type))
+    if plug_with == "os-vif" and vif_type != c.VIF_TYPE_OVS:
+        _clear_port(api, p["id"])
+        raise LabError("--plug os-vif needs an Open vSwitch host (%s binds %s)"
+                       % (host, vif_type))
     details = p.get("binding:vif_details") or {}
     ovsdb, host_ns, int_br, dp = agent_settings(agent)
     net = api.get_network(p["network_id"])
@@ -247,6 +276,9 @@ def create_vm(endpoint, name, port, host=None, state_dir=None, ns_prefix=NS_PREF
     if use_qemu:
         vm.update(kind="qemu", vm_netns=None,
                   run_dir=os.path.join(state.dir, "vms", name))
+    if plug_with == "os-vif":
+        vm.update(plug="os-vif", ovsdb_connection=osvif.connection(
+            agent.get("configurations") or {}, ovsdb))
     with state.edit() as data:                 # record first: `lab down` must find it
         if name in data["vms"]:
             raise LabError("VM %s already exists" % name)
