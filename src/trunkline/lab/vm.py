@@ -125,9 +125,7 @@ def plug(vif):
 
 def _os_vif(vif, op):
     """os-vif's plug or unplug of VIF, run in the switch's namespace (lab/osvif.py)."""
-    argv = [sys.executable, "-m", "trunkline.lab.osvif", op, json.dumps(
-        {k: vif[k] for k in ("port_id", "mac", "tap", "bridge", "network_id", "mtu",
-                             "datapath_type", "vm_uuid", "ovsdb_connection")})]
+    argv = [sys.executable, "-m", "trunkline.lab.osvif", op, json.dumps(vif)]
     r = _run(_in_netns(vif["host_netns"], argv) if vif.get("host_netns") else argv,
              check=False)
     if r.returncode:
