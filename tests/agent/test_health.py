@@ -45,7 +45,8 @@ class FakeClient:
     def __init__(self):
         self.reports = []
 
-    def register(self, agent_type, binary, configurations, start_flag=False):
+    def register(self, agent_type, binary, configurations, start_flag=False,
+                 pass_seconds=None):
         self.reports.append((time.monotonic(), configurations["last_pass"]))
 
     def begin(self, request_id):

@@ -76,13 +76,33 @@ def test_metrics_count_each_operation(server, client):
 
 def test_metrics_show_agents_alive(server):
     host = "metrics-host-%d" % os.getpid()
-    Channel(server.url).register(host, last_pass={"ok": False, "error": "RuntimeError: x",
-                                                  "failing_since": "2026-01-01 10:00:00"})
+    channel = Channel(server.url)
+    channel.register(host, last_pass={"ok": False, "error": "RuntimeError: x",
+                                      "failing_since": "2026-01-01 10:00:00"})
+    # a heartbeat reports how long the agent's last pass took
+    status, body = channel.post("/agents", {
+        "host": host, "agent_type": "Open vSwitch agent", "binary": "trunkline-agent",
+        "pass_seconds": 0.25, "configurations": {"last_pass": {
+            "ok": False, "error": "RuntimeError: x", "failing_since": "2026-01-01 10:00:00"}}})
+    assert status == 200, body
+    status, body = channel.post("/agents", {
+        "host": host, "agent_type": "Open vSwitch agent", "binary": "trunkline-agent",
+        "pass_seconds": "slow"})
+    assert status == 400
     samples = _samples(server.url)
     assert _value(samples, "trunkline_agents", agent_type="Open vSwitch agent",
                   alive="true") >= 1
     assert _value(samples, "trunkline_agent_pass_failing", agent_type="Open vSwitch agent",
                   host=host) == 1
+    assert _value(samples, "trunkline_agent_last_pass_seconds",
+                  agent_type="Open vSwitch agent", host=host) == 0.25
+    status, agent = server_agent(server.url, host)
+    assert "pass_seconds" not in agent      # not an API attribute
+
+
+def server_agent(url, host):
+    r = requests.get(url + "/v2.0/agents?host=" + host, timeout=10)
+    return r.status_code, r.json()["agents"][0]
 
 
 def test_metrics_refuse_clients_outside_the_allow_list(tmp_path):

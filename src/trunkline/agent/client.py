@@ -137,13 +137,17 @@ class ChannelClient:
         if conn is not None:
             conn.close()
 
-    def register(self, agent_type, binary, configurations, start_flag=False):
+    def register(self, agent_type, binary, configurations, start_flag=False,
+                 pass_seconds=None):
         """Register or heartbeat (upsert by host and agent type); ``start_flag`` on the first
-        report after a (re)start moves the agent's ``started_at``."""
+        report after a (re)start moves the agent's ``started_at``; ``pass_seconds``: how long
+        the last pass took (the server's metrics)."""
         body = {"host": self.host, "agent_type": agent_type, "binary": binary,
                 "configurations": configurations}
         if start_flag:
             body["start_flag"] = True
+        if pass_seconds is not None:
+            body["pass_seconds"] = pass_seconds
         return self._call("POST", "/agent/v1/agents", body)
 
     def state(self, dhcp=False):

@@ -50,6 +50,7 @@ class Agent:
         self.wake = threading.Event()
         self.registered = False
         self.health = PassHealth()
+        self.pass_seconds = None    # the last pass's duration, sent with the heartbeats
         self.stage = None       # what the pass is talking to: "server", "dhcp", "switch"
 
     def configurations(self):
@@ -60,7 +61,7 @@ class Agent:
     def heartbeat(self):
         first = not self.registered     # the first report after a (re)start says so
         self.client.register(self.driver.agent_type, self.driver.binary, self.configurations(),
-                             start_flag=first)
+                             start_flag=first, pass_seconds=self.pass_seconds)
         if self.dhcp_enabled:
             self.client.register(*DHCP_AGENT, self.configurations(), start_flag=first)
         self.registered = True
@@ -110,6 +111,7 @@ class Agent:
         trunks = {k: v for k, v in statuses["trunks"].items() if have_t.get(k) != v}
         if ports or trunks:
             self.client.status(ports, trunks)
+        self.pass_seconds = round(time.monotonic() - t_pass, 4)
         with self.synced:
             self.revision = state.get("revision")
             self.synced.notify_all()

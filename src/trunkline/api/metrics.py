@@ -1,5 +1,5 @@
 """Prometheus metrics at ``/metrics``: requests and their latency per API operation, and, read
-from the database at scrape time, the agents (alive or dead, failing passes), the change log
+from the database at scrape time, the agents (alive or dead, their last pass), the change log
 and this process's connection pool.
 
 The request metrics are kept per process; with several API workers the processes share them
@@ -129,6 +129,10 @@ class _State:
         G = schema.agents
         agents = GaugeMetricFamily("trunkline_agents", "registered agents",
                                    labels=["agent_type", "alive"])
+        passes = GaugeMetricFamily("trunkline_agent_last_pass_seconds",
+                                   "how long each alive agent's last reconcile pass took, "
+                                   "as its heartbeats report it",
+                                   labels=["agent_type", "host"])
         failing = GaugeMetricFamily("trunkline_agent_pass_failing",
                                     "1 while an alive agent's passes fail",
                                     labels=["agent_type", "host"])
@@ -141,10 +145,12 @@ class _State:
         with self.db.read() as conn:
             cutoff = agents_mod.alive_cutoff()
             for row in conn.execute(select(G.c.agent_type, G.c.host, G.c.heartbeat_at,
-                                           G.c.configurations)):
+                                           G.c.configurations, G.c.pass_seconds)):
                 alive = row.heartbeat_at >= cutoff
                 key = (row.agent_type, "true" if alive else "false")
                 counts[key] = counts.get(key, 0) + 1
+                if alive and row.pass_seconds is not None:
+                    passes.add_metric([row.agent_type, row.host], row.pass_seconds)
                 last = (row.configurations or {}).get("last_pass")
                 if alive and isinstance(last, dict):
                     failing.add_metric([row.agent_type, row.host],
@@ -157,7 +163,7 @@ class _State:
                 select(func.count()).select_from(schema.changes)).scalar() or 0)
         for (agent_type, alive), n in sorted(counts.items()):
             agents.add_metric([agent_type, alive], n)
-        yield from (agents, failing, revision, horizon, rows)
+        yield from (agents, passes, failing, revision, horizon, rows)
         pool = self.db.engine.pool
         if hasattr(pool, "checkedout"):
             used = GaugeMetricFamily("trunkline_db_pool_connections",

@@ -39,8 +39,13 @@ def parse(body: Any) -> dict:
     configurations = body.get("configurations", {})
     if not isinstance(configurations, dict):
         raise exc.InvalidInput(error_message="'configurations' must be an object")
+    seconds = body.get("pass_seconds")
+    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
+                                or not 0 <= seconds < 1e9):
+        raise exc.InvalidInput(error_message="'pass_seconds' must be a number of seconds")
     return {"host": body["host"], "agent_type": body["agent_type"], "binary": body["binary"],
-            "configurations": configurations, "start_flag": bool(body.get("start_flag"))}
+            "configurations": configurations, "start_flag": bool(body.get("start_flag")),
+            "pass_seconds": seconds}
 
 
 def heartbeat(conn: Connection, rep: dict) -> Optional[Row]:
@@ -51,9 +56,12 @@ def heartbeat(conn: Connection, rep: dict) -> Optional[Row]:
     configurations, ports of its host left to bind)."""
     if rep["start_flag"]:
         return None
+    values = {"heartbeat_at": agents.now()}
+    if rep.get("pass_seconds") is not None:
+        values["pass_seconds"] = rep["pass_seconds"]
     row = conn.execute(update(G).where(
         G.c.agent_type == rep["agent_type"], G.c.host == rep["host"],
-        G.c.heartbeat_at >= agents.alive_cutoff()).values(heartbeat_at=agents.now())
+        G.c.heartbeat_at >= agents.alive_cutoff()).values(**values)
         .returning(*G.c)).first()
     if row is None or row.binary != rep["binary"] \
             or (row.configurations or {}) != rep["configurations"]:
@@ -70,6 +78,8 @@ def report(txn: Txn, rep: dict) -> str:
                                       G.c.host == rep["host"])).first()
     values = {"binary": rep["binary"], "configurations": rep["configurations"],
               "heartbeat_at": stamp}
+    if rep.get("pass_seconds") is not None:
+        values["pass_seconds"] = rep["pass_seconds"]
     # a VTEP that appears, comes back or moves: the hosts sharing a tunnel network must know
     announce = rep["agent_type"] in k.L2_AGENT_TYPES and (
         row is None or row.heartbeat_at < agents.alive_cutoff()

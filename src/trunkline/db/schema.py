@@ -6,8 +6,8 @@ one IP per subnet, one trunk per parent port, a port in at most one trunk as sub
 (segmentation type, id) per trunk, one segment (type, physnet, id) per network.
 Timestamps are stored as Neutron prints them (``2016-11-15T01:58:13Z``), which also sorts.
 """
-from sqlalchemy import (JSON, BigInteger, Boolean, Column, ForeignKey, Index, Integer, MetaData,
-                        String, Table, UniqueConstraint)
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, Float, ForeignKey, Index, Integer,
+                        MetaData, String, Table, UniqueConstraint)
 
 metadata = MetaData(naming_convention={
     "ix": "ix_%(table_name)s_%(column_0_name)s",
@@ -262,5 +262,6 @@ agents = Table(
     Column("started_at", String(20), nullable=False),
     Column("heartbeat_at", String(20), nullable=False),
     Column("description", String(255), nullable=False, server_default=""),
+    Column("pass_seconds", Float),      # the agent's last pass, as its heartbeat reports it
     UniqueConstraint("agent_type", "host"),
 )
