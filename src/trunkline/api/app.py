@@ -447,11 +447,12 @@ class Api:
             parent = resource.parent
             q.scope = scope.clauses(resource, plugin.table, ctx.project_id,
                                     self.plugins[parent.collection].table if parent else None)
+        if q.marker:    # a refused list does nothing: before prepare_list (a default group)
+            with self.db.read() as conn:
+                plugin.get_row(conn, q.marker)
         plugin.prepare_list(self.db, ctx, q)
         wanted = self._wanted(req, resource, q.fields)
         with self.db.read() as conn:
-            if q.marker:
-                plugin.get_row(conn, q.marker)
             items = self.readable(req, conn, resource, plugin.list(conn, ctx, q, wanted))
         body = {resource.collection: _fields(items, q.fields)}
         links = listing.links(req.base_url + "/v2.0", resource.url, req.params, items, q)
