@@ -84,8 +84,13 @@ class OvsDriver(Driver):
         """A VM or trunk bridge plugged or unplugged (not our own patch ports)."""
         def on_update(rows):
             for change in rows.values():
-                name = (change.get("new") or change.get("old") or {}).get("name", "")
-                if not name.startswith(OWN_PORT_PREFIXES):
+                new = change.get("new") or {}
+                name = (new or change.get("old") or {}).get("name", "")
+                # our own ports wake only when ovs-vswitchd opens one (an ofport appears):
+                # the members waiting for it are reported then
+                opened = "ofport" in (change.get("old") or {}) and \
+                    isinstance(new.get("ofport"), int) and new["ofport"] > 0
+                if not name.startswith(OWN_PORT_PREFIXES) or opened:
                     self.wiring.switch_changed()
                     wake.set()
                     return

@@ -16,7 +16,10 @@ Statuses wait for the VM: os-vif adds the VM's Interface row before the hypervis
 tap, and until ovs-vswitchd has opened it (an OpenFlow port, no error) the patches are laid but
 the parent and its subports stay DOWN and no trunk status is reported (a new trunk stays DOWN;
 one that was up keeps its status, as Neutron's trunk driver reports nothing on the way down).
-Once the tap is there, the trunk is ACTIVE, or DEGRADED when a subport is not wired."""
+Once the tap is there and ovs-vswitchd has opened the members' br-int patch ends (a patch the
+pass just added has no OpenFlow port yet: its member waits for the next pass, which the
+switch monitor starts when the port opens), the trunk is ACTIVE, or DEGRADED when a subport is
+not wired."""
 import json
 from typing import Dict, Tuple
 
@@ -63,19 +66,28 @@ class TrunkPlanner:
                 sw.set_interface(tbr, vm[0], external_ids=dict(
                     vif["external_ids"], bridge_name=tbr, trunk_id=t["id"],
                     subport_ids=json.dumps(subports)))
-        self._plan_int(p, want_int, vm_up)
+        pending = self._plan_int(p, want_int, vm_up)
         self._plan_trunk_bridges(p, want_tbr)
         for t in p.trunks:
-            if t["id"] in p.trunk_status and not all(
-                    sp["port_id"] in p.wired for sp in t.get("sub_ports") or []):
+            members = [t["port_id"]] + [sp["port_id"] for sp in t.get("sub_ports") or []]
+            if t["id"] not in p.trunk_status:
+                continue
+            if pending.intersection(members):
+                # ovs-vswitchd has not opened a member's patch yet: the next pass, woken when
+                # it has, reports the trunk (ACTIVE then, not a passing DEGRADED)
+                del p.trunk_status[t["id"]]
+            elif not all(sp["port_id"] in p.wired for sp in t.get("sub_ports") or []):
                 p.trunk_status[t["id"]] = c.DEGRADED
 
     @staticmethod
-    def _plan_int(p: Pass, want: Dict[str, Tuple[str, str, str]], vm_up: set) -> None:
+    def _plan_int(p: Pass, want: Dict[str, Tuple[str, str, str]], vm_up: set) -> set:
         """br-int's ends: stale ones go, wrong peers are fixed, missing ones are added; a
-        member with a network is wired once its VM's tap is there."""
+        member with a network is wired once its VM's tap is there and ovs-vswitchd has opened
+        its br-int end (an OpenFlow port: frames pass). Returns the members still waiting for
+        that."""
         sw, br = p.switch, p.br_int
         have = sw.ports_of(br)
+        pending = set()
         for name, port in have.items():
             if name.startswith(_INT_ENDS) and name not in want:
                 sw.del_port(br, name)
@@ -87,7 +99,11 @@ class TrunkPlanner:
                                    "external_ids": external_ids(pid, mac)},
                         {"tag": p.tag(net_id), "other_config": p.other_config({}, net_id)})
             if net_id and pid in vm_up:
-                p.wired.add(pid)
+                if name in have and vif_up(have[name]["iface"]):
+                    p.wired.add(pid)
+                else:
+                    pending.add(pid)
+        return pending
 
     @staticmethod
     def _plan_trunk_bridges(p: Pass, want_tbr: Dict[str, Dict[str, tuple]]) -> None:
