@@ -2,6 +2,7 @@
 resource the definitions declare, the agent channel, the ASGI app with its authentication and
 policy, and uvicorn with the fastest loop and HTTP parser available."""
 import atexit
+import glob
 import http.client
 import importlib
 import ipaddress
@@ -39,6 +40,7 @@ ENV_KEYSTONE_APP_CRED_SECRET = "TRUNKLINE_KEYSTONE_APPLICATION_CREDENTIAL_SECRET
 # idle keep-alive connections live as long as Neutron's client_socket_timeout: a short limit
 # (uvicorn's own is 5 s) lets a client reuse a connection the server is just closing
 KEEP_ALIVE = 900.0
+METRICS_DIR = "trunkline-metrics-"    # + the server's PID, under the temporary directory
 # the server's settings: agent liveness, request limits and the auth options (build_auth)
 DEFAULTS = {"agent_down_time": agents.DOWN_TIME, "max_body": MAX_BODY, "max_limit": -1,
             "auth": {}}
@@ -244,8 +246,15 @@ def run(bind: str, url: str, workers: int = 1, log_level: str = "warning",
     os.environ[ENV_DB] = url
     os.environ[ENV_SETTINGS] = json.dumps(settings)
     if workers > 1:
-        # the workers share their request metrics through files in a directory of their own
-        shared = tempfile.mkdtemp(prefix="trunkline-metrics-")
+        # the workers share their request metrics through files in a directory of their own,
+        # named by this process: a killed server's is removed by the next one
+        for old in glob.glob(os.path.join(tempfile.gettempdir(), METRICS_DIR + "*")):
+            pid = old.rsplit("-", 1)[-1]
+            if pid.isdigit() and not os.path.exists("/proc/" + pid):
+                shutil.rmtree(old, ignore_errors=True)
+        shared = os.path.join(tempfile.gettempdir(), METRICS_DIR + str(os.getpid()))
+        shutil.rmtree(shared, ignore_errors=True)
+        os.makedirs(shared)
         atexit.register(shutil.rmtree, shared, True)
         os.environ[metrics_mod.ENV_MULTIPROC] = shared
     config = uvicorn.Config(

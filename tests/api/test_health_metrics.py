@@ -141,6 +141,14 @@ def test_two_workers_count_together(tmp_path):
     finally:
         srv.stop()
     assert _metrics_dirs() == before    # the shared files go with the server
+    # a killed server's are removed by the next server with workers
+    dead = os.path.join(tempfile.gettempdir(), "trunkline-metrics-999999999")
+    os.makedirs(dead, exist_ok=True)
+    srv = Server("sqlite:///%s/t2.db" % tmp_path, workers=2)
+    try:
+        assert not os.path.exists(dead)
+    finally:
+        srv.stop()
 
 
 def test_disable_file_and_pending_migrations(tmp_path):
