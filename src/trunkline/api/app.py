@@ -193,13 +193,13 @@ class Api:
         else:
             data = orjson.dumps(resp.payload)
             headers += JSON
+        if self.metrics is not None:    # counted before the answer: a client that has it sees it
+            self.metrics.observe(req.method, req.path, resp.status,
+                                 time.perf_counter() - started)
         await send({"type": "http.response.start", "status": resp.status,
                     "headers": headers + [(b"content-length", str(len(data)).encode())]})
         await send({"type": "http.response.body", "body": data})
         access.log(req, scope, resp.status, len(data), started)
-        if self.metrics is not None:
-            self.metrics.observe(req.method, req.path, resp.status,
-                                 time.perf_counter() - started)
 
     async def _operations(self, scope, receive, send):
         """``/healthcheck`` and ``/metrics``: public, outside the API (no token, no policy)."""
