@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -167,6 +168,17 @@ def test_two_hosts_from_nothing_as_far_as_one_machine_goes(keystone, postgres, t
     finally:
         for proc in reversed(procs):
             stop_group(proc)
+        # a stopped agent leaves dnsmasq serving (as Neutron's DHCP agent): a failed run's go
+        dhcp = tmp_path / "agent" / "dhcp"
+        for net_dir in (dhcp.iterdir() if dhcp.is_dir() else ()):
+            pid = net_dir / "pid"
+            if pid.exists() and pid.read_text().strip().isdigit():
+                try:
+                    os.kill(int(pid.read_text()), signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+            if nsutil.exists("qdhcp-" + net_dir.name):
+                nsutil.delete("qdhcp-" + net_dir.name)
         if ovs is not None:
             ovs.stop()
         if nsutil.exists(ns):
