@@ -88,8 +88,9 @@ class OvsDriver(Driver):
                 name = (new or change.get("old") or {}).get("name", "")
                 # our own ports wake only when ovs-vswitchd opens one (an ofport appears):
                 # the members waiting for it are reported then
-                opened = "ofport" in (change.get("old") or {}) and \
-                    isinstance(new.get("ofport"), int) and new["ofport"] > 0
+                old = change.get("old")
+                opened = isinstance(new.get("ofport"), int) and new["ofport"] > 0 and (
+                    old is None or "ofport" in old)     # added already open, or opened now
                 if not name.startswith(OWN_PORT_PREFIXES) or opened:
                     self.wiring.switch_changed()
                     wake.set()
